@@ -1,0 +1,60 @@
+"""Checks of hyperparameters at the boundary: each failure is a ``ValueError`` naming the
+argument, its value and what was expected."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def require_number(name: str, value: object) -> float:
+    """``value`` as a float; it must be a finite real number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def require_positive(name: str, value: object) -> float:
+    """``value`` must be a finite number > 0."""
+    number = require_number(name, value)
+    if number <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return number
+
+
+def require_non_negative(name: str, value: object) -> float:
+    """``value`` must be a finite number >= 0."""
+    number = require_number(name, value)
+    if number < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return number
+
+
+def require_open_unit(name: str, value: object) -> float:
+    """``value`` must lie strictly between 0 and 1."""
+    number = require_number(name, value)
+    if not 0.0 < number < 1.0:
+        raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
+    return number
+
+
+def require_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    """``value`` must be one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {valid}, got {value!r}")
+    return value
+
+
+def require_increasing(name: str, values: Sequence[float], *, strict: bool = True) -> list[float]:
+    """``values`` must be a sequence of numbers sorted in increasing order."""
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError(f"{name} must be a sequence of numbers, got {values!r}")
+    numbers = [require_number(f"{name}[{i}]", v) for i, v in enumerate(values)]
+    for i in range(1, len(numbers)):
+        if numbers[i] < numbers[i - 1] or (strict and numbers[i] == numbers[i - 1]):
+            order = "strictly increasing" if strict else "sorted"
+            raise ValueError(f"{name} must be {order}, got {list(values)!r}")
+    return numbers

@@ -11,11 +11,55 @@ Negative steps are treated as step 0: every schedule holds its initial value bef
 start. Past its horizon a schedule holds its final value (periodic ones keep cycling).
 """
 
+from schedules.accumulate import accumulate
+from schedules.clamp import clamp
+from schedules.constant import constant
+from schedules.cosine import cosine
+from schedules.cosine_restarts import cosine_restarts
+from schedules.cyclic import cyclic
+from schedules.exponential import exponential
+from schedules.inverse_sqrt import inverse_sqrt
+from schedules.join import join
 from schedules.linear import linear
+from schedules.multistep import multistep
+from schedules.noam import noam
+from schedules.one_cycle import one_cycle
+from schedules.piecewise_constant import piecewise_constant
+from schedules.piecewise_linear import piecewise_linear
+from schedules.polynomial import polynomial
+from schedules.scale import scale
 from schedules.step_arithmetic import is_update_step, real_step
+from schedules.step_decay import step_decay
+from schedules.stretch import stretch
+from schedules.tri_stage import tri_stage
+from schedules.warmup import warmup
+from schedules.warmup_cosine import warmup_cosine
+from schedules.warmup_stable_decay import warmup_stable_decay
 
 __all__ = [
+    "accumulate",
+    "clamp",
+    "constant",
+    "cosine",
+    "cosine_restarts",
+    "cyclic",
+    "exponential",
+    "inverse_sqrt",
     "is_update_step",
+    "join",
     "linear",
+    "multistep",
+    "noam",
+    "one_cycle",
+    "piecewise_constant",
+    "piecewise_linear",
+    "polynomial",
     "real_step",
+    "scale",
+    "step_decay",
+    "stretch",
+    "tri_stage",
+    "warmup",
+    "warmup_cosine",
+    "warmup_stable_decay",
 ]

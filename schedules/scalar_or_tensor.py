@@ -63,7 +63,15 @@ class Ops(Generic[S]):
         raise NotImplementedError
 
     def pow(self, base: float, exponent: S) -> S:
-        """``base ** exponent`` with a number base and a step-shaped exponent."""
+        """``base ** exponent`` with a number base and a step-shaped exponent.
+
+        With ``base > 0``, a result too large for a float is ``inf`` (as for tensors), never
+        an ``OverflowError``.
+        """
+        raise NotImplementedError
+
+    def power(self, x: S, exponent: float) -> S:
+        """``x ** exponent`` with a step-shaped base ``x >= 0`` and a number exponent."""
         raise NotImplementedError
 
     def constant(self, like: S, value: float) -> S:
@@ -102,7 +110,13 @@ class ScalarOps(Ops[float]):
         return math.log(x)
 
     def pow(self, base: float, exponent: float) -> float:
-        return float(base**exponent)
+        try:
+            return float(base**exponent)
+        except OverflowError:
+            return math.inf
+
+    def power(self, x: float, exponent: float) -> float:
+        return float(x**exponent)
 
     def constant(self, like: float, value: float) -> float:
         return float(value)
@@ -143,6 +157,9 @@ class TensorOps(Ops[Tensor]):
 
     def pow(self, base: float, exponent: Tensor) -> Tensor:
         return torch.pow(base, exponent)
+
+    def power(self, x: Tensor, exponent: float) -> Tensor:
+        return torch.pow(x, exponent)
 
     def constant(self, like: Tensor, value: float) -> Tensor:
         return torch.full_like(like, value)

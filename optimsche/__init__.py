@@ -1,0 +1,24 @@
+"""optimsche: one object for the optimizer and the learning-rate schedule of a PyTorch run.
+
+The stateful shell over the pure schedules of :mod:`schedules`.
+"""
+
+from optimsche.config_building import build_optim_sches
+from optimsche.config_loading import load_config
+from optimsche.exp import ExponentDecayLr
+from optimsche.group import OptimSchedulerGroup
+from optimsche.lr_scheduler_adapter import as_lr_scheduler
+from optimsche.noam import NoamLr
+from optimsche.optim_scheduler import OptimScheduler
+from optimsche.step_report import StepReport
+
+__all__ = [
+    "ExponentDecayLr",
+    "NoamLr",
+    "OptimScheduler",
+    "OptimSchedulerGroup",
+    "StepReport",
+    "as_lr_scheduler",
+    "build_optim_sches",
+    "load_config",
+]

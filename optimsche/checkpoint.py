@@ -1,0 +1,306 @@
+"""The checkpoint format of an OptimScheduler: writing it, and checking/converting it on load.
+
+``OptimScheduler.state_dict()`` is a plain dict (loads with ``torch.load(weights_only=True)``)::
+
+    {
+      "version": 1,
+      "optimizer_type": "AdamW",                  # class name of the torch optimizer
+      "param_shapes": [[[64, 32], [64]], ...],    # per param group, per parameter
+      "optimizer": optimizer.state_dict(),
+      "scaler": GradScaler.state_dict() or None,  # None without fp16 AMP
+      "amp": "fp16" | "bf16" | None,
+      "counters": {"step_num": n, "accum_grad": a, "step_per_update": k, "lr": float},
+      "window": None, or mid-window {
+          "grads": [Tensor | None per parameter],  # copies of the partial gradients
+          "losses": [Tensor per micro-step],       # the window's losses (finiteness check)
+          "items": int | Tensor | None,            # num_items counted so far
+      },
+    }
+
+Like torch's own ``state_dict()``, the optimizer's tensors are references to live state (save
+the dict before training on); the window's gradients are copies.
+
+Loading checks the checkpoint against the shell and refuses, with a ``ValueError`` saying
+what differs, a checkpoint of another optimizer class, of other parameter counts or shapes, of
+an unknown version, or with missing/ill-typed entries. Three differences are *converted*:
+
+* **other accum_grad**: allowed at a window boundary (``step_num % accum_grad_saved == 0``):
+  the number of completed windows (the real step, which drives the schedule) is kept and the
+  micro-step counter becomes ``windows · accum_grad``. Mid-window it is an error, since the
+  partial gradients were scaled for the saved window length.
+* **scaler present/absent**: a scaler state loaded into a shell without fp16 AMP is dropped
+  (and saved partial gradients are divided by its scale); a checkpoint without one loaded into
+  an fp16 shell starts the shell's fresh scaler (and saved partial gradients are multiplied by
+  its initial scale).
+* **SpeeChain's format** ``{"optimizer": ..., "scaler": ...}`` (no ``"version"``): the optimizer
+  and scaler states are loaded (scaler converted as above) and the counter stays at 0; pass
+  ``step_num`` to ``step()`` as SpeeChain's runner does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from optimsche.accumulation import AccumulationWindow, Items
+
+CHECKPOINT_VERSION = 1
+"""The version :func:`to_state_dict` writes and :func:`read_state_dict` reads."""
+
+_KEYS = (
+    "version",
+    "optimizer_type",
+    "param_shapes",
+    "optimizer",
+    "scaler",
+    "amp",
+    "counters",
+    "window",
+)
+_LEGACY_KEYS = frozenset({"optimizer", "scaler"})
+_PREFIX = "OptimScheduler.load_state_dict"
+
+
+def param_shapes(optimizer: Optimizer) -> list[list[list[int]]]:
+    """The shape of every parameter, per param group, as plain lists of ints."""
+    return [[list(p.shape) for p in group["params"]] for group in optimizer.param_groups]
+
+
+def to_state_dict(
+    *,
+    optimizer: Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    amp: str | None,
+    step_num: int,
+    accum_grad: int,
+    step_per_update: int,
+    lr: float,
+    params: list[nn.Parameter],
+    window: AccumulationWindow,
+) -> dict[str, Any]:
+    """The checkpoint of a shell in the format of the module doc."""
+    window_state: dict[str, Any] | None = None
+    if window.real_step:
+        window_state = {
+            "grads": [None if p.grad is None else p.grad.detach().clone() for p in params],
+            "losses": [loss.clone() for loss in window.losses],
+            "items": window.items.clone() if isinstance(window.items, Tensor) else window.items,
+        }
+    return {
+        "version": CHECKPOINT_VERSION,
+        "optimizer_type": type(optimizer).__name__,
+        "param_shapes": param_shapes(optimizer),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "amp": amp,
+        "counters": {
+            "step_num": step_num,
+            "accum_grad": accum_grad,
+            "step_per_update": step_per_update,
+            "lr": lr,
+        },
+        "window": window_state,
+    }
+
+
+@attrs.frozen
+class Restored:
+    """A checked and converted checkpoint, ready for the shell to apply.
+
+    ``lr`` is ``None`` for SpeeChain's format (the optimizer's loaded lr stands). ``grads`` is
+    ``None`` when no window was open, else one entry per parameter of the shell (already
+    converted to the shell's gradient scale). ``scaler`` is the scaler state to load, or ``None``
+    to keep the shell's scaler (if any) as it is.
+    """
+
+    step_num: int
+    lr: float | None
+    optimizer: dict[str, Any]
+    scaler: dict[str, Any] | None
+    grads: list[Tensor | None] | None
+    losses: list[Tensor]
+    items: Items | None
+
+
+def _fail(message: str) -> ValueError:
+    return ValueError(f"{_PREFIX}: {message}")
+
+
+def _require_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(f"counters[{name!r}] must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_shapes(saved: object, optimizer: Optimizer) -> None:
+    expected = param_shapes(optimizer)
+    if not isinstance(saved, list) or not all(isinstance(group, list) for group in saved):
+        raise _fail(f"'param_shapes' must be a list of lists of shapes, got {saved!r}")
+    if len(saved) != len(expected):
+        raise _fail(
+            f"the checkpoint has {len(saved)} param group(s), this optimizer has {len(expected)}"
+        )
+    mismatches = []
+    for g, (saved_group, own_group) in enumerate(zip(saved, expected, strict=True)):
+        if len(saved_group) != len(own_group):
+            raise _fail(
+                f"param group {g}: the checkpoint has {len(saved_group)} parameters, this "
+                f"optimizer has {len(own_group)}"
+            )
+        for i, (saved_shape, own_shape) in enumerate(zip(saved_group, own_group, strict=True)):
+            if list(saved_shape) != own_shape:
+                mismatches.append(
+                    f"group {g} parameter {i}: checkpoint {tuple(saved_shape)}, "
+                    f"model {tuple(own_shape)}"
+                )
+    if mismatches:
+        more = f" (and {len(mismatches) - 3} more)" if len(mismatches) > 3 else ""
+        raise _fail(f"parameter shapes differ: {'; '.join(mismatches[:3])}{more}")
+
+
+def _scaler_state(saved: object) -> dict[str, Any] | None:
+    if saved is None or (isinstance(saved, Mapping) and not saved):
+        return None
+    if not isinstance(saved, Mapping) or "scale" not in saved:
+        raise _fail(f"'scaler' must be None or a GradScaler state_dict, got {saved!r}")
+    return dict(saved)
+
+
+def _grad_factor(saved_scaler: dict[str, Any] | None, scaler: torch.amp.GradScaler | None) -> float:
+    """What to multiply saved partial gradients by to put them on the shell's scale."""
+    if saved_scaler is not None and scaler is None:
+        return 1.0 / float(saved_scaler["scale"])
+    if saved_scaler is None and scaler is not None:
+        return float(scaler.get_scale())
+    return 1.0
+
+
+def _read_window(
+    saved: object, params: list[nn.Parameter], factor: float
+) -> tuple[list[Tensor | None], list[Tensor], Items | None]:
+    if not isinstance(saved, Mapping) or set(saved) != {"grads", "losses", "items"}:
+        raise _fail(f"'window' must be None or a dict with grads, losses, items; got {saved!r}")
+    grads, losses, items = saved["grads"], saved["losses"], saved["items"]
+    if not isinstance(grads, list) or len(grads) != len(params):
+        count = len(grads) if isinstance(grads, list) else grads
+        raise _fail(f"window grads: expected {len(params)} entries, one per parameter, got {count}")
+    restored: list[Tensor | None] = []
+    for i, (grad, param) in enumerate(zip(grads, params, strict=True)):
+        if grad is None:
+            restored.append(None)
+            continue
+        if not isinstance(grad, Tensor) or grad.shape != param.shape:
+            shape = tuple(grad.shape) if isinstance(grad, Tensor) else grad
+            raise _fail(f"window grads[{i}] has shape {shape}, its parameter {tuple(param.shape)}")
+        grad = grad.to(device=param.device, dtype=param.dtype, copy=True)
+        if factor != 1.0:
+            grad.mul_(factor)
+        restored.append(grad)
+    if not isinstance(losses, list) or not losses or not all(isinstance(x, Tensor) for x in losses):
+        raise _fail(f"window losses must be a non-empty list of tensors, got {losses!r}")
+    if items is not None and (isinstance(items, bool) or not isinstance(items, int | Tensor)):
+        raise _fail(f"window items must be None, an int or a Tensor, got {items!r}")
+    return restored, [loss.clone() for loss in losses], items
+
+
+def read_state_dict(
+    state_dict: object,
+    *,
+    optimizer: Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    accum_grad: int,
+    step_per_update: int,
+    params: list[nn.Parameter],
+) -> Restored:
+    """Check ``state_dict`` against the shell and convert it (see the module doc)."""
+    if not isinstance(state_dict, Mapping):
+        raise _fail(f"expected a dict from OptimScheduler.state_dict(), got {type(state_dict)}")
+    if "version" not in state_dict and set(state_dict) == _LEGACY_KEYS:
+        saved_scaler = _scaler_state(state_dict["scaler"])
+        if not isinstance(state_dict["optimizer"], Mapping):
+            raise _fail("'optimizer' must be a torch optimizer state_dict")
+        return Restored(
+            step_num=0,
+            lr=None,
+            optimizer=dict(state_dict["optimizer"]),
+            scaler=saved_scaler if scaler is not None else None,
+            grads=None,
+            losses=[],
+            items=None,
+        )
+    missing = [key for key in _KEYS if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in _KEYS]
+    if missing or unexpected:
+        raise _fail(
+            f"not an OptimScheduler state_dict: missing keys {missing}, unexpected keys "
+            f"{unexpected} (expected {list(_KEYS)}, or SpeeChain's {sorted(_LEGACY_KEYS)})"
+        )
+    version = state_dict["version"]
+    if version != CHECKPOINT_VERSION:
+        raise _fail(
+            f"checkpoint version {version!r} is not supported; this optimsche reads version "
+            f"{CHECKPOINT_VERSION} (and SpeeChain's format)"
+        )
+    saved_type = state_dict["optimizer_type"]
+    if saved_type != type(optimizer).__name__:
+        raise _fail(
+            f"the checkpoint holds a {saved_type} state, this shell wraps a "
+            f"{type(optimizer).__name__}"
+        )
+    _check_shapes(state_dict["param_shapes"], optimizer)
+    if not isinstance(state_dict["optimizer"], Mapping):
+        raise _fail("'optimizer' must be a torch optimizer state_dict")
+    counters = state_dict["counters"]
+    if not isinstance(counters, Mapping) or set(counters) != {
+        "step_num",
+        "accum_grad",
+        "step_per_update",
+        "lr",
+    }:
+        raise _fail(
+            f"'counters' must hold step_num, accum_grad, step_per_update and lr, got {counters!r}"
+        )
+    step_num = _require_int("step_num", counters["step_num"], 0)
+    saved_accum = _require_int("accum_grad", counters["accum_grad"], 1)
+    _require_int("step_per_update", counters["step_per_update"], 1)
+    lr = counters["lr"]
+    if isinstance(lr, bool) or not isinstance(lr, int | float):
+        raise _fail(f"counters['lr'] must be a number, got {lr!r}")
+    saved_scaler = _scaler_state(state_dict["scaler"])
+    window = state_dict["window"]
+    if saved_accum != accum_grad:
+        if step_num % saved_accum != 0 or window is not None:
+            raise _fail(
+                f"the checkpoint was taken at micro-step {step_num}, inside a window of "
+                f"accum_grad={saved_accum}; it can only be resumed with accum_grad={saved_accum} "
+                f"(this shell has {accum_grad}). A checkpoint taken at a window boundary converts "
+                f"(the real step is kept)"
+            )
+        step_num = step_num // saved_accum * accum_grad
+    grads: list[Tensor | None] | None = None
+    losses: list[Tensor] = []
+    items: Items | None = None
+    if window is not None:
+        real_step = (step_num - 1) // accum_grad + 1 if step_num else 0
+        if real_step == 0 or step_num % accum_grad == 0:
+            raise _fail(f"a 'window' is saved, but micro-step {step_num} ends no open window")
+        if real_step % step_per_update != 0:
+            raise _fail(
+                f"the checkpoint holds partial gradients of window {real_step}, in which this "
+                f"shell (step_per_update={step_per_update}) takes no part"
+            )
+        grads, losses, items = _read_window(window, params, _grad_factor(saved_scaler, scaler))
+    return Restored(
+        step_num=step_num,
+        lr=float(lr),
+        optimizer=dict(state_dict["optimizer"]),
+        scaler=saved_scaler if scaler is not None else None,
+        grads=grads,
+        losses=losses,
+        items=items,
+    )

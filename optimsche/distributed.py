@@ -1,0 +1,218 @@
+"""Data-parallel wrappers seen from the shell: unwrap them, and turn their gradient sync off/on.
+
+Three data-parallel forms are recognised:
+
+* ``torch.nn.parallel.DistributedDataParallel`` (DDP): a wrapper whose ``.module`` is the model.
+  DDP decides whether a backward all-reduces **when the forward runs**: its forward calls
+  ``reducer.prepare_for_backward`` only if ``require_backward_grad_sync`` is true at that moment
+  (this is why ``DDP.no_sync()`` must enclose the forward). A context entered around the
+  backward alone cannot turn a prepared all-reduce off, nor a skipped one on. The shell, which
+  only sees the loss after the forward, therefore *arms* the decision for the next micro-step
+  with :func:`arm_gradient_sync` and checks it with :func:`forward_prepared_sync`.
+* FSDP1 ``torch.distributed.fsdp.FullyShardedDataParallel``: a wrapper (``.module``); its
+  ``no_sync()`` is read by the post-backward hooks, i.e. at backward time.
+* FSDP2 ``torch.distributed.fsdp.fully_shard``: the module itself becomes an ``FSDPModule``
+  (no wrapper); ``set_requires_gradient_sync`` is read at backward time.
+
+Every function here works without a process group (a single process): then there is nothing
+to unwrap, ``world_size() == 1`` and reductions are no-ops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
+
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+if TYPE_CHECKING:
+    from torch.distributed.fsdp import FSDPModule, FullyShardedDataParallel
+
+__all__ = [
+    "all_reduce_sum_",
+    "arm_gradient_sync",
+    "forward_prepared_sync",
+    "gradient_sync",
+    "is_data_parallel",
+    "is_fsdp1",
+    "is_fsdp2",
+    "is_initialized",
+    "rank",
+    "unwrap",
+    "world_size",
+]
+
+
+def _fsdp1_class() -> type[FullyShardedDataParallel] | None:
+    """The FSDP1 wrapper class, or None when this torch build has no torch.distributed."""
+    if not dist.is_available():
+        return None
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    return FullyShardedDataParallel
+
+
+def _fsdp2_class() -> type[FSDPModule] | None:
+    """The FSDP2 mixin class ``FSDPModule``, or None when unavailable in this torch build."""
+    if not dist.is_available():
+        return None
+    try:
+        from torch.distributed.fsdp import FSDPModule
+    except ImportError:  # torch < 2.6 keeps it under _composable
+        return None
+    return FSDPModule
+
+
+def is_initialized() -> bool:
+    """True iff torch.distributed is built in and a default process group is initialised."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def world_size() -> int:
+    """Number of processes in the default group; 1 when torch.distributed is not initialised."""
+    return dist.get_world_size() if is_initialized() else 1
+
+
+def rank() -> int:
+    """Rank of this process in the default group; 0 when torch.distributed is not initialised."""
+    return dist.get_rank() if is_initialized() else 0
+
+
+def is_fsdp1(model: nn.Module | None) -> bool:
+    """True iff ``model`` is an FSDP1 ``FullyShardedDataParallel`` wrapper."""
+    cls = _fsdp1_class()
+    return model is not None and cls is not None and isinstance(model, cls)
+
+
+def is_fsdp2(model: nn.Module | None) -> bool:
+    """True iff ``model`` was sharded in place by FSDP2 ``fully_shard`` (an ``FSDPModule``)."""
+    cls = _fsdp2_class()
+    return model is not None and cls is not None and isinstance(model, cls)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The user's model inside a DDP or FSDP1 wrapper (``wrapper.module``), repeatedly.
+
+    An FSDP2 module (``fully_shard``) is not a wrapper and is returned as is; so is any plain
+    module. ``unwrap(DDP(m)) is m``.
+    """
+    while isinstance(model, DistributedDataParallel) or is_fsdp1(model):
+        inner = model.module
+        if not isinstance(inner, nn.Module):  # pragma: no cover - torch guarantees a Module
+            raise TypeError(f"{type(model).__name__}.module is not an nn.Module: {inner!r}")
+        model = inner
+    return model
+
+
+def is_data_parallel(model: nn.Module | None) -> bool:
+    """True iff ``model`` is a DDP wrapper, an FSDP1 wrapper, or an FSDP2-sharded module.
+
+    Such a model synchronises gradients across ranks during backward, so the shell must turn
+    that sync off on non-final micro-steps of an accumulation window.
+    """
+    return isinstance(model, DistributedDataParallel) or is_fsdp1(model) or is_fsdp2(model)
+
+
+def _fsdp2_sync_states(model: nn.Module) -> list[tuple[FSDPModule, bool]]:
+    """Each FSDP2 module under ``model`` with its current gradient-sync flag.
+
+    torch has no public getter for the flag ``set_requires_gradient_sync`` sets; it is read
+    from the FSDP state's param groups (``reduce_grads``), assuming True (torch's default) when
+    that private layout is not found.
+    """
+    cls = _fsdp2_class()
+    states: list[tuple[FSDPModule, bool]] = []
+    if cls is None:
+        return states
+    for module in model.modules():
+        if not isinstance(module, cls):
+            continue
+        enabled = True
+        get_state = getattr(module, "_get_fsdp_state", None)
+        if get_state is not None:
+            groups = getattr(get_state(), "_fsdp_param_groups", [])
+            flags = [bool(getattr(group, "reduce_grads", True)) for group in groups]
+            enabled = all(flags)
+        states.append((module, enabled))
+    return states
+
+
+@contextlib.contextmanager
+def _fsdp2_without_sync(model: FSDPModule) -> Iterator[None]:
+    """FSDP2: no gradient sync for the duration, then each module's previous flag back."""
+    saved = _fsdp2_sync_states(cast(nn.Module, model))
+    model.set_requires_gradient_sync(False)
+    try:
+        yield
+    finally:
+        for module, enabled in saved:
+            module.set_requires_gradient_sync(enabled, recurse=False)
+
+
+def gradient_sync(
+    model: nn.Module | None, enabled: bool
+) -> contextlib.AbstractContextManager[None]:
+    """A context in which backward does (``enabled=True``) or does not sync gradients.
+
+    ``enabled=False``: DDP ``model.no_sync()``; FSDP1 ``model.no_sync()``; FSDP2
+    ``set_requires_gradient_sync(False)`` on the module and its FSDP submodules for the
+    duration, each module's previous flag restored on exit. ``enabled=True``, ``model=None``
+    or a model that is not data parallel: ``contextlib.nullcontext()``.
+
+    FSDP1/FSDP2 read the flag at backward time, so entering this context around the backward
+    is enough. DDP reads it at *forward* time: around a backward whose forward already ran
+    outside it, it changes nothing — use :func:`arm_gradient_sync` before the forward.
+    """
+    if enabled or model is None:
+        return contextlib.nullcontext()
+    if isinstance(model, DistributedDataParallel):
+        return model.no_sync()
+    fsdp1 = _fsdp1_class()
+    if fsdp1 is not None and isinstance(model, fsdp1):
+        return model.no_sync()
+    fsdp2 = _fsdp2_class()
+    if fsdp2 is not None and isinstance(model, fsdp2):
+        return _fsdp2_without_sync(model)
+    return contextlib.nullcontext()
+
+
+def arm_gradient_sync(model: nn.Module | None, enabled: bool) -> None:
+    """Decide whether the backward of the *next* DDP forward all-reduces gradients.
+
+    Sets ``model.require_backward_grad_sync = enabled`` on a DDP wrapper (the flag
+    ``DDP.no_sync()`` toggles); DDP reads it in its forward (only with grad enabled, so
+    ``torch.no_grad()`` evaluation forwards are unaffected and leave it as is). The flag stays
+    until changed: the shell arms ``enabled = (next micro-step ends its window)`` after every
+    step and once at construction. No-op for FSDP1/FSDP2 (they decide at backward time; see
+    :func:`gradient_sync`) and for any other module or ``None``.
+    """
+    if isinstance(model, DistributedDataParallel):
+        model.require_backward_grad_sync = enabled
+
+
+def forward_prepared_sync(model: nn.Module | None) -> bool | None:
+    """For DDP: whether its last forward prepared a gradient all-reduce for the backward.
+
+    Reads DDP's ``require_forward_param_sync``, which every DDP forward sets to
+    ``torch.is_grad_enabled() and require_backward_grad_sync`` (so a ``torch.no_grad()``
+    forward sets it False); True before any forward. The backward of a forward for which this
+    is True all-reduces. ``None`` for anything that is not a DDP wrapper (FSDP and plain
+    modules decide at backward time).
+    """
+    if not isinstance(model, DistributedDataParallel):
+        return None
+    return bool(getattr(model, "require_forward_param_sync", True))
+
+
+def all_reduce_sum_(tensor: Tensor) -> Tensor:
+    """Replace ``tensor`` in place by its SUM over all ranks of the default group; return it.
+
+    A no-op (the tensor unchanged) when torch.distributed is not initialised. The tensor must
+    live where the backend expects it (CPU for gloo, CUDA for NCCL).
+    """
+    if is_initialized():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor

@@ -1,0 +1,194 @@
+"""``OptimSchedulerGroup``: several OptimSchedulers stepped together on several losses.
+
+SpeeChain's ``optim_sches:`` mapping (e.g. an ASR and a TTS optimizer, or a generator and a
+discriminator): a read-only mapping name -> OptimScheduler whose ``step(losses)`` runs every
+member's micro-step. What it adds to stepping the members one by one:
+
+* **Backward first, updates after.** Every participating member backpropagates its loss before
+  any member updates, so an update never changes a parameter that a later backward still needs
+  (the in-place-modification error of shared graphs). All backwards but the last participating
+  one keep the graph (``retain_graph=True``), so losses that share a forward graph work.
+* **Isolation.** Each backward reaches only its member's parameters (``inputs=``), and the
+  members' parameter sets must be disjoint (overlapping ``updated_modules`` are an error).
+* **One GradScaler.** With fp16 AMP the members share the first member's scaler (they must all
+  use fp16 and the same ``accum_grad``); it is updated once per micro-step in which any member
+  updated, after all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from torch import Tensor
+
+from optimsche.optim_scheduler import Losses, OptimScheduler, TimeFunc
+from optimsche.step_report import StepReport
+
+ItemsArg = int | Tensor | Mapping[str, int | Tensor] | None
+
+
+class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
+    """A read-only mapping name -> :class:`OptimScheduler`, stepped together (module doc)."""
+
+    def __init__(self, optim_sches: Mapping[str, OptimScheduler]) -> None:
+        if not isinstance(optim_sches, Mapping) or not optim_sches:
+            raise ValueError(
+                f"optim_sches must be a non-empty dict of name -> OptimScheduler, got "
+                f"{optim_sches!r}"
+            )
+        for name, member in optim_sches.items():
+            if not isinstance(name, str):
+                raise ValueError(f"optim_sches: names must be strings, got {name!r}")
+            if not isinstance(member, OptimScheduler):
+                raise ValueError(
+                    f"optim_sches[{name!r}] must be an OptimScheduler, got {type(member).__name__}"
+                )
+        self._members: dict[str, OptimScheduler] = dict(optim_sches)
+        self._check_disjoint()
+        self._share_scaler()
+        self._step_num = max(member.step_num for member in self._members.values())
+
+    def _check_disjoint(self) -> None:
+        owner: dict[int, str] = {}
+        for name, member in self._members.items():
+            shared: dict[str, int] = {}
+            for p in member._params:
+                other = owner.setdefault(id(p), name)
+                if other != name:
+                    shared[other] = shared.get(other, 0) + 1
+            for other, count in shared.items():
+                raise ValueError(
+                    f"OptimSchedulerGroup: {other!r} and {name!r} share {count} parameter(s) "
+                    f"(updated_modules {self._members[other].updated_modules!r} and "
+                    f"{member.updated_modules!r}); each parameter must belong to one "
+                    f"OptimScheduler"
+                )
+
+    def _share_scaler(self) -> None:
+        with_scaler = [name for name, m in self._members.items() if m.scaler is not None]
+        if not with_scaler:
+            self._scaler = None
+            return
+        if len(with_scaler) != len(self._members):
+            without = [name for name in self._members if name not in with_scaler]
+            raise ValueError(
+                f"OptimSchedulerGroup: {with_scaler} use fp16 AMP (a GradScaler) but {without} "
+                f"do not; the losses of one fp16 forward need every member to use fp16"
+            )
+        accum = {name: m.accum_grad for name, m in self._members.items()}
+        if len(set(accum.values())) > 1:
+            raise ValueError(
+                f"OptimSchedulerGroup: members sharing a GradScaler need one accum_grad, got "
+                f"{accum} (the scale may change only between windows)"
+            )
+        shared = self._members[with_scaler[0]].scaler
+        for member in self._members.values():
+            member.scaler = shared
+        self._scaler = shared
+
+    # ----------------------------------------------------------------- Mapping
+    def __getitem__(self, name: str) -> OptimScheduler:
+        return self._members[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    # ----------------------------------------------------------------- stepping
+    @property
+    def step_num(self) -> int:
+        """The last micro-step the group ran (0 before the first)."""
+        return self._step_num
+
+    def get_lr(self) -> dict[str, float]:
+        """Each member's :meth:`OptimScheduler.get_lr`, by name."""
+        return {name: member.get_lr() for name, member in self._members.items()}
+
+    def step(
+        self,
+        losses: Losses,
+        step_num: int | None = None,
+        *,
+        time_func: TimeFunc | None = None,
+        num_items: ItemsArg = None,
+    ) -> dict[str, StepReport]:
+        """One micro-step of every member: all backwards, then all due updates.
+
+        ``losses`` holds each member's ``optim_loss``. ``step_num``: the 1-based micro-step
+        (``None``: the next). ``time_func`` is entered with the member's name as
+        ``optim_name``. ``num_items``: one count for every member, or a dict name -> count.
+        Returns name -> :class:`StepReport`, in the group's order.
+        """
+        members = self._members
+        if step_num is None:
+            n = self._step_num + 1
+        else:
+            if isinstance(step_num, bool) or not isinstance(step_num, int):
+                raise ValueError(f"step_num must be an int >= 1 or None, got {step_num!r}")
+            n = step_num
+        for member in members.values():
+            member._next(n)
+        plan = []
+        for name, member in members.items():
+            real, takes_part, final = member._position(n)
+            loss = member._pick_loss(losses) if takes_part else None
+            plan.append((name, member, real, final, loss, self._items_for(name, num_items)))
+        backwards = [entry for entry in plan if entry[4] is not None]
+        for i, (name, member, real, final, loss, items) in enumerate(backwards):
+            assert loss is not None
+            member._backward(loss, real, final, items, i < len(backwards) - 1, time_func, name)
+        reports: dict[str, StepReport] = {}
+        updated_any = False
+        for name, member, real, final, loss, _ in plan:
+            member._step_num = n
+            if loss is not None and final:
+                reports[name] = member._update(n, real, time_func, name, False)
+                updated_any = True
+            else:
+                reports[name] = StepReport(n, real, False, None, member.get_lr(), None)
+        if self._scaler is not None and updated_any:
+            self._scaler.update()
+        for member in members.values():
+            member._arm_next()
+        self._step_num = n
+        return reports
+
+    def _items_for(self, name: str, num_items: ItemsArg) -> int | Tensor | None:
+        if not isinstance(num_items, Mapping):
+            return num_items
+        if name not in num_items:
+            raise ValueError(
+                f"num_items has no entry for {name!r}; keys present: "
+                f"{', '.join(repr(k) for k in num_items)}"
+            )
+        return num_items[name]
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, dict[str, Any]]:
+        """Each member's :meth:`OptimScheduler.state_dict`, by name."""
+        return {name: member.state_dict() for name, member in self._members.items()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Mapping[str, Any]]) -> None:
+        """Load each member's checkpoint; the names must be exactly the group's."""
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(
+                f"OptimSchedulerGroup.load_state_dict: expected a dict name -> member "
+                f"state_dict, got {type(state_dict).__name__}"
+            )
+        missing = [name for name in self._members if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in self._members]
+        if missing or unexpected:
+            raise ValueError(
+                f"OptimSchedulerGroup.load_state_dict: the checkpoint's names do not match the "
+                f"group's: missing {missing}, unexpected {unexpected}"
+            )
+        for name, member in self._members.items():
+            member.load_state_dict(state_dict[name])
+        self._step_num = max(member.step_num for member in self._members.values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name!r}: {member!r}" for name, member in self._members.items())
+        return f"OptimSchedulerGroup({{{inner}}})"

@@ -1,0 +1,590 @@
+"""``OptimScheduler``: one object that is the optimizer and the lr scheduler of a training run.
+
+A port of SpeeChain's ``OptimScheduler`` (same constructor, same ``step(losses, time_func,
+optim_name, step_num)``, same overridable ``sche_init`` / ``update_lr`` / ``extra_repr_fn``),
+with its bugs fixed, plus ``optimizer=`` to wrap a torch optimizer you built and ``schedule=``
+to drive it with a pure schedule of :mod:`schedules`.
+
+Semantics of ``step()``, one call per micro-step (one forward and one ``backward``):
+
+* **Clock.** Micro-steps are 1-based; ``step_num=None`` lets the shell count, a given
+  ``step_num`` must increase (it may jump, but not out of a window holding gradients). The
+  real step (window) is ``(step_num - 1) // accum_grad + 1``; the optimizer updates on the last
+  micro-step of a window. With ``step_per_update = k`` it takes part, backward *and* update,
+  only in windows whose real step is a multiple of ``k`` (other micro-steps return at once).
+* **Loss.** ``losses`` is one tensor or a dict; the loss is ``losses[optim_loss or "loss"]``
+  and is never modified in place. Without ``num_items`` it is backpropagated as
+  ``loss / accum_grad`` (mean over the window); with ``num_items`` the loss is a sum over
+  items and the window's gradient is divided by the window's items summed over all ranks
+  (see :mod:`optimsche.accumulation`): the large batch exactly, for any micro-batch lengths.
+* **Backward** reaches only this optimizer's own parameters that require grad
+  (``backward(inputs=...)``), so several optimizers on several losses never leak gradients
+  into each other. Under DDP/FSDP (detected from ``model``, or ``distributed=True``) the
+  non-final micro-steps of a window run without gradient sync; for DDP, whose sync is decided
+  at forward time, the shell arms the next forward after every step
+  (:func:`optimsche.distributed.arm_gradient_sync`) and, should a window's last forward have
+  run unsynced anyway, all-reduces the gradients itself.
+* **Update**, on a window's last micro-step: fp16 gradients are unscaled; with ``num_items``
+  the gradients are divided by the items; the total gradient norm of this optimizer's
+  gradients (``grad_norm_type``) is computed and, with ``grad_clip``, clipped to it (torch's
+  formula). Then **one** host sync reads the norm plus the window's losses (and the scaler's
+  overflow flag), all-reduced across ranks under DDP so that every rank decides alike: if
+  anything is non-finite the update is skipped (``StepReport.skipped`` = ``"amp_overflow"`` or
+  ``"nonfinite"``), else the lr is set and ``optimizer.step()`` runs. The gradients are zeroed
+  (set to ``None``) either way and the fp16 scaler is updated. Non-update micro-steps never
+  read anything back from the device.
+* **Learning rate** of an update: ``ft_factor · update_lr(real_step)``, times a param group's
+  ``lr_scale`` (default 1). ``update_lr`` evaluates ``schedule`` (``NoamLr`` and
+  ``ExponentDecayLr`` override it). With neither a schedule nor an override the optimizer's
+  own lrs are kept (multiplied once by ``ft_factor`` at construction). A Tensor lr stays a
+  Tensor, written in place, so a compiled optimizer step does not recompile
+  (``compile_step=True``, :mod:`optimsche.compiled_step`).
+* **AMP**: ``use_amp=True``/``"fp16"`` gives float16 with a GradScaler, ``"bf16"`` bfloat16
+  without (:mod:`optimsche.amp`). The forward is yours: run it under :meth:`autocast`.
+* **Checkpoints**: :meth:`state_dict` holds the optimizer, the scaler, the counters and,
+  mid-window, the partial gradients, so resuming at any micro-step continues bit for bit
+  (format and conversions in :mod:`optimsche.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from optimsche.accumulation import (
+    AccumulationWindow,
+    divide_by_items_,
+    items_total,
+    next_step_num,
+    require_count,
+)
+from optimsche.amp import amp_name, autocast, found_inf, make_scaler, resolve_amp_dtype
+from optimsche.checkpoint import read_state_dict, to_state_dict
+from optimsche.clipping import clip_by_norm_, total_norm
+from optimsche.compiled_step import compiled_step
+from optimsche.distributed import (
+    all_reduce_sum_,
+    arm_gradient_sync,
+    forward_prepared_sync,
+    gradient_sync,
+    is_data_parallel,
+    world_size,
+)
+from optimsche.optimizer_factory import (
+    build_optimizer,
+    normalize_updated_modules,
+    optimizer_parameters,
+    resolve_optimizer_class,
+    select_parameters,
+)
+from optimsche.sche_conf import check_sche_conf, sche_conf_keys
+from optimsche.step_report import SKIP_AMP_OVERFLOW, SKIP_NONFINITE, StepReport
+
+TimeFunc = Callable[[list[str]], contextlib.AbstractContextManager[Any]]
+"""SpeeChain's timer: called with a list of names, returns a context manager that times its
+body (``time_func(["loss_backward_time", optim_name])``)."""
+
+Losses = Tensor | Mapping[str, Tensor]
+
+
+def _finite_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _positive_or_none(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    number = _finite_number(name, value)
+    if number <= 0:
+        raise ValueError(f"{name} must be > 0 or None (no clipping), got {value!r}")
+    return number
+
+
+def _norm_type(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise ValueError(f"grad_norm_type must be a number > 0 or inf, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"grad_norm_type must be > 0 (2.0 = L2, inf = max), got {value!r}")
+    return float(value)
+
+
+def _timer_names(label: str, optim_name: str | None) -> list[str]:
+    return [label] if optim_name is None else [label, optim_name]
+
+
+class OptimScheduler:
+    """The optimizer and the lr scheduler of a training run in one object (see module doc).
+
+    Build the optimizer, ``torch.optim.<optim_type>(params, **optim_conf)`` over the
+    parameters of ``updated_modules`` (first-level submodules of ``model``, or dotted paths;
+    all of ``model`` when ``None``; DDP/FSDP wrappers are looked through), or wrap an existing
+    one with ``optimizer=``.
+
+    Args:
+        optim_type: a ``torch.optim`` class name (``"AdamW"``) or a dotted path to one.
+        optim_conf: the optimizer's keyword arguments (a dict).
+        model: the model (needed with ``optim_type``; with ``optimizer=`` only for DDP/FSDP).
+        distributed: ``None`` detects a DDP/FSDP model; ``True`` requires one; ``False`` treats
+            the run as single-process.
+        optim_loss: the key of the loss in ``losses`` (default ``"loss"``).
+        updated_modules: a module name or list of names whose parameters are optimized.
+        step_per_update: take part only in every n-th window (real step multiple of n).
+        use_amp: ``False``, ``True``/``"fp16"`` (float16 + GradScaler) or ``"bf16"``.
+        accum_grad: micro-steps per window (gradient accumulation).
+        ft_factor: multiplies every lr (fine-tuning factor).
+        grad_clip: clip the total gradient norm to this value (``None``: no clipping; the norm
+            is still computed, reported and checked for finiteness).
+        grad_norm_type: the norm's order (2.0; ``math.inf`` for the max norm).
+        optimizer: an existing optimizer to wrap instead of building one.
+        schedule: a pure schedule ``real_step -> lr`` (e.g. ``functools.partial(
+            schedules.cosine, peak=1e-3, steps=10_000)``).
+        compile_step: ``True`` or a dict of ``torch.compile`` options: run the optimizer step
+            compiled, with Tensor lrs (:mod:`optimsche.compiled_step`).
+        **sche_conf: passed to :meth:`sche_init` (``NoamLr``: ``d_model``, ``warmup_steps``);
+            keys it does not take are an error.
+    """
+
+    def __init__(
+        self,
+        optim_type: str | None = None,
+        optim_conf: Mapping[str, Any] | None = None,
+        model: nn.Module | None = None,
+        distributed: bool | None = None,
+        optim_loss: str | None = None,
+        updated_modules: str | Sequence[str] | None = None,
+        step_per_update: int = 1,
+        use_amp: bool | str = False,
+        accum_grad: int = 1,
+        ft_factor: float = 1.0,
+        grad_clip: float | None = None,
+        grad_norm_type: float = 2.0,
+        *,
+        optimizer: Optimizer | None = None,
+        schedule: Callable[[int], float] | None = None,
+        compile_step: bool | Mapping[str, Any] = False,
+        **sche_conf: Any,
+    ) -> None:
+        self.accum_grad = require_count("accum_grad", accum_grad)
+        self.step_per_update = require_count("step_per_update", step_per_update)
+        self.ft_factor = _finite_number("ft_factor", ft_factor)
+        self.grad_clip = _positive_or_none("grad_clip", grad_clip)
+        self.grad_norm_type = _norm_type(grad_norm_type)
+        if optim_loss is not None and not isinstance(optim_loss, str):
+            raise ValueError(f"optim_loss must be a loss name (str) or None, got {optim_loss!r}")
+        self.optim_loss = optim_loss
+        self._loss_key = optim_loss if optim_loss is not None else "loss"
+        if model is not None and not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module or None, got {type(model).__name__}")
+        self.model = model
+        self.updated_modules = normalize_updated_modules(updated_modules)
+        self.optimizer = self._make_optimizer(optim_type, optim_conf, optimizer)
+        self._params = optimizer_parameters(self.optimizer)
+        self._inputs = [p for p in self._params if p.requires_grad]
+        if not self._inputs:
+            raise ValueError("the optimizer has no parameter that requires grad: nothing to train")
+        self._device = self._inputs[0].device
+        self._one_device = all(p.device == self._device for p in self._inputs)
+
+        self.distributed = self._resolve_distributed(distributed)
+        self._sync_model = model if self.distributed else None
+        self._world = world_size() if self.distributed else 1
+
+        self.use_amp = use_amp
+        self.amp_dtype = resolve_amp_dtype(use_amp)
+        self.scaler = make_scaler(self.amp_dtype, self._device.type)
+
+        if schedule is not None and not callable(schedule):
+            raise ValueError(f"schedule must be a callable real_step -> lr, got {schedule!r}")
+        overrides = type(self).update_lr is not OptimScheduler.update_lr
+        if schedule is not None and overrides:
+            raise ValueError(
+                f"schedule= cannot be combined with {type(self).__name__}, whose update_lr "
+                f"computes the lr; use OptimScheduler(schedule=...) or drop schedule="
+            )
+        self.schedule = schedule
+        self._scheduled = schedule is not None or overrides
+        self._initial_lr = float(self.optimizer.param_groups[0]["lr"])
+        if not self._scheduled and self.ft_factor != 1.0:
+            for group in self.optimizer.param_groups:
+                if isinstance(group["lr"], Tensor):
+                    group["lr"].mul_(self.ft_factor)
+                else:
+                    group["lr"] = group["lr"] * self.ft_factor
+        self._lr = float(self.optimizer.param_groups[0]["lr"])
+
+        self._step_num = 0
+        self._window = AccumulationWindow()
+        self._optimizer_step: Callable[[], object] = self.optimizer.step
+        if compile_step is not False:
+            if compile_step is True:
+                self._optimizer_step = compiled_step(self.optimizer)
+            elif isinstance(compile_step, Mapping):
+                self._optimizer_step = compiled_step(self.optimizer, compile_step)
+            else:
+                raise ValueError(
+                    f"compile_step must be False, True or a dict of torch.compile options, "
+                    f"got {compile_step!r}"
+                )
+        self.compile_step = compile_step
+
+        if type(self).sche_init is OptimScheduler.sche_init:
+            valid: list[str] | None = []
+        else:
+            valid = sche_conf_keys(self.sche_init)
+        check_sche_conf(type(self).__name__, valid, sche_conf)
+        self.sche_init(**sche_conf)
+        self._arm_next()
+
+    # ----------------------------------------------------------------- construction helpers
+    def _make_optimizer(
+        self, optim_type: str | None, optim_conf: object, optimizer: Optimizer | None
+    ) -> Optimizer:
+        if optimizer is not None:
+            if optim_type is not None or optim_conf is not None:
+                raise ValueError(
+                    "give either optimizer= (an optimizer you built) or optim_type/optim_conf "
+                    "(one the shell builds), not both"
+                )
+            if self.updated_modules is not None:
+                raise ValueError(
+                    "updated_modules chooses the parameters of an optimizer the shell builds; "
+                    "with optimizer= its param_groups decide"
+                )
+            optimizer_parameters(optimizer)  # checks the type
+            return optimizer
+        if optim_type is None:
+            raise ValueError(
+                "give optim_type (a torch.optim class name, with model=) or optimizer="
+            )
+        optim_class = resolve_optimizer_class(optim_type)
+        if self.model is None:
+            raise ValueError(f"optim_type={optim_type!r} needs model= to take parameters from")
+        params = select_parameters(self.model, self.updated_modules)
+        return build_optimizer(optim_class, optim_conf, params)
+
+    def _resolve_distributed(self, distributed: object) -> bool:
+        detected = is_data_parallel(self.model)
+        if distributed is None:
+            return detected
+        if distributed is True:
+            if not detected:
+                raise ValueError(
+                    "distributed=True needs model= to be a DistributedDataParallel, FSDP or "
+                    f"fully_shard model, got {type(self.model).__name__}"
+                )
+            return True
+        if distributed is False:
+            return False
+        raise ValueError(f"distributed must be None (detect), True or False, got {distributed!r}")
+
+    # ----------------------------------------------------------------- overridable hooks
+    def sche_init(self, *args: Any, **sche_conf: Any) -> None:
+        """Initialise the scheduling part from ``**sche_conf`` (a hook for subclasses).
+
+        Called at the end of ``__init__`` with the constructor's extra keyword arguments, after
+        they were checked against this method's keyword parameters. The base class takes none
+        (it is driven by ``schedule=`` or keeps the optimizer's lr).
+        """
+
+    def update_lr(self, real_step: int) -> float:
+        """The lr of the update of window ``real_step`` (1-based), before ``ft_factor``.
+
+        The base class evaluates ``schedule(real_step)``; without a schedule it returns the
+        optimizer's initial lr (its first param group's, at construction). Subclasses override
+        it (SpeeChain's ``NoamLr``). Called once per update, on the host.
+        """
+        if self.schedule is None:
+            return self._initial_lr
+        return float(self.schedule(real_step))
+
+    def extra_repr_fn(self) -> str:
+        """The subclass-specific part of ``repr(self)`` (the base shows its ``schedule``)."""
+        return "" if self.schedule is None else f"schedule={self.schedule!r}"
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def step_num(self) -> int:
+        """The last micro-step run (0 before the first ``step()``)."""
+        return self._step_num
+
+    def get_lr(self) -> float:
+        """The base lr of the last update, ``ft_factor · update_lr(real_step)`` (before any
+        ``lr_scale``); before the first update, the lr of the first param group."""
+        return self._lr
+
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
+        """A context for the forward pass: ``torch.autocast`` with this shell's AMP dtype on
+        its parameters' device type, or a no-op without AMP."""
+        return autocast(self.amp_dtype, self._device.type)
+
+    def step(
+        self,
+        losses: Losses,
+        time_func: TimeFunc | None = None,
+        optim_name: str | None = None,
+        step_num: int | None = None,
+        *,
+        num_items: int | Tensor | None = None,
+    ) -> StepReport:
+        """Run one micro-step: backward of the loss and, at a window's end, the update.
+
+        ``losses``: one tensor or a dict holding ``optim_loss`` (default ``"loss"``).
+        ``time_func``/``optim_name``: SpeeChain's timer, entered as
+        ``time_func(["loss_backward_time", optim_name])`` around the backward and
+        ``time_func(["optim_time", optim_name])`` around the update. ``step_num``: the 1-based
+        micro-step (``None``: the next one). ``num_items``: the items (tokens) the loss sums
+        over, an int or a one-element tensor (see the module doc). Returns a
+        :class:`StepReport`.
+        """
+        n = self._step_num + 1 if step_num is None else self._next(step_num)
+        real, takes_part, final = self._position(n)
+        if takes_part:
+            loss = self._pick_loss(losses)
+            self._backward(loss, real, final, num_items, False, time_func, optim_name)
+            self._step_num = n
+            if final:
+                report = self._update(n, real, time_func, optim_name, True)
+                self._arm_next()
+                return report
+        self._step_num = n
+        self._arm_next()
+        return StepReport(n, real, False, None, self._lr, None)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint: version, optimizer, scaler, counters and, mid-window, the partial
+        gradients (format in :mod:`optimsche.checkpoint`). ``torch.load(weights_only=True)``
+        reads it back."""
+        return to_state_dict(
+            optimizer=self.optimizer,
+            scaler=self.scaler,
+            amp=amp_name(self.amp_dtype),
+            step_num=self._step_num,
+            accum_grad=self.accum_grad,
+            step_per_update=self.step_per_update,
+            lr=self._lr,
+            params=self._params,
+            window=self._window,
+        )
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a checkpoint of :meth:`state_dict` (or SpeeChain's format).
+
+        A checkpoint that does not fit (other optimizer class, parameter shapes, version, or an
+        accum_grad change mid-window) is refused with a ``ValueError``; documented differences
+        are converted (:mod:`optimsche.checkpoint`). A Tensor lr stays the same tensor object.
+        """
+        restored = read_state_dict(
+            state_dict,
+            optimizer=self.optimizer,
+            scaler=self.scaler,
+            accum_grad=self.accum_grad,
+            step_per_update=self.step_per_update,
+            params=self._params,
+        )
+        groups = self.optimizer.param_groups
+        own_lrs = [group["lr"] for group in groups]
+        try:
+            self.optimizer.load_state_dict(restored.optimizer)
+        except (ValueError, KeyError, TypeError, RuntimeError) as error:
+            raise ValueError(
+                f"OptimScheduler.load_state_dict: the optimizer state does not fit this "
+                f"{type(self.optimizer).__name__}: {error}"
+            ) from error
+        for group, own in zip(self.optimizer.param_groups, own_lrs, strict=True):
+            loaded = group["lr"]
+            if isinstance(own, Tensor):
+                with torch.no_grad():
+                    if isinstance(loaded, Tensor):
+                        own.copy_(loaded)
+                    else:
+                        own.fill_(float(loaded))
+                group["lr"] = own
+            elif isinstance(loaded, Tensor):
+                group["lr"] = float(loaded)
+        if restored.scaler is not None and self.scaler is not None:
+            self.scaler.load_state_dict(restored.scaler)
+        self._step_num = restored.step_num
+        self._lr = restored.lr if restored.lr is not None else float(groups[0]["lr"])
+        window = self._window
+        window.clear()
+        for p in self._params:
+            p.grad = None
+        if restored.grads is not None:
+            for p, grad in zip(self._params, restored.grads, strict=True):
+                p.grad = grad
+            window.losses = restored.losses
+            window.items = restored.items
+            window.real_step = (restored.step_num - 1) // self.accum_grad + 1
+        self._arm_next()
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr_fn()
+        return (
+            f"{type(self).__name__}(optimizer={type(self.optimizer).__name__}, "
+            f"optim_loss={self.optim_loss!r}, updated_modules={self.updated_modules!r}, "
+            f"accum_grad={self.accum_grad}, step_per_update={self.step_per_update}, "
+            f"use_amp={amp_name(self.amp_dtype)!r}, ft_factor={self.ft_factor}, "
+            f"grad_clip={self.grad_clip}, grad_norm_type={self.grad_norm_type}"
+            + (f", {extra}" if extra else "")
+            + ")"
+        )
+
+    # ----------------------------------------------------------------- the step, in parts
+    # OptimSchedulerGroup runs these parts itself: every backward first, then every update.
+    def _next(self, step_num: object) -> int:
+        """The micro-step a given ``step_num`` asks for, checked; changes nothing."""
+        return next_step_num(self._step_num, step_num, self._window.real_step, self.accum_grad)
+
+    def _position(self, n: int) -> tuple[int, bool, bool]:
+        """Micro-step ``n``'s (real step, whether this optimizer takes part, whether it ends
+        its window)."""
+        real = (n - 1) // self.accum_grad + 1
+        return real, real % self.step_per_update == 0, n % self.accum_grad == 0
+
+    def _arm_next(self) -> None:
+        """DDP decides at forward time whether the backward syncs: arm the next forward."""
+        if self._sync_model is not None:
+            arm_gradient_sync(self._sync_model, (self._step_num + 1) % self.accum_grad == 0)
+
+    def _pick_loss(self, losses: Losses) -> Tensor:
+        if isinstance(losses, Tensor):
+            loss = losses
+        else:
+            try:
+                loss = losses[self._loss_key]
+            except KeyError:
+                present = ", ".join(repr(k) for k in losses) or "(none)"
+                raise ValueError(
+                    f"losses has no {self._loss_key!r} (optim_loss={self.optim_loss!r}); keys "
+                    f"present: {present}"
+                ) from None
+            except TypeError:
+                raise ValueError(
+                    f"losses must be a Tensor or a dict of Tensors, got {type(losses).__name__}"
+                ) from None
+            if not isinstance(loss, Tensor):
+                raise ValueError(
+                    f"losses[{self._loss_key!r}] must be a Tensor, got {type(loss).__name__}"
+                )
+        if not loss.requires_grad:
+            raise ValueError(
+                f"the loss {self._loss_key!r} does not require grad (computed under no_grad, or "
+                f"detached?): there is nothing to backpropagate"
+            )
+        if loss.ndim != 0:
+            raise ValueError(
+                f"the loss {self._loss_key!r} must be a scalar (0-dim), got shape "
+                f"{tuple(loss.shape)}"
+            )
+        return loss
+
+    def _backward(
+        self,
+        loss: Tensor,
+        real: int,
+        final: bool,
+        num_items: int | Tensor | None,
+        retain_graph: bool,
+        time_func: TimeFunc | None,
+        optim_name: str | None,
+    ) -> None:
+        self._window.add(real, loss, num_items)
+        if num_items is None and self.accum_grad != 1:
+            loss = loss / self.accum_grad
+        if self.scaler is not None:
+            loss = self.scaler.scale(loss)
+        if time_func is None:
+            self._run_backward(loss, final, retain_graph)
+        else:
+            with time_func(_timer_names("loss_backward_time", optim_name)):
+                self._run_backward(loss, final, retain_graph)
+
+    def _run_backward(self, loss: Tensor, final: bool, retain_graph: bool) -> None:
+        sync_model = self._sync_model
+        if sync_model is None:
+            torch.autograd.backward(loss, inputs=self._inputs, retain_graph=retain_graph)
+            return
+        unsynced = final and forward_prepared_sync(sync_model) is False
+        with gradient_sync(sync_model, final):
+            torch.autograd.backward(loss, inputs=self._inputs, retain_graph=retain_graph)
+        if unsynced and self._world > 1:
+            # The window's last forward ran with DDP's sync off (e.g. step_num jumped): average
+            # the gradients across ranks here, as DDP would have.
+            for p in self._inputs:
+                if p.grad is not None:
+                    all_reduce_sum_(p.grad).div_(self._world)
+
+    def _update(
+        self,
+        n: int,
+        real: int,
+        time_func: TimeFunc | None,
+        optim_name: str | None,
+        update_scaler: bool,
+    ) -> StepReport:
+        if time_func is None:
+            return self._apply_update(n, real, update_scaler)
+        with time_func(_timer_names("optim_time", optim_name)):
+            return self._apply_update(n, real, update_scaler)
+
+    def _apply_update(self, n: int, real: int, update_scaler: bool) -> StepReport:
+        device = self._device
+        window = self._window
+        scaler = self.scaler
+        grads = [p.grad for p in self._inputs if p.grad is not None]
+        if scaler is not None:
+            scaler.unscale_(self.optimizer)
+        if window.items is not None:
+            divide_by_items_(
+                grads, items_total(window.items, device, self.distributed), self._world
+            )
+        norm = total_norm(grads, self.grad_norm_type, device, self._one_device)
+        if self.grad_clip is not None:
+            clip_by_norm_(grads, self.grad_clip, norm, self._one_device)
+        check = norm + window.loss_sum(device)
+        # The one host sync of the update: the norm plus the losses (finite iff all are), and
+        # the scaler's overflow flag; summed over ranks first so that all ranks agree.
+        overflow = 0.0
+        if scaler is not None:
+            flags = torch.stack([check.float(), found_inf(scaler, self.optimizer, device)])
+            if self.distributed:
+                all_reduce_sum_(flags)
+            check_value, overflow = flags.tolist()
+        else:
+            if self.distributed:
+                all_reduce_sum_(check)
+            check_value = check.item()
+        lr = self._apply_lr(real) if self._scheduled else self._lr
+        skipped: str | None = None
+        if overflow:
+            skipped = SKIP_AMP_OVERFLOW
+        elif not math.isfinite(check_value):
+            skipped = SKIP_NONFINITE
+        else:
+            self._optimizer_step()
+        if scaler is not None and update_scaler:
+            scaler.update()
+        for p in self._inputs:
+            p.grad = None
+        window.clear()
+        return StepReport(n, real, skipped is None, skipped, lr, norm)
+
+    def _apply_lr(self, real: int) -> float:
+        lr = self.ft_factor * float(self.update_lr(real))
+        for group in self.optimizer.param_groups:
+            value = lr * group["lr_scale"] if "lr_scale" in group else lr
+            current = group["lr"]
+            if isinstance(current, Tensor):
+                current.fill_(value)
+            else:
+                group["lr"] = value
+        self._lr = lr
+        return lr

@@ -1,0 +1,108 @@
+"""Checking a configuration value against a parameter's type annotation.
+
+Only the shapes that appear in schedule and optimizer signatures are understood: ``float``
+(any real number but a bool), ``int``, ``str``, ``bool``, ``None``, unions, ``Literal``,
+sequences (``Sequence[float]``, ``list[...]``, ``tuple[...]``) and mappings. Any other
+annotation accepts every value: the callee still validates what it receives.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import types
+import typing
+from typing import Any
+
+_SEQUENCE_ORIGINS = (
+    list,
+    tuple,
+    collections.abc.Sequence,
+    collections.abc.Iterable,
+    collections.abc.Collection,
+)
+_MAPPING_ORIGINS = (dict, collections.abc.Mapping)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def value_matches(value: object, annotation: Any) -> bool:
+    """Whether ``value`` (plain YAML data) fits ``annotation``; unknown annotations fit all."""
+    if annotation is Any or annotation is typing.Any or annotation is object:
+        return True
+    if annotation is None or annotation is type(None):
+        return value is None
+    if annotation is float:
+        return _is_number(value)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(value_matches(value, arg) for arg in args)
+    if origin is typing.Literal:
+        return value in args
+    if annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS:
+        if not isinstance(value, list | tuple):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(value) == len(args) and all(
+                value_matches(v, a) for v, a in zip(value, args, strict=True)
+            )
+        return not args or all(value_matches(v, args[0]) for v in value)
+    if annotation in _MAPPING_ORIGINS or origin in _MAPPING_ORIGINS:
+        return isinstance(value, dict)
+    return True
+
+
+def describe_annotation(annotation: Any) -> str:
+    """A short English description of what ``annotation`` accepts ("a number", ...)."""
+    if annotation is None or annotation is type(None):
+        return "null"
+    simple = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+    if annotation in simple:
+        return simple[annotation]
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return " or ".join(dict.fromkeys(describe_annotation(arg) for arg in args))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(arg) for arg in args)
+    if annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS:
+        if not args or (args[-1] is Ellipsis and len(args) == 1):
+            return "a list"
+        if origin is tuple and args[-1] is not Ellipsis:
+            return f"a list of {len(args)} items"
+        inner = describe_annotation(args[0])
+        return "a list of " + _plural(inner)
+    if annotation in _MAPPING_ORIGINS or origin in _MAPPING_ORIGINS:
+        return "a mapping"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _plural(description: str) -> str:
+    for article in ("an ", "a "):
+        if description.startswith(article):
+            noun = description[len(article) :]
+            return noun if noun.endswith("s") else noun + "s"
+    return description
+
+
+def describe_value(value: object) -> str:
+    """``value`` with its YAML-ish kind, for error messages: ``'abc' (a string)``."""
+    kinds = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "null",
+    }
+    kind = kinds.get(type(value), type(value).__name__)
+    return f"{value!r} ({kind})"

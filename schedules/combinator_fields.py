@@ -1,0 +1,102 @@
+"""The attrs fields of combinators: the schedules they wrap (checked to be callable, compared
+and shown by value) and their checked numbers.
+
+``functools.partial`` objects compare by identity, so two combinators built from the same
+``partial(cosine, peak=0.1, steps=100)`` would not be equal, nor would a combinator equal its
+own pickled copy. :func:`schedules_equal` compares partials by function, arguments and
+keywords instead, and :func:`schedule_repr` shows them as ``partial(cosine, peak=0.1,
+steps=100)`` rather than with a memory address.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from schedules.schedule_protocol import Schedule
+
+
+def require_schedule(name: str, value: object) -> Schedule:
+    """``value`` must be callable (a schedule ``step -> lr``)."""
+    if not callable(value):
+        raise ValueError(
+            f"{name} must be a schedule (a callable step -> lr), got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    return value
+
+
+def require_schedules(name: str, values: object) -> tuple[Schedule, ...]:
+    """``values`` must be a non-empty sequence of schedules; returned as a tuple."""
+    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        raise ValueError(f"{name} must be a non-empty sequence of schedules, got {values!r}")
+    return tuple(require_schedule(f"{name}[{i}]", v) for i, v in enumerate(values))
+
+
+def schedules_equal(a: object, b: object) -> bool:
+    """Whether two schedules (or hyperparameter values) are the same by value.
+
+    Partials are equal when their functions, positional arguments and keywords are equal
+    (recursively); tuples and lists element by element; anything else by ``==`` (falling back
+    to identity when ``==`` does not give a bool, as for Tensors).
+    """
+    if a is b:
+        return True
+    if isinstance(a, functools.partial) and isinstance(b, functools.partial):
+        return (
+            schedules_equal(a.func, b.func)
+            and schedules_equal(a.args, b.args)
+            and a.keywords.keys() == b.keywords.keys()
+            and all(schedules_equal(a.keywords[k], b.keywords[k]) for k in a.keywords)
+        )
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return type(a) is type(b) and len(a) == len(b) and all(map(schedules_equal, a, b))
+    try:
+        same = a == b
+    except Exception:
+        return False
+    return same if isinstance(same, bool) else False
+
+
+def schedule_repr(schedule: object) -> str:
+    """A readable repr: functions by qualified name, partials as ``partial(f, k=v)``, tuples
+    of schedules element by element, anything else by its own ``repr``."""
+    if isinstance(schedule, functools.partial):
+        parts = [schedule_repr(schedule.func)]
+        parts += [repr(a) for a in schedule.args]
+        parts += [f"{k}={v!r}" for k, v in schedule.keywords.items()]
+        return f"partial({', '.join(parts)})"
+    if isinstance(schedule, tuple):
+        inner = ", ".join(schedule_repr(s) for s in schedule)
+        return f"({inner},)" if len(schedule) == 1 else f"({inner})"
+    qualname = getattr(schedule, "__qualname__", None)
+    if isinstance(qualname, str) and not isinstance(schedule, type) and _is_function(schedule):
+        return qualname
+    return repr(schedule)
+
+
+def _is_function(obj: object) -> bool:
+    return hasattr(obj, "__code__") or type(obj).__name__ == "builtin_function_or_method"
+
+
+CHILD_OPTIONS: dict[str, Any] = {
+    "eq": attrs.cmp_using(eq=schedules_equal),
+    "hash": False,
+    "repr": schedule_repr,
+}
+"""``attrs.field`` options for wrapped schedule(s): compared with :func:`schedules_equal`,
+left out of the hash (partials hash by identity), shown with :func:`schedule_repr`."""
+
+
+def using(check: Callable[[str, Any], object]) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """An attrs validator that runs ``check(field_name, value)``: one of the ``require_*``
+    functions of :mod:`schedules.validation`, raising ``ValueError`` naming the field."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        check(attribute.name, value)
+
+    validate.__name__ = f"using_{getattr(check, '__name__', 'check')}"
+    return validate

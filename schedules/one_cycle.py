@@ -1,0 +1,94 @@
+"""The 1cycle policy: warm up from ``peak/div`` to ``peak``, then anneal to a tiny minimum.
+
+Reference: torch ``torch.optim.lr_scheduler.OneCycleLR`` (Smith & Topin 2018,
+"Super-Convergence").
+"""
+
+from __future__ import annotations
+
+import math
+
+from schedules.scalar_or_tensor import Ops, S, ops_for
+from schedules.validation import require_choice, require_number, require_open_unit, require_positive
+
+ANNEALS = ("cos", "linear")
+"""The annealing strategies of :func:`one_cycle`."""
+
+
+def _anneal(ops: Ops[S], start: float, end: float, pct: S, anneal: str) -> S:
+    if anneal == "cos":
+        return end + (start - end) / 2.0 * (ops.cos(math.pi * pct) + 1.0)
+    return (end - start) * pct + start
+
+
+def one_cycle(
+    step: S,
+    peak: float,
+    steps: float,
+    pct_start: float = 0.3,
+    div: float = 25.0,
+    final_div: float = 1e4,
+    anneal: str = "cos",
+    three_phase: bool = False,
+) -> S:
+    """torch ``OneCycleLR(max_lr=peak, total_steps=steps, pct_start, div_factor=div,
+    final_div_factor=final_div, anneal_strategy=anneal, three_phase)``, at 0-based step ``s``.
+
+    With ``initial = peak / div``, ``minimum = initial / final_div`` and ``e₁ = pct_start ·
+    steps - 1``, the phases are (each from the previous end, 0 for the first)::
+
+        two phases:   initial → peak  until e₁;   peak → minimum  until steps - 1
+        three_phase:  initial → peak  until e₁;   peak → initial  until 2·pct_start·steps - 2;
+                      initial → minimum  until steps - 1
+
+    ``s`` lies in the first phase whose end is >= ``s``; in a phase from step ``a`` to step
+    ``b`` with values ``u → v`` and ``pct = (s - a) / (b - a)``, the value is
+    ``v + (u - v)/2 · (cos(π·pct) + 1)`` (``anneal="cos"``) or ``(v - u)·pct + u``
+    (``"linear"``). This is torch's code path, step for step, for ``s <= steps - 1``.
+
+    Past the horizon the value holds ``minimum`` (the value at ``steps - 1``), where torch
+    raises after ``total_steps`` and, at exactly ``total_steps``, extrapolates the last
+    phase. torch divides by zero when ``pct_start · steps == 1`` (a first phase of zero
+    length): that is a ``ValueError`` here. Negative steps behave as step 0.
+    """
+    peak = require_number("peak", peak)
+    steps = require_positive("steps", steps)
+    pct_start = require_open_unit("pct_start", pct_start)
+    div = require_positive("div", div)
+    final_div = require_positive("final_div", final_div)
+    anneal = require_choice("anneal", anneal, ANNEALS)
+    if not isinstance(three_phase, bool):
+        raise ValueError(f"three_phase must be a bool, got {three_phase!r}")
+    first_end = pct_start * steps - 1.0
+    if first_end == 0.0:
+        raise ValueError(
+            f"pct_start · steps must not be 1 (got pct_start={pct_start!r}, steps={steps!r}): "
+            "the warm-up phase would have zero length"
+        )
+    initial = peak / div
+    minimum = initial / final_div
+    last = steps - 1.0
+    phases: list[tuple[float, float, float]]  # (end step, start value, end value)
+    if three_phase:
+        phases = [
+            (first_end, initial, peak),
+            (2.0 * pct_start * steps - 2.0, peak, initial),
+            (last, initial, minimum),
+        ]
+    else:
+        phases = [(first_end, initial, peak), (last, peak, minimum)]
+
+    ops = ops_for(step)
+    s = ops.minimum(ops.step(step), last)
+    value: S | None = None
+    # Build from the last phase back, so that the first phase whose end is >= s wins.
+    for i in reversed(range(len(phases))):
+        end, start_value, end_value = phases[i]
+        begin = phases[i - 1][0] if i > 0 else 0.0
+        # A phase of non-positive length is never selected (see the docstring); its
+        # denominator only has to keep the unused branch finite.
+        length = end - begin if end > begin else 1.0
+        phase_value = _anneal(ops, start_value, end_value, (s - begin) / length, anneal)
+        value = phase_value if value is None else ops.where(s <= end, phase_value, value)
+    assert value is not None
+    return value

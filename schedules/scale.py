@@ -1,0 +1,24 @@
+"""A schedule multiplied by a constant factor: the fine-tuning factor ``ft_factor`` of
+SpeeChain's OptimScheduler."""
+
+from __future__ import annotations
+
+import attrs
+from torch import Tensor
+
+from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
+from schedules.scalar_or_tensor import S
+from schedules.schedule_protocol import Schedule
+from schedules.validation import require_non_negative
+
+
+@attrs.frozen
+class scale:
+    """``scale(f, c)(s) = c · f(s)``, with ``factor`` a finite number ``c >= 0``."""
+
+    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    factor: float = attrs.field(validator=using(require_non_negative))
+
+    def __call__(self, step: S) -> S:
+        value = self.factor * self.schedule(step)
+        return value if isinstance(value, Tensor) else float(value)

@@ -1,0 +1,26 @@
+"""A schedule run slower or faster: the scale-schedule ratio of MosaicML Composer
+(``scale_schedule_ratio``: 0.5 runs the whole schedule in half the steps)."""
+
+from __future__ import annotations
+
+import attrs
+from torch import Tensor
+
+from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
+from schedules.scalar_or_tensor import S, ops_for
+from schedules.schedule_protocol import Schedule
+from schedules.validation import require_positive
+
+
+@attrs.frozen
+class stretch:
+    """``stretch(f, r)(s) = f(s / r)``: every milestone of ``f`` at step ``m`` moves to
+    ``m · r``. ``ratio`` must be > 0; negative steps act as 0. The wrapped schedule sees
+    float steps (a float64 tensor for integer tensor steps)."""
+
+    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    ratio: float = attrs.field(validator=using(require_positive))
+
+    def __call__(self, step: S) -> S:
+        value = self.schedule(ops_for(step).step(step) / self.ratio)
+        return value if isinstance(value, Tensor) else float(value)

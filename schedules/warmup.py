@@ -1,0 +1,45 @@
+"""A linear warmup put in front of a schedule.
+
+Reference: timm ``Scheduler`` with ``warmup_t``, ``warmup_lr_init`` and
+``warmup_prefix=True`` (the wrapped schedule starts its own clock when the warmup ends).
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+
+from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
+from schedules.scalar_or_tensor import S, ops_for
+from schedules.schedule_protocol import Schedule
+from schedules.validation import require_number, require_positive
+
+
+@attrs.frozen
+class warmup:
+    """Ramp linearly from ``start`` to ``schedule(0)`` over ``steps``, then run ``schedule``
+    delayed by ``steps``::
+
+        warmup(f, w, a)(s) = a + (f(0) - a) · s / w     for s < w
+                             f(s - w)                    for s >= w
+
+    Continuous at ``s = w`` by construction. ``steps`` must be > 0; negative steps act as 0.
+    """
+
+    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    steps: float = attrs.field(validator=using(require_positive))
+    start: float = attrs.field(default=0.0, validator=using(require_number))
+
+    def __call__(self, step: S) -> S:
+        ops = ops_for(step)
+        s = ops.step(step)
+        if isinstance(s, torch.Tensor):
+            target = self.schedule(torch.zeros_like(s))
+            fraction = torch.clamp(s, max=self.steps) / self.steps
+            ramp = self.start + (target - self.start) * fraction
+            after = self.schedule(torch.clamp(s - self.steps, min=0.0))
+            return torch.where(s < self.steps, ramp, after)
+        if step >= self.steps:
+            return float(self.schedule(step - self.steps))
+        target_value = float(self.schedule(0))
+        return self.start + (target_value - self.start) * (s / self.steps)

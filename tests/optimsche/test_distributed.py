@@ -1,0 +1,185 @@
+"""optimsche.distributed in one process: without a process group, and with a 1-rank gloo group."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import cast
+
+import pytest
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from optimsche.distributed import (
+    all_reduce_sum_,
+    arm_gradient_sync,
+    forward_prepared_sync,
+    gradient_sync,
+    is_data_parallel,
+    is_fsdp1,
+    is_fsdp2,
+    is_initialized,
+    rank,
+    unwrap,
+    world_size,
+)
+from optimsche.local_processes import loopback_interface
+
+
+def _model() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+
+
+def _grads(model: nn.Module) -> list[torch.Tensor]:
+    return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+# --- no process group -----------------------------------------------------------------------
+
+
+def test_single_process_world() -> None:
+    assert not is_initialized()
+    assert world_size() == 1
+    assert rank() == 0
+
+
+def test_all_reduce_without_group_is_identity_in_place() -> None:
+    t = torch.tensor([1.5, -2.0])
+    out = all_reduce_sum_(t)
+    assert out is t
+    assert torch.equal(t, torch.tensor([1.5, -2.0]))
+
+
+def test_plain_module_is_not_data_parallel() -> None:
+    model = _model()
+    assert unwrap(model) is model
+    assert not is_data_parallel(model)
+    assert not is_data_parallel(None)
+    assert not is_fsdp1(model) and not is_fsdp2(model)
+    assert forward_prepared_sync(model) is None
+    assert forward_prepared_sync(None) is None
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_gradient_sync_on_plain_module_leaves_backward_alone(enabled: bool) -> None:
+    x = torch.randn(5, 3, dtype=torch.float64)
+    ref = _model()
+    ref(x).sum().backward()
+    model = _model()
+    with gradient_sync(model, enabled):
+        model(x).sum().backward()
+    with gradient_sync(None, enabled):
+        pass
+    assert all(torch.equal(a, b) for a, b in zip(_grads(model), _grads(ref), strict=True))
+
+
+def test_arm_gradient_sync_on_plain_module_sets_nothing() -> None:
+    model = _model()
+    before = dict(vars(model))
+    arm_gradient_sync(model, False)
+    arm_gradient_sync(None, False)
+    assert dict(vars(model)) == before
+    assert not hasattr(model, "require_backward_grad_sync")
+
+
+# --- a 1-rank gloo group in this process ------------------------------------------------------
+
+
+@pytest.fixture
+def one_rank_group(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A gloo default group of one rank on the loopback interface, destroyed afterwards."""
+    from torch._C._distributed_c10d import HashStore
+
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", loopback_interface())
+    dist.init_process_group("gloo", store=HashStore(), rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.usefixtures("one_rank_group")
+def test_one_rank_group_world_and_reduce() -> None:
+    assert is_initialized()
+    assert world_size() == 1
+    assert rank() == 0
+    t = torch.tensor([3.0])
+    assert all_reduce_sum_(t) is t
+    assert t.item() == 3.0
+
+
+@pytest.mark.usefixtures("one_rank_group")
+def test_unwrap_looks_through_ddp() -> None:
+    inner = _model()
+    ddp = DistributedDataParallel(inner)
+    assert unwrap(ddp) is inner
+    assert is_data_parallel(ddp)
+    assert not is_data_parallel(inner)
+    assert not is_fsdp1(ddp) and not is_fsdp2(ddp)
+
+
+@pytest.mark.usefixtures("one_rank_group")
+def test_gradient_sync_false_is_ddp_no_sync_and_restores() -> None:
+    ddp = DistributedDataParallel(_model())
+    assert ddp.require_backward_grad_sync
+    with gradient_sync(ddp, False):
+        assert not ddp.require_backward_grad_sync
+    assert ddp.require_backward_grad_sync
+    with gradient_sync(ddp, True):
+        assert ddp.require_backward_grad_sync
+
+
+@pytest.mark.usefixtures("one_rank_group")
+def test_arm_gradient_sync_decides_what_the_next_forward_prepares() -> None:
+    ddp = DistributedDataParallel(_model())
+    x = torch.randn(4, 3, dtype=torch.float64)
+    assert forward_prepared_sync(ddp) is True  # before any forward
+    arm_gradient_sync(ddp, False)
+    assert not ddp.require_backward_grad_sync
+    ddp(x).sum().backward()
+    assert forward_prepared_sync(ddp) is False
+    arm_gradient_sync(ddp, True)
+    loss = ddp(x).sum()
+    assert forward_prepared_sync(ddp) is True
+    # the flag is read at forward time: disabling it around the backward changes nothing
+    with gradient_sync(ddp, False):
+        assert forward_prepared_sync(ddp) is True
+        loss.backward()
+    with torch.no_grad():
+        ddp(x)
+    assert forward_prepared_sync(ddp) is False  # a no-grad forward prepares nothing
+    assert ddp.require_backward_grad_sync  # and leaves the armed flag as it was
+
+
+@pytest.mark.usefixtures("one_rank_group")
+def test_fsdp2_sync_flag_is_turned_off_and_restored() -> None:
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import FSDPModule, fully_shard
+
+    model = _model()
+    mesh = init_device_mesh("cpu", (1,))
+    fully_shard(model[0], mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    assert unwrap(model) is model  # not a wrapper
+    assert is_fsdp2(model) and is_fsdp2(model[0]) and is_data_parallel(model)
+
+    def flags() -> list[bool]:
+        return [
+            group.reduce_grads
+            for module in model.modules()
+            if is_fsdp2(module)
+            for group in cast(FSDPModule, module)._get_fsdp_state()._fsdp_param_groups
+        ]
+
+    assert flags() == [True, True]
+    with gradient_sync(model, False):
+        assert flags() == [False, False]
+    assert flags() == [True, True]
+    # a flag the user turned off on one submodule stays off after the context
+    cast(FSDPModule, model[0]).set_requires_gradient_sync(False)
+    before = flags()
+    with gradient_sync(model, False):
+        assert flags() == [False, False]
+    assert flags() == before

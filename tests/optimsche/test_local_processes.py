@@ -1,0 +1,121 @@
+"""optimsche.local_processes: N gloo processes on 127.0.0.1, and DDP's sync facts seen from two
+real ranks (which the shell relies on: DDP decides at *forward* time whether to all-reduce)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from optimsche.distributed import (
+    all_reduce_sum_,
+    arm_gradient_sync,
+    forward_prepared_sync,
+    gradient_sync,
+    rank,
+    world_size,
+)
+from optimsche.local_processes import (
+    LOOPBACK,
+    LocalProcessError,
+    loopback_interface,
+    run_local_processes,
+)
+
+pytestmark = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()),
+    reason="needs torch.distributed with the gloo backend",
+)
+
+
+def _one_backward(
+    ddp: DistributedDataParallel, x: Tensor, *, forward_sync: bool, backward_sync: bool
+) -> tuple[bool, bool | None]:
+    """Whether one forward+backward all-reduced the gradient, when the forward runs armed with
+    ``forward_sync`` and the backward inside ``gradient_sync(ddp, backward_sync)``; and what
+    ``forward_prepared_sync`` said after the forward."""
+    before = [
+        p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in ddp.parameters()
+    ]
+    arm_gradient_sync(ddp, forward_sync)
+    out: Tensor = ddp(x)
+    prepared = forward_prepared_sync(ddp)
+    with gradient_sync(ddp, backward_sync):
+        torch.autograd.backward(out.sum())
+    arm_gradient_sync(ddp, True)
+    # the local gradient of this backward is x.sum(0) on every rank's own x; after an
+    # all-reduce (average) it is the mean of both ranks' x.sum(0)
+    grad = next(ddp.parameters()).grad
+    assert grad is not None
+    local = x.sum(0, keepdim=True)
+    mean = all_reduce_sum_(local.clone()) / world_size()
+    delta = grad - before[0]
+    synced = torch.allclose(delta, mean) and not torch.allclose(mean, local)
+    return synced, prepared
+
+
+def two_rank_facts(rank_: int, world_size_: int) -> dict[str, Any]:
+    """Body of the 2-rank run: identity of the group, a reduction, and DDP's sync decisions."""
+    total = all_reduce_sum_(torch.tensor([float(rank_ + 1)]))
+    torch.manual_seed(0)
+    ddp = DistributedDataParallel(nn.Linear(3, 1, bias=False).double())
+    x = torch.full((2, 3), float(rank_ + 1), dtype=torch.float64)
+    return {
+        "rank": (rank_, rank(), dist.get_rank()),
+        "world": (world_size_, world_size()),
+        "sum": total.item(),
+        "env": (os.environ["MASTER_ADDR"], os.environ["GLOO_SOCKET_IFNAME"]),
+        # (all-reduced?, forward_prepared_sync) for each way of placing the sync decision
+        "fwd_on_bwd_on": _one_backward(ddp, x, forward_sync=True, backward_sync=True),
+        "fwd_on_bwd_off": _one_backward(ddp, x, forward_sync=True, backward_sync=False),
+        "fwd_off_bwd_on": _one_backward(ddp, x, forward_sync=False, backward_sync=True),
+        "fwd_off_bwd_off": _one_backward(ddp, x, forward_sync=False, backward_sync=False),
+    }
+
+
+def fail_on_rank_one(rank_: int, world_size_: int, message: str) -> int:
+    """Rank 1 raises; rank 0 returns normally."""
+    if rank_ == 1:
+        raise ValueError(message)
+    return rank_
+
+
+def test_two_ranks_form_a_loopback_gloo_group() -> None:
+    results = run_local_processes(two_rank_facts, 2, timeout_s=120.0)
+    assert [r["rank"] for r in results] == [(0, 0, 0), (1, 1, 1)]
+    assert [r["world"] for r in results] == [(2, 2), (2, 2)]
+    assert [r["sum"] for r in results] == [3.0, 3.0]
+    assert all(r["env"] == (LOOPBACK, loopback_interface()) for r in results)
+    # DDP decides at forward time: gradient_sync around the backward alone changes nothing,
+    # arm_gradient_sync before the forward decides, forward_prepared_sync tells which it was
+    for r in results:
+        assert r["fwd_on_bwd_on"] == (True, True)
+        assert r["fwd_on_bwd_off"] == (True, True)
+        assert r["fwd_off_bwd_on"] == (False, False)
+        assert r["fwd_off_bwd_off"] == (False, False)
+
+
+def test_a_failing_rank_raises_with_its_traceback() -> None:
+    with pytest.raises(LocalProcessError, match=r"(?s)rank 1:.*ValueError: boom on purpose"):
+        run_local_processes(fail_on_rank_one, 2, "boom on purpose", timeout_s=60.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"world_size": 0}, "world_size must be >= 1, got 0"),
+        ({"world_size": 2, "timeout_s": 0.0}, "timeout_s must be > 0, got 0.0"),
+    ],
+)
+def test_bad_arguments_are_rejected_before_spawning(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        run_local_processes(fail_on_rank_one, **kwargs)
+
+
+def test_loopback_interface_is_a_lo_interface() -> None:
+    assert loopback_interface().startswith("lo")

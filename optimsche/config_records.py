@@ -35,8 +35,6 @@ def _positive_number(where: str, value: object, *, allow_inf: bool = False) -> f
     return float(value)
 
 
-
-
 @attrs.frozen
 class ExperimentSettings:
     """The run-level settings SpeeChain takes from its experiment config, shared by every

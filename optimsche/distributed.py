@@ -21,7 +21,7 @@ to unwrap, ``world_size() == 1`` and reductions are no-ops.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, cast
 
 import torch.distributed as dist
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = [
     "all_reduce_sum_",
     "arm_gradient_sync",
+    "as_full_tensor",
+    "backward_inputs",
     "forward_prepared_sync",
     "gradient_sync",
     "is_data_parallel",
@@ -205,6 +207,34 @@ def forward_prepared_sync(model: nn.Module | None) -> bool | None:
     if not isinstance(model, DistributedDataParallel):
         return None
     return bool(getattr(model, "require_forward_param_sync", True))
+
+
+def backward_inputs(model: nn.Module | None, params: Sequence[Tensor]) -> list[Tensor] | None:
+    """What to pass as ``torch.autograd.backward(..., inputs=)`` to reach only ``params``.
+
+    ``list(params)`` normally. ``None`` (no restriction: every leaf of the graph) when ``model``
+    is FSDP1 or FSDP2: the parameters an optimizer holds there are the *sharded* ones, which
+    are not leaves of the forward graph (FSDP all-gathers them into unsharded parameters that
+    are), so ``inputs=<sharded params>`` silently computes no gradient at all and skips FSDP's
+    reduce-scatter. Under FSDP, backward therefore reaches every parameter of the graph.
+    """
+    if is_fsdp1(model) or is_fsdp2(model):
+        return None
+    return list(params)
+
+
+def as_full_tensor(tensor: Tensor) -> Tensor:
+    """``tensor.full_tensor()`` for a ``DTensor`` (e.g. a norm of FSDP2-sharded gradients,
+    which is a partial value until reduced: this is one all-reduce), else ``tensor`` itself.
+
+    The result is a plain ``torch.Tensor`` holding the global value on every rank, safe to
+    combine with plain tensors and to pass to :func:`all_reduce_sum_`.
+    """
+    if not dist.is_available():
+        return tensor
+    from torch.distributed.tensor import DTensor
+
+    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
 
 
 def all_reduce_sum_(tensor: Tensor) -> Tensor:

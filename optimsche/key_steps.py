@@ -11,7 +11,8 @@ Given the values ``ys`` of a curve at successive points, the key points are:
   Smooth curves (cosine, exponential, inverse square root) bend a little at every point and
   have no vertex.
 
-A slope counts as flat when it is within ``flat_tol`` times the largest ``|y|``. When more
+A slope counts as flat when it is within ``flat_tol`` times the larger ``|y|`` at its two
+ends (so a decay keeps counting as one however small its values get). When more
 than ``max_points`` are found, the first, last, peak and lowest are kept and the others are
 thinned evenly.
 """
@@ -64,15 +65,14 @@ def key_points(
     lowest = min(range(n), key=lambda i: (ys[i], i))
     mark(peak, "peak")
     slopes = [ys[i + 1] - ys[i] for i in range(n - 1)]
-    scale = max((abs(y) for y in ys), default=0.0)
-    tolerance = flat_tol * scale
     steepest = max((abs(d) for d in slopes), default=0.0)
-    regimes = [_regime(d, tolerance) for d in slopes]
+    regimes = [_regime(d, flat_tol * max(abs(ys[i]), abs(ys[i + 1]))) for i, d in enumerate(slopes)]
     bends = [0.0, *(abs(slopes[i] - slopes[i - 1]) for i in range(1, n - 1)), 0.0]
 
     def sharp(i: int) -> bool:
         neighbours = max(bends[i - 1], bends[i + 1])
         return bends[i] > 1e-6 * steepest and bends[i] > kink * neighbours
+
     changes: list[int] = []
     for i in range(1, n - 1):
         before, after = regimes[i - 1], regimes[i]

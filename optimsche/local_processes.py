@@ -1,12 +1,12 @@
 """Run one function in N gloo processes on this machine (127.0.0.1 only) and collect results.
 
 Used by the multi-process DDP tests and the demo's ``--ddp N``. The parent process hosts the
-rendezvous ``TCPStore`` on 127.0.0.1 with an OS-chosen free port (port 0, so no port race),
-then starts ``world_size`` processes, forked from a ``forkserver`` that has imported torch once
-(a fresh ``spawn``-ed interpreter each where there is no forkserver). Each joins the default
-process group with the gloo backend bound to the loopback interface (``GLOO_SOCKET_IFNAME``),
-calls ``fn(rank, world_size, *args)``, and sends back its pickled return value (or its
-traceback). No traffic leaves 127.0.0.1.
+rendezvous ``TCPStore`` on a socket bound to 127.0.0.1 only, on an OS-chosen free port (port 0,
+so no port race), then starts ``world_size`` processes, forked from a ``forkserver`` that has
+imported torch once (a fresh ``spawn``-ed interpreter each where there is no forkserver). Each
+joins the default process group with the gloo backend bound to the loopback interface
+(``GLOO_SOCKET_IFNAME``), calls ``fn(rank, world_size, *args)``, and sends back its pickled
+return value (or its traceback). No traffic leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -118,20 +118,32 @@ def run_local_processes(
         raise RuntimeError("run_local_processes needs torch.distributed with the gloo backend")
     from torch._C._distributed_c10d import TCPStore
 
-    store = TCPStore(
-        LOOPBACK,
-        0,
-        world_size + 1,
-        is_master=True,
-        timeout=timedelta(seconds=timeout_s),
-        wait_for_workers=False,
-    )
+    # The store listens on a socket bound to 127.0.0.1 only (port 0: the OS picks a free one);
+    # left to itself TCPStore would listen on every interface.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind((LOOPBACK, 0))
+    listener.listen(max(world_size, 16))
+    port = int(listener.getsockname()[1])
+    listen_fd = listener.detach()  # the store owns (and closes) the socket from here on
+    try:
+        store = TCPStore(
+            LOOPBACK,
+            port,
+            world_size + 1,
+            is_master=True,
+            timeout=timedelta(seconds=timeout_s),
+            wait_for_workers=False,
+            master_listen_fd=listen_fd,
+        )
+    except BaseException:
+        os.close(listen_fd)
+        raise
     ctx = _context()
     results: mp.Queue[tuple[int, bool, bytes]] = ctx.Queue()
     processes = [
         ctx.Process(
             target=_worker,
-            args=(rank, world_size, store.port, fn, args, timeout_s, threads, results),
+            args=(rank, world_size, port, fn, args, timeout_s, threads, results),
             daemon=True,
         )
         for rank in range(world_size)

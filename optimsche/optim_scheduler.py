@@ -19,8 +19,11 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   (see :mod:`optimsche.accumulation`): the large batch exactly, for any micro-batch lengths.
 * **Backward** reaches only this optimizer's own parameters that require grad
   (``backward(inputs=...)``), so several optimizers on several losses never leak gradients
-  into each other. Under DDP/FSDP (detected from ``model``, or ``distributed=True``) the
-  non-final micro-steps of a window run without gradient sync; for DDP, whose sync is decided
+  into each other (under FSDP, whose optimizer holds sharded parameters that are not leaves
+  of the graph, backward reaches every parameter: see
+  :func:`optimsche.distributed.backward_inputs`). Under DDP/FSDP (detected from ``model``, or
+  ``distributed=True``) the non-final micro-steps of a window run without gradient sync; for
+  DDP, whose sync is decided
   at forward time, the shell arms the next forward after every step
   (:func:`optimsche.distributed.arm_gradient_sync`) and, should a window's last forward have
   run unsynced anyway, all-reduces the gradients itself.
@@ -71,6 +74,8 @@ from optimsche.compiled_step import compiled_step
 from optimsche.distributed import (
     all_reduce_sum_,
     arm_gradient_sync,
+    as_full_tensor,
+    backward_inputs,
     forward_prepared_sync,
     gradient_sync,
     is_data_parallel,
@@ -196,6 +201,8 @@ class OptimScheduler:
         self.distributed = self._resolve_distributed(distributed)
         self._sync_model = model if self.distributed else None
         self._world = world_size() if self.distributed else 1
+        # the params backward may reach; None under FSDP (see distributed.backward_inputs)
+        self._backward_inputs = backward_inputs(model, self._inputs)
 
         self.use_amp = use_amp
         self.amp_dtype = resolve_amp_dtype(use_amp)
@@ -389,8 +396,7 @@ class OptimScheduler:
             step_per_update=self.step_per_update,
             params=self._params,
         )
-        groups = self.optimizer.param_groups
-        own_lrs = [group["lr"] for group in groups]
+        own_lrs = [group["lr"] for group in self.optimizer.param_groups]
         try:
             self.optimizer.load_state_dict(restored.optimizer)
         except (ValueError, KeyError, TypeError, RuntimeError) as error:
@@ -412,7 +418,10 @@ class OptimScheduler:
         if restored.scaler is not None and self.scaler is not None:
             self.scaler.load_state_dict(restored.scaler)
         self._step_num = restored.step_num
-        self._lr = restored.lr if restored.lr is not None else float(groups[0]["lr"])
+        if restored.lr is not None:
+            self._lr = restored.lr
+        else:
+            self._lr = float(self.optimizer.param_groups[0]["lr"])
         window = self._window
         window.clear()
         for p in self._params:
@@ -510,11 +519,11 @@ class OptimScheduler:
     def _run_backward(self, loss: Tensor, final: bool, retain_graph: bool) -> None:
         sync_model = self._sync_model
         if sync_model is None:
-            torch.autograd.backward(loss, inputs=self._inputs, retain_graph=retain_graph)
+            torch.autograd.backward(loss, inputs=self._backward_inputs, retain_graph=retain_graph)
             return
         unsynced = final and forward_prepared_sync(sync_model) is False
         with gradient_sync(sync_model, final):
-            torch.autograd.backward(loss, inputs=self._inputs, retain_graph=retain_graph)
+            torch.autograd.backward(loss, inputs=self._backward_inputs, retain_graph=retain_graph)
         if unsynced and self._world > 1:
             # The window's last forward ran with DDP's sync off (e.g. step_num jumped): average
             # the gradients across ranks here, as DDP would have.
@@ -547,6 +556,8 @@ class OptimScheduler:
                 grads, items_total(window.items, device, self.distributed), self._world
             )
         norm = total_norm(grads, self.grad_norm_type, device, self._one_device)
+        if self.distributed:
+            norm = as_full_tensor(norm)  # FSDP2: a sharded norm, reduced here
         if self.grad_clip is not None:
             clip_by_norm_(grads, self.grad_clip, norm, self._one_device)
         check = norm + window.loss_sum(device)

@@ -107,8 +107,8 @@ def parse_schedule_expression(text: str) -> ScheduleExpression:
     missing = [key for key in params.required if key not in bound]
     if missing:
         raise ConfigError(
-            f"schedule {text!r}: missing hyperparameter {missing[0]!r} of {name} "
-            f"(required: {', '.join(params.required)})"
+            f"schedule {text!r}: missing hyperparameter {missing[0]!r} of "
+            f"{describe_signature(name)}"
         )
     for key, value in bound.items():
         annotation = params.annotations.get(key)

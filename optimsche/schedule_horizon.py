@@ -81,4 +81,4 @@ def schedule_horizon(name: str, hyper: Mapping[str, Any]) -> int:
     begin = _number(hyper.get("begin")) or 0.0
     if guess is None or not math.isfinite(guess) or guess <= 0:
         return DEFAULT_HORIZON
-    return max(10, math.ceil(guess + begin))
+    return max(10, math.ceil(round(guess + begin, 6)))

@@ -126,7 +126,8 @@ def plot_curve(
     lines.append(" " * label_width + " " + corner + rule * width)
     first, mid, last = x_format(xs[0]), x_format((xs[0] + xs[-1]) / 2), x_format(xs[-1])
     x_axis = [" "] * (width + 1)
-    for text, at in ((first, 0), (mid, width // 2 - len(mid) // 2), (last, width + 1 - len(last))):
+    # the ends first; the middle label only where it fits between them
+    for text, at in ((first, 0), (last, width + 1 - len(last)), (mid, width // 2 - len(mid) // 2)):
         at = max(0, min(at, width + 1 - len(text)))
         if all(c == " " for c in x_axis[max(0, at - 1) : at + len(text) + 1]):
             x_axis[at : at + len(text)] = list(text)

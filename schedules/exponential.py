@@ -25,9 +25,10 @@ def exponential(
     * ``staircase=True`` floors the exponent, ``p = floor(t / steps)``: the value changes
       once every ``steps`` steps.
     * ``end`` bounds the value: a floor ``max(value, end)`` when ``rate < 1`` (decay), a
-      ceiling ``min(value, end)`` when ``rate >= 1`` (growth), as in optax. The bound must lie
+      ceiling ``min(value, end)`` when ``rate > 1`` (growth), as in optax. The bound must lie
       on the side the value moves to: ``end <= start`` when ``rate < 1``, ``end >= start``
-      otherwise.
+      when ``rate > 1``. With ``rate == 1`` the value is ``start`` whatever ``end`` is (optax
+      would clip it to ``end`` when ``end < start``).
 
     Holds ``start`` before ``begin``. ``start``, ``rate`` and ``steps`` must be > 0 (optax
     returns a constant for ``rate == 0``; here it is an error: a rate of 0 is a drop to zero,
@@ -47,10 +48,10 @@ def exponential(
     if end is None:
         return value
     end = require_number("end", end)
-    if rate < 1.0:
-        if end > start:
-            raise ValueError(f"end must be <= start ({start!r}) when rate < 1, got {end!r}")
+    if rate < 1.0 and end > start:
+        raise ValueError(f"end must be <= start ({start!r}) when rate < 1, got {end!r}")
+    if rate > 1.0 and end < start:
+        raise ValueError(f"end must be >= start ({start!r}) when rate > 1, got {end!r}")
+    if end <= start:
         return ops.maximum(value, end)
-    if end < start:
-        raise ValueError(f"end must be >= start ({start!r}) when rate >= 1, got {end!r}")
     return ops.minimum(value, end)

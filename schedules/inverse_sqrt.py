@@ -23,6 +23,7 @@ def inverse_sqrt(step: S, peak: float, warmup: float) -> S:
       step (``num_updates = s``). A non-zero ``warmup_init_lr`` is not expressible here.
     * ESPnet ``WarmupLR`` (``lr=peak``, ``warmup_steps=warmup``): identical as a function of
       its ``step_num = last_epoch + 1``; so its n-th evaluation is ``inverse_sqrt(n, ...)``.
+      SpeeChain ``Noamlr`` without ``d_model`` is the same at the 1-based real step.
     * transformers ``get_inverse_sqrt_schedule(num_warmup_steps=warmup)`` on base lr
       ``peak``: identical with its default ``timescale = num_warmup_steps``. A different
       ``timescale`` τ gives ``peak/√((s + τ - warmup)/τ)`` after warm-up, which is not this

@@ -1,7 +1,7 @@
 """The Noam schedule of the Transformer: linear warm-up, then inverse square-root decay.
 
 References: Vaswani et al. 2017, "Attention Is All You Need", eq. (3); ESPnet
-``espnet2.schedulers.noam_lr.NoamLR``; SpeeChain ``optim_sche.noam.NoamLr``.
+``espnet2.schedulers.noam_lr.NoamLR``; SpeeChain ``speechain.optim_sche.noam.Noamlr``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ def noam(step: S, d_model: float, warmup: float, scale: float = 1.0) -> S:
     decays as ``s^-½``. The two branches meet at ``s = warmup``, so the minimum is the
     rising branch for ``s < warmup`` and the decaying one from there on.
 
-    ESPnet ``NoamLR`` evaluates this at ``step_num = last_epoch + 1`` (1-based), and
-    SpeeChain ``NoamLr`` at the 1-based real step: their n-th update uses ``noam(n, ...)``.
-    Negative steps behave as step 0 (value 0).
+    ESPnet ``NoamLR(model_size=d_model, warmup_steps=warmup)`` is this with ``scale`` = the
+    optimizer's lr, evaluated at ``step_num = last_epoch + 1``; SpeeChain ``Noamlr`` with
+    ``d_model`` given is this with ``scale=1`` at the 1-based real step (without ``d_model``
+    it is :func:`~schedules.inverse_sqrt` with ``peak`` = the optimizer's lr). So their n-th
+    update uses ``noam(n, ...)``. Negative steps behave as step 0 (value 0).
     """
     d_model = require_positive("d_model", d_model)
     warmup = require_positive("warmup", warmup)

@@ -46,10 +46,15 @@ def one_cycle(
     ``v + (u - v)/2 · (cos(π·pct) + 1)`` (``anneal="cos"``) or ``(v - u)·pct + u``
     (``"linear"``). This is torch's code path, step for step, for ``s <= steps - 1``.
 
-    Past the horizon the value holds ``minimum`` (the value at ``steps - 1``), where torch
-    raises after ``total_steps`` and, at exactly ``total_steps``, extrapolates the last
-    phase. torch divides by zero when ``pct_start · steps == 1`` (a first phase of zero
-    length): that is a ``ValueError`` here. Negative steps behave as step 0.
+    A phase that ends before it begins is never entered, as in torch: the first phase when
+    ``pct_start · steps < 1``, and the third when ``three_phase`` and the second ends at or
+    after ``steps - 1`` (``pct_start >= (steps + 1) / (2·steps)``; then ``minimum`` is never
+    reached). torch divides by zero when ``pct_start · steps == 1`` (a first phase of zero
+    length): that is a ``ValueError`` here.
+
+    Past the horizon the value holds the value at ``steps - 1`` (``minimum``, except in
+    that last case), where torch raises after ``total_steps`` and, at exactly ``total_steps``,
+    extrapolates the last phase. Negative steps behave as step 0.
     """
     peak = require_number("peak", peak)
     steps = require_positive("steps", steps)
@@ -85,8 +90,8 @@ def one_cycle(
     for i in reversed(range(len(phases))):
         end, start_value, end_value = phases[i]
         begin = phases[i - 1][0] if i > 0 else 0.0
-        # A phase of non-positive length is never selected (see the docstring); its
-        # denominator only has to keep the unused branch finite.
+        # A phase of non-positive length is never entered (see above): its denominator
+        # only has to keep the unused branch finite.
         length = end - begin if end > begin else 1.0
         phase_value = _anneal(ops, start_value, end_value, (s - begin) / length, anneal)
         value = phase_value if value is None else ops.where(s <= end, phase_value, value)

@@ -20,8 +20,10 @@ def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[fl
     strictly increasing and ``values`` must have ``len(boundaries) + 1`` entries.
 
     optax ``piecewise_constant_schedule(init_value=values[0], boundaries_and_scales={b_i:
-    values[i+1] / values[i]})`` switches at the same steps (its indicator is ``count >=
-    b``), so it gives the same values. Negative steps behave as step 0.
+    values[i+1] / values[i]})`` switches at the same steps (a scale applies from ``count >=
+    b_i`` on), so for positive values it gives the same values (optax takes non-negative
+    scales, so it cannot express a sign change or a step up from 0). Negative steps behave
+    as step 0.
     """
     bounds = require_increasing("boundaries", boundaries)
     if isinstance(values, str) or not isinstance(values, Sequence):

@@ -11,7 +11,7 @@ def require_number(name: str, value: object) -> float:
     """``value`` as a float; it must be a finite real number (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
-    if not math.isfinite(value):
+    if not abs(value) < math.inf:  # not math.isfinite: dynamo traces this on symbolic floats
         raise ValueError(f"{name} must be finite, got {value!r}")
     return float(value)
 

@@ -141,7 +141,8 @@ class ReversalTransformer(nn.Module):
     def encoder_predict(self, src: Tensor) -> Tensor:
         """The encoder's own position-wise prediction of ``tgt_out``: argmax of its aux head."""
         _, aux_logits = self.encoder(src)
-        return aux_logits.argmax(-1)
+        predicted: Tensor = aux_logits.argmax(-1)
+        return predicted
 
     @torch.no_grad()
     def greedy_decode(self, src: Tensor) -> Tensor:

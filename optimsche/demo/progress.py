@@ -57,7 +57,7 @@ class ProgressBar:
     def line(self) -> str:
         """The current progress line (without ``\\r`` or newline)."""
         fraction = self._done / self.total
-        filled = int(round(fraction * _BAR_WIDTH))
+        filled = round(fraction * _BAR_WIDTH)
         elapsed = self._clock() - self._start
         speed = self._done / elapsed if elapsed > 0 else 0.0
         fields = "  ".join(f"{k} {_format_value(v)}" for k, v in self._fields.items())

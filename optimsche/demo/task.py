@@ -99,7 +99,7 @@ class ReversalTask:
         (Even granting the EOS position for free, this is the best a blind guesser can do.)
         """
         lengths = range(self.min_len, self.max_len + 1)
-        return sum(self.num_symbols ** -length for length in lengths) / len(lengths)
+        return sum(float(self.num_symbols) ** -length for length in lengths) / len(lengths)
 
     def _hash_weights(self) -> Tensor:
         """The fixed weights ``w_0 .. w_max_len`` of the split hash (seeded by ``seed``)."""

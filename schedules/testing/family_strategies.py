@@ -86,10 +86,10 @@ def _exponential(draw: st.DrawFn, max_steps: int) -> Kwargs:
     }
     if draw(st.booleans()):  # growth, bounded by its ceiling
         kwargs["rate"] = draw(st.floats(1.0, 4.0))
-        kwargs["end"] = start * draw(st.floats(1.0, 1e3))
+        kwargs["end"] = start * draw(st.one_of(st.just(1.0), st.floats(1.0, 1e3)))
     else:
         kwargs["rate"] = draw(st.floats(0.01, 1.0))
-        floor = draw(st.one_of(st.none(), st.floats(1e-3, 1.0)))
+        floor = draw(st.one_of(st.none(), st.just(1.0), st.floats(1e-3, 1.0)))
         kwargs["end"] = None if floor is None else start * floor
     return kwargs
 

@@ -28,10 +28,11 @@ import torch
 from torch import Tensor
 
 from schedules.combinator_fields import schedule_repr
-from schedules.schedule_protocol import Schedule
 
-ScalarSchedule = Callable[[Any], Any]
-"""Anything called with a Python number: the scalar checks need nothing more."""
+AnySchedule = Callable[[Any], Any]
+"""What the checks accept: anything callable with a step. Whether it behaves as a
+:class:`schedules.schedule_protocol.Schedule` (number in, float out; Tensor in, Tensor out)
+is what they find out."""
 
 HUGE_STEP = 10**12
 
@@ -40,7 +41,7 @@ def _name(schedule: object) -> str:
     return schedule_repr(schedule)
 
 
-def _value(schedule: ScalarSchedule, step: float) -> float:
+def _value(schedule: AnySchedule, step: float) -> float:
     """``schedule(step)``, which must be a Python float (an int is accepted)."""
     value = schedule(step)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -92,7 +93,7 @@ def grid(start: float, stop: float, max_points: int) -> list[float]:
 
 
 def assert_monotone(
-    schedule: ScalarSchedule,
+    schedule: AnySchedule,
     start: float,
     stop: float,
     *,
@@ -131,7 +132,7 @@ def assert_monotone(
 
 
 def assert_bounded(
-    schedule: ScalarSchedule,
+    schedule: AnySchedule,
     low: float | None,
     high: float | None,
     steps: Iterable[float],
@@ -164,7 +165,7 @@ def assert_bounded(
 
 
 def assert_continuous(
-    schedule: ScalarSchedule,
+    schedule: AnySchedule,
     boundaries: Iterable[float],
     *,
     h: float = 1e-3,
@@ -200,7 +201,7 @@ def assert_continuous(
 
 
 def assert_holds_after(
-    schedule: ScalarSchedule,
+    schedule: AnySchedule,
     horizon: float,
     steps: Iterable[float] | None = None,
     *,
@@ -234,7 +235,7 @@ def assert_holds_after(
 
 
 def assert_changes_only_at(
-    schedule: ScalarSchedule, change_steps: Iterable[float], start: int, stop: int
+    schedule: AnySchedule, change_steps: Iterable[float], start: int, stop: int
 ) -> None:
     """Piecewise constant: for every integer step ``s`` in ``(start, stop]`` that is not in
     ``change_steps``, ``schedule(s) == schedule(s - 1)`` exactly."""
@@ -256,7 +257,7 @@ def _close(a: float, b: float, rtol: float, atol: float) -> bool:
     return math.isclose(a, b, rel_tol=rtol, abs_tol=atol) or (math.isnan(a) and math.isnan(b))
 
 
-def _tensor_call(schedule: Schedule, steps: Tensor, what: str) -> Tensor:
+def _tensor_call(schedule: AnySchedule, steps: Tensor, what: str) -> Tensor:
     try:
         out = schedule(steps)
     except Exception as error:
@@ -276,7 +277,7 @@ def _tensor_call(schedule: Schedule, steps: Tensor, what: str) -> Tensor:
 
 
 def assert_scalar_tensor_agree(
-    schedule: Schedule,
+    schedule: AnySchedule,
     steps: Iterable[float],
     *,
     rtol: float = 1e-9,
@@ -316,7 +317,7 @@ def assert_scalar_tensor_agree(
 
 
 def assert_vmappable(
-    schedule: Schedule,
+    schedule: AnySchedule,
     steps: Iterable[float],
     *,
     dtype: torch.dtype = torch.int64,

@@ -21,6 +21,8 @@ from torch._C._distributed_c10d import GradBucket
 from torch.futures import Future
 from torch.nn.parallel import DistributedDataParallel
 
+from optimsche import OptimScheduler, OptimSchedulerGroup
+
 WORLD = 2
 ACCUM = 4
 WINDOWS = 3
@@ -170,8 +172,6 @@ def shell_ddp(rank: int) -> dict[str, Any]:
     The shell is built before the first forward (DDP decides at forward time whether the
     backward all-reduces, so the shell must have armed that decision already).
     """
-    from optimsche.optim_scheduler import OptimScheduler
-
     ddp, counter = counted_ddp()
     osch = OptimScheduler(model=ddp, optimizer=make_optimizer(ddp.parameters()), accum_grad=ACCUM)
     history: list[Params] = []
@@ -186,8 +186,6 @@ def shell_ddp(rank: int) -> dict[str, Any]:
 
 def shell_ddp_num_items(rank: int) -> dict[str, Any]:
     """(c): loss summed over an uneven number of items per rank and micro-step, ``num_items``."""
-    from optimsche.optim_scheduler import OptimScheduler
-
     ddp, counter = counted_ddp()
     osch = OptimScheduler(model=ddp, optimizer=make_optimizer(ddp.parameters()), accum_grad=ACCUM)
     history: list[Params] = []
@@ -211,8 +209,6 @@ def shell_ddp_nonfinite(rank: int) -> dict[str, Any]:
     rank holds finite gradients and only NAN_RANK's loss tells that the window is bad. Every
     rank must skip it all the same, and later windows must not see its gradients.
     """
-    from optimsche.optim_scheduler import OptimScheduler
-
     ddp, _ = counted_ddp()
     osch = OptimScheduler(model=ddp, optimizer=make_optimizer(ddp.parameters()), accum_grad=ACCUM)
     history: list[Params] = []
@@ -226,6 +222,82 @@ def shell_ddp_nonfinite(rank: int) -> dict[str, Any]:
             reports.append(_report(osch.step({"loss": loss})))
         history.append(snapshot(ddp))
     return {"params": history, "reports": reports}
+
+
+class TwoHeads(nn.Module):
+    """A shared encoder and two heads: two losses, two optimizers (SpeeChain's optim_sches)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(4321)
+        self.enc = nn.Linear(DIM_IN, HIDDEN).double()
+        self.head_a = nn.Linear(HIDDEN, 1).double()
+        self.head_b = nn.Linear(HIDDEN, 1).double()
+        torch.random.set_rng_state(gen_state)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = torch.tanh(self.enc(x))
+        return self.head_a(h), self.head_b(h)
+
+
+def two_losses(model: nn.Module, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    """loss_a fits y with head_a, loss_b fits -y with head_b; both through the shared encoder."""
+    out_a, out_b = model(x)
+    return {"loss_a": ((out_a - y) ** 2).mean(), "loss_b": ((out_b + y) ** 2).mean()}
+
+
+def reference_group_large_batch() -> list[Params]:
+    """Single process: optimizer A (enc + head_a) on loss_a, B (head_b) on loss_b, each
+    backward reaching only its own parameters, one step per window on the whole batch."""
+    model = TwoHeads()
+    params_a = [*model.enc.parameters(), *model.head_a.parameters()]
+    params_b = list(model.head_b.parameters())
+    opt_a, opt_b = make_optimizer(params_a), make_optimizer(params_b)
+    history: list[Params] = []
+    for w in range(WINDOWS):
+        losses = two_losses(model, *window_data(w, batch))
+        torch.autograd.backward(losses["loss_a"], inputs=params_a, retain_graph=True)
+        torch.autograd.backward(losses["loss_b"], inputs=params_b)
+        opt_a.step()
+        opt_b.step()
+        opt_a.zero_grad(set_to_none=True)
+        opt_b.zero_grad(set_to_none=True)
+        history.append(snapshot(model))
+    return history
+
+
+def shell_ddp_group(rank: int) -> dict[str, Any]:
+    """An OptimSchedulerGroup of two OptimSchedulers (disjoint updated_modules) on one DDP
+    model with a shared encoder, accum_grad=ACCUM."""
+    ddp = DistributedDataParallel(TwoHeads())
+    counter = [0]
+    ddp.register_comm_hook(counter, counting_allreduce_hook)
+    members = {
+        "a": OptimScheduler(
+            optim_type="SGD",
+            optim_conf={"lr": LR, "momentum": MOMENTUM},
+            model=ddp,
+            updated_modules=["enc", "head_a"],
+            optim_loss="loss_a",
+            accum_grad=ACCUM,
+        ),
+        "b": OptimScheduler(
+            optim_type="SGD",
+            optim_conf={"lr": LR, "momentum": MOMENTUM},
+            model=ddp,
+            updated_modules=["head_b"],
+            optim_loss="loss_b",
+            accum_grad=ACCUM,
+        ),
+    }
+    group = OptimSchedulerGroup(members)
+    history: list[Params] = []
+    for w in range(WINDOWS):
+        for k in range(ACCUM):
+            group.step(two_losses(ddp, *batch(rank, w, k)))
+        history.append(snapshot(ddp))
+    return {"params": history, "allreduces": counter[0]}
 
 
 def guarded(scenario: Callable[[int], dict[str, Any]], rank: int) -> dict[str, Any]:
@@ -247,4 +319,5 @@ def ddp_suite(rank: int, world_size: int) -> dict[str, Any]:
         "shell": guarded(shell_ddp, rank),
         "num_items": guarded(shell_ddp_num_items, rank),
         "nonfinite": guarded(shell_ddp_nonfinite, rank),
+        "group": guarded(shell_ddp_group, rank),
     }

@@ -31,6 +31,7 @@ from ddp_scenarios import (
 )
 from torch import Tensor, nn
 
+from optimsche import OptimScheduler
 from optimsche.distributed import gradient_sync
 
 GRAD_CLIP = 0.05
@@ -99,8 +100,6 @@ def handwritten_fsdp(rank: int, *, use_gradient_sync_off: bool) -> dict[str, Any
 
 def shell_fsdp(rank: int, *, token_exact: bool, grad_clip: float | None) -> dict[str, Any]:
     """The shell on an FSDP2 model: mean loss, or ``num_items`` with uneven items; optional clip."""
-    from optimsche.optim_scheduler import OptimScheduler
-
     model = sharded_model()
     osch = OptimScheduler(
         model=model,
@@ -128,6 +127,55 @@ def shell_fsdp(rank: int, *, token_exact: bool, grad_clip: float | None) -> dict
     return {"params": history, "reduce_scatters": counter[0], "norms": norms}
 
 
+def fsdp1_model() -> nn.Module:
+    """``make_model()`` wrapped by FSDP1 (``FullyShardedDataParallel``) on CPU, original
+    parameters exposed (``use_orig_params=True``)."""
+    import warnings
+
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FSDP1 is deprecated in favour of fully_shard
+        return FullyShardedDataParallel(
+            make_model(), device_id=torch.device("cpu"), use_orig_params=True
+        )
+
+
+def fsdp1_snapshot(model: nn.Module) -> Params:
+    """FSDP1's unsharded parameters, in order (a collective)."""
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    with FullyShardedDataParallel.summon_full_params(model):
+        return [p.detach().clone() for p in model.parameters()]
+
+
+def fsdp1_run(rank: int, *, shell: bool) -> dict[str, Any]:
+    """FSDP1: the hand-written loop with ``gradient_sync`` (its ``no_sync``), or the shell."""
+    from optimsche.distributed import is_data_parallel, unwrap
+
+    model = fsdp1_model()
+    optimizer = make_optimizer(model.parameters())
+    osch = OptimScheduler(model=model, optimizer=optimizer, accum_grad=ACCUM) if shell else None
+    history: list[Params] = []
+    for w in range(WINDOWS):
+        for k in range(ACCUM):
+            x, y = batch(rank, w, k)
+            if osch is not None:
+                osch.step({"loss": mean_loss(model, x, y)})
+                continue
+            with gradient_sync(model, k == ACCUM - 1):
+                torch.autograd.backward(mean_loss(model, x, y) / ACCUM)
+        if osch is None:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        history.append(fsdp1_snapshot(model))
+    return {
+        "params": history,
+        "detected": is_data_parallel(model),
+        "unwrapped": type(unwrap(model)).__name__,
+    }
+
+
 def fsdp_suite(rank: int, world_size: int) -> dict[str, Any]:
     """Everything test_fsdp.py checks, run once per rank in one process group."""
     assert world_size == WORLD
@@ -137,4 +185,6 @@ def fsdp_suite(rank: int, world_size: int) -> dict[str, Any]:
         "shell": guarded(lambda r: shell_fsdp(r, token_exact=False, grad_clip=None), rank),
         "num_items": guarded(lambda r: shell_fsdp(r, token_exact=True, grad_clip=None), rank),
         "clipped": guarded(lambda r: shell_fsdp(r, token_exact=False, grad_clip=GRAD_CLIP), rank),
+        "fsdp1_handwritten": guarded(lambda r: fsdp1_run(r, shell=False), rank),
+        "fsdp1_shell": guarded(lambda r: fsdp1_run(r, shell=True), rank),
     }

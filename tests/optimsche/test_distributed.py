@@ -14,6 +14,8 @@ from torch.nn.parallel import DistributedDataParallel
 from optimsche.distributed import (
     all_reduce_sum_,
     arm_gradient_sync,
+    as_full_tensor,
+    backward_inputs,
     forward_prepared_sync,
     gradient_sync,
     is_data_parallel,
@@ -75,6 +77,19 @@ def test_gradient_sync_on_plain_module_leaves_backward_alone(enabled: bool) -> N
     assert all(torch.equal(a, b) for a, b in zip(_grads(model), _grads(ref), strict=True))
 
 
+def test_backward_inputs_of_a_plain_model_are_its_params() -> None:
+    model = _model()
+    params = list(model.parameters())
+    inputs = backward_inputs(model, params)
+    assert inputs is not None and all(a is b for a, b in zip(inputs, params, strict=True))
+    assert backward_inputs(None, params) == params
+
+
+def test_as_full_tensor_leaves_a_plain_tensor_alone() -> None:
+    t = torch.tensor(2.5)
+    assert as_full_tensor(t) is t
+
+
 def test_arm_gradient_sync_on_plain_module_sets_nothing() -> None:
     model = _model()
     before = dict(vars(model))
@@ -116,6 +131,8 @@ def test_unwrap_looks_through_ddp() -> None:
     ddp = DistributedDataParallel(inner)
     assert unwrap(ddp) is inner
     assert is_data_parallel(ddp)
+    params = list(ddp.parameters())
+    assert backward_inputs(ddp, params) == params
     assert not is_data_parallel(inner)
     assert not is_fsdp1(ddp) and not is_fsdp2(ddp)
 
@@ -183,3 +200,31 @@ def test_fsdp2_sync_flag_is_turned_off_and_restored() -> None:
     with gradient_sync(model, False):
         assert flags() == [False, False]
     assert flags() == before
+
+
+@pytest.mark.usefixtures("one_rank_group")
+def test_fsdp2_backward_is_not_restricted_to_the_sharded_params() -> None:
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.tensor import DTensor
+
+    model = _model()
+    fully_shard(model, mesh=init_device_mesh("cpu", (1,)))
+    params = list(model.parameters())
+    assert all(isinstance(p, DTensor) for p in params)
+    assert backward_inputs(model, params) is None
+    # why: the sharded parameters are not leaves of the forward graph, so restricting the
+    # backward to them computes nothing at all
+    x = torch.randn(5, 3, dtype=torch.float64)
+    torch.autograd.backward(model(x).sum(), inputs=params)
+    assert all(p.grad is None for p in params)
+    torch.autograd.backward(model(x).sum(), inputs=backward_inputs(model, params))
+    assert all(p.grad is not None for p in params)
+    # a norm of sharded gradients is a DTensor; as_full_tensor makes it a plain global value
+    norm = torch.linalg.vector_norm(
+        torch.stack(list(torch._foreach_norm([p.grad for p in params if p.grad is not None])))
+    )
+    assert isinstance(norm, DTensor)
+    full = as_full_tensor(norm)
+    assert not isinstance(full, DTensor)
+    assert torch.equal(full, norm.full_tensor())

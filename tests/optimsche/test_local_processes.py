@@ -59,6 +59,22 @@ def _one_backward(
     return synced, prepared
 
 
+def listening_addresses(port: int) -> set[str]:
+    """Hex local addresses (as /proc/net/tcp writes them) of sockets listening on ``port``;
+    empty where /proc/net is not there."""
+    found: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        with open(table) as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                address, port_hex = fields[1].rsplit(":", 1)
+                if int(port_hex, 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                    found.add(address)
+    return found
+
+
 def two_rank_facts(rank_: int, world_size_: int) -> dict[str, Any]:
     """Body of the 2-rank run: identity of the group, a reduction, and DDP's sync decisions."""
     total = all_reduce_sum_(torch.tensor([float(rank_ + 1)]))
@@ -70,6 +86,7 @@ def two_rank_facts(rank_: int, world_size_: int) -> dict[str, Any]:
         "world": (world_size_, world_size()),
         "sum": total.item(),
         "env": (os.environ["MASTER_ADDR"], os.environ["GLOO_SOCKET_IFNAME"]),
+        "store_listens_on": listening_addresses(int(os.environ["MASTER_PORT"])),
         # (all-reduced?, forward_prepared_sync) for each way of placing the sync decision
         "fwd_on_bwd_on": _one_backward(ddp, x, forward_sync=True, backward_sync=True),
         "fwd_on_bwd_off": _one_backward(ddp, x, forward_sync=True, backward_sync=False),
@@ -91,6 +108,9 @@ def test_two_ranks_form_a_loopback_gloo_group() -> None:
     assert [r["world"] for r in results] == [(2, 2), (2, 2)]
     assert [r["sum"] for r in results] == [3.0, 3.0]
     assert all(r["env"] == (LOOPBACK, loopback_interface()) for r in results)
+    # the rendezvous store listens on 127.0.0.1 only (0100007F in /proc/net/tcp), when visible
+    for r in results:
+        assert r["store_listens_on"] <= {"0100007F"}
     # DDP decides at forward time: gradient_sync around the backward alone changes nothing,
     # arm_gradient_sync before the forward decides, forward_prepared_sync tells which it was
     for r in results:

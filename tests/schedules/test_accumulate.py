@@ -32,7 +32,9 @@ def test_hand_checked_values() -> None:
     # micro-steps 1..3 are update 1, 4..6 update 2, ...; micro-step 0 is update 0
     got = [schedule(n) for n in range(0, 11)]
     expected = [0.0, 0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3, 0.4]
-    assert all(math.isclose(g, e, rel_tol=1e-12, abs_tol=1e-15) for g, e in zip(got, expected))
+    assert all(
+        math.isclose(g, e, rel_tol=1e-12, abs_tol=1e-15) for g, e in zip(got, expected, strict=True)
+    )
     assert schedule(-5) == 0.0
     assert schedule(4.5) == schedule(4)  # a float micro-step counts as its floor
     assert accumulate(RAMP, 1)(7) == RAMP(7)
@@ -95,7 +97,9 @@ def test_repr_equality_hash_and_pickle() -> None:
 
 @pytest.mark.parametrize("accum_grad", [0, -2, 1.5, 2.0, True, "4", None])
 def test_accum_grad_must_be_a_positive_int(accum_grad: Any) -> None:
-    with pytest.raises(ValueError, match=f"accum_grad must be a positive integer, got {accum_grad!r}"):
+    with pytest.raises(
+        ValueError, match=f"accum_grad must be a positive integer, got {accum_grad!r}"
+    ):
         accumulate(RAMP, accum_grad)
 
 

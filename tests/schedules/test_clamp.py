@@ -39,7 +39,9 @@ def test_hand_checked_values(low: float | None, high: float | None, expected: li
     schedule = clamp(RAMP, min=low, max=high)
     got = [schedule(s) for s in (0, 1, 2, 3, 5, 8, 12)]
     assert all(isinstance(v, float) for v in got)
-    assert all(math.isclose(g, e, rel_tol=1e-12, abs_tol=1e-15) for g, e in zip(got, expected))
+    assert all(
+        math.isclose(g, e, rel_tol=1e-12, abs_tol=1e-15) for g, e in zip(got, expected, strict=True)
+    )
 
 
 @settings(max_examples=60, deadline=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -13,13 +14,36 @@ from hypothesis import strategies as st
 from schedules import cyclic
 
 # a cycle of 8 steps: 2 up from 0.1 to 0.5, 6 down.
-WAVE = {"base": 0.1, "peak": 0.5, "up": 2, "down": 6}
-TRIANGULAR = [(0, 0.1), (1, 0.3), (2, 0.5), (3, 0.1 + 0.4 * 5 / 6), (5, 0.3),
-              (7, 0.1 + 0.4 / 6), (8, 0.1), (10, 0.5), (13, 0.3), (16, 0.1)]  # fmt: skip
-TRIANGULAR2 = [(0, 0.1), (2, 0.5), (5, 0.3), (8, 0.1), (10, 0.3), (13, 0.2), (18, 0.2),
-               (26, 0.1 + 0.4 / 8)]  # fmt: skip
-EXP_RANGE = [(0, 0.1), (1, 0.1 + 0.4 * 0.5 * 0.5), (2, 0.1 + 0.4 * 0.25), (5, 0.1 + 0.4 * 0.5 / 32),
-             (10, 0.1 + 0.4 / 1024)]  # fmt: skip
+WAVE: dict[str, Any] = {"base": 0.1, "peak": 0.5, "up": 2, "down": 6}
+TRIANGULAR = [
+    (0, 0.1),
+    (1, 0.3),
+    (2, 0.5),
+    (3, 0.1 + 0.4 * 5 / 6),
+    (5, 0.3),
+    (7, 0.1 + 0.4 / 6),
+    (8, 0.1),
+    (10, 0.5),
+    (13, 0.3),
+    (16, 0.1),
+]
+TRIANGULAR2 = [
+    (0, 0.1),
+    (2, 0.5),
+    (5, 0.3),
+    (8, 0.1),
+    (10, 0.3),
+    (13, 0.2),
+    (18, 0.2),
+    (26, 0.1 + 0.4 / 8),
+]
+EXP_RANGE = [
+    (0, 0.1),
+    (1, 0.1 + 0.4 * 0.5 * 0.5),
+    (2, 0.1 + 0.4 * 0.25),
+    (5, 0.1 + 0.4 * 0.5 / 32),
+    (10, 0.1 + 0.4 / 1024),
+]
 
 
 @pytest.mark.parametrize(
@@ -32,7 +56,7 @@ EXP_RANGE = [(0, 0.1), (1, 0.1 + 0.4 * 0.5 * 0.5), (2, 0.1 + 0.4 * 0.25), (5, 0.
 )
 def test_hand_checked_values(mode: str, gamma: float, expected: list[tuple[int, float]]) -> None:
     for step, value in expected:
-        got = cyclic(step, **WAVE, mode=mode, gamma=gamma)  # type: ignore[arg-type]
+        got = cyclic(step, **WAVE, mode=mode, gamma=gamma)
         assert got == pytest.approx(value, rel=1e-12, abs=0.0), (mode, step)
 
 
@@ -55,7 +79,7 @@ def test_peak_below_base_inverts_the_wave() -> None:
     ],
 )
 def test_huge_steps(mode: str, gamma: float, offsets: dict[int, float]) -> None:
-    schedule = functools.partial(cyclic, **WAVE, mode=mode, gamma=gamma)
+    schedule: Any = functools.partial(cyclic, **WAVE, mode=mode, gamma=gamma)
     steps = [10**12 + k for k in offsets]
     expected = list(offsets.values())
     assert [schedule(s) for s in steps] == pytest.approx(expected, rel=1e-12, abs=0.0)
@@ -67,7 +91,7 @@ def test_huge_steps(mode: str, gamma: float, offsets: dict[int, float]) -> None:
     ("mode", "gamma"), [("triangular", 1.0), ("triangular2", 1.0), ("exp_range", 0.97)]
 )
 def test_tensor_steps_agree_with_python_steps(mode: str, gamma: float) -> None:
-    schedule = functools.partial(cyclic, **WAVE, mode=mode, gamma=gamma)
+    schedule: Any = functools.partial(cyclic, **WAVE, mode=mode, gamma=gamma)
     steps = [*range(40), 12345, 10**9 + 3, 10**12 + 1]
     expected = torch.tensor([schedule(s) for s in steps], dtype=torch.float64)
     for dtype in (torch.int64, torch.float64):
@@ -77,20 +101,20 @@ def test_tensor_steps_agree_with_python_steps(mode: str, gamma: float) -> None:
 
 
 def test_negative_steps_behave_as_step_zero() -> None:
-    assert cyclic(-1, **WAVE) == cyclic(-(10**12), **WAVE) == 0.1  # type: ignore[arg-type]
-    got = cyclic(torch.tensor([-5, -1]), **WAVE, mode="exp_range", gamma=0.5)  # type: ignore[arg-type]
+    assert cyclic(-1, **WAVE) == cyclic(-(10**12), **WAVE) == 0.1
+    got = cyclic(torch.tensor([-5, -1]), **WAVE, mode="exp_range", gamma=0.5)
     torch.testing.assert_close(got, torch.full((2,), 0.1, dtype=torch.float64), rtol=0, atol=0)
 
 
 def test_vmap() -> None:
-    schedule = functools.partial(cyclic, **WAVE, mode="triangular2")
+    schedule: Any = functools.partial(cyclic, **WAVE, mode="triangular2")
     steps = torch.arange(0, 40, dtype=torch.int64)
     torch.testing.assert_close(torch.func.vmap(schedule)(steps), schedule(steps), rtol=0, atol=0)
 
 
 def test_compile_fullgraph() -> None:
     def schedule(step: torch.Tensor) -> torch.Tensor:
-        return cyclic(step, **WAVE, mode="exp_range", gamma=0.9)  # type: ignore[arg-type]
+        return cyclic(step, **WAVE, mode="exp_range", gamma=0.9)
 
     # A function of its own (not a partial): see test_noam.test_compile_fullgraph.
     steps = torch.tensor([0, 1, 2, 5, 9, 10**12], dtype=torch.int64)
@@ -148,6 +172,6 @@ def test_stays_between_base_and_peak_and_repeats(
         ({"peak": "high"}, r"peak must be a number, got str"),
     ],
 )
-def test_bad_hyperparameters_raise(kwargs: dict[str, object], match: str) -> None:
+def test_bad_hyperparameters_raise(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        cyclic(1, **{**WAVE, **kwargs})  # type: ignore[arg-type]
+        cyclic(1, **{**WAVE, **kwargs})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -53,7 +54,9 @@ def test_tensor_steps_agree_with_python_steps() -> None:
 
 def test_huge_int64_tensor_steps_are_finite_and_correct() -> None:
     got = SMALL(torch.tensor([10**12, 4 * 10**12], dtype=torch.int64))
-    torch.testing.assert_close(got, torch.tensor([6e-6, 3e-6], dtype=torch.float64), rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        got, torch.tensor([6e-6, 3e-6], dtype=torch.float64), rtol=1e-12, atol=0
+    )
 
 
 def test_negative_steps_behave_as_step_zero() -> None:
@@ -68,6 +71,7 @@ def test_vmap() -> None:
 
 def test_compile_fullgraph() -> None:
     steps = torch.tensor([0, 1, 4, 5, 10**12], dtype=torch.int64)
+
     def schedule(step: torch.Tensor) -> torch.Tensor:
         return SMALL(step)
 
@@ -97,6 +101,6 @@ def test_peak_is_reached_exactly_at_warmup(peak: float, warmup: int) -> None:
         ({"peak": None, "warmup": 4}, r"peak must be a number, got NoneType"),
     ],
 )
-def test_bad_hyperparameters_raise(kwargs: dict[str, object], match: str) -> None:
+def test_bad_hyperparameters_raise(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        inverse_sqrt(1, **kwargs)  # type: ignore[arg-type]
+        inverse_sqrt(1, **kwargs)

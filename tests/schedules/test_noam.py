@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -78,6 +80,7 @@ def test_vmap() -> None:
 
 def test_compile_fullgraph() -> None:
     steps = torch.tensor([0, 1, 4, 5, 10**12], dtype=torch.int64)
+
     def schedule(step: torch.Tensor) -> torch.Tensor:
         return SMALL(step)
 
@@ -98,8 +101,8 @@ def test_rises_strictly_to_warmup_then_decays(d_model: int, warmup: int, scale: 
     schedule = functools.partial(noam, d_model=d_model, warmup=warmup, scale=scale)
     before = sorted({max(0, warmup - 2), warmup - 1, warmup})
     after = sorted({warmup, warmup + 1, 2 * warmup + 1, 10**12})
-    assert all(schedule(a) < schedule(b) for a, b in zip(before, before[1:], strict=False))
-    assert all(schedule(a) > schedule(b) for a, b in zip(after, after[1:], strict=False))
+    assert all(schedule(a) < schedule(b) for a, b in itertools.pairwise(before))
+    assert all(schedule(a) > schedule(b) for a, b in itertools.pairwise(after))
     assert schedule(warmup) == pytest.approx(scale / math.sqrt(d_model * warmup), rel=1e-12)
 
 
@@ -114,6 +117,6 @@ def test_rises_strictly_to_warmup_then_decays(d_model: int, warmup: int, scale: 
         ({"d_model": 16, "warmup": 4, "scale": "big"}, r"scale must be a number, got str"),
     ],
 )
-def test_bad_hyperparameters_raise(kwargs: dict[str, object], match: str) -> None:
+def test_bad_hyperparameters_raise(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        noam(1, **kwargs)  # type: ignore[arg-type]
+        noam(1, **kwargs)

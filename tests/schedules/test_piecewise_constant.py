@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -16,8 +17,17 @@ from schedules import piecewise_constant
 STAIRS = functools.partial(
     piecewise_constant, boundaries=[2, 5, 10**11], values=[3.0, 2.0, 1.0, 0.5]
 )
-HAND_CHECKED = [(0, 3.0), (1, 3.0), (2, 2.0), (4, 2.0), (5, 1.0), (6, 1.0), (10**11 - 1, 1.0),
-                (10**11, 0.5), (10**12, 0.5)]  # fmt: skip
+HAND_CHECKED = [
+    (0, 3.0),
+    (1, 3.0),
+    (2, 2.0),
+    (4, 2.0),
+    (5, 1.0),
+    (6, 1.0),
+    (10**11 - 1, 1.0),
+    (10**11, 0.5),
+    (10**12, 0.5),
+]
 
 
 @pytest.mark.parametrize(("step", "expected"), HAND_CHECKED)
@@ -113,6 +123,6 @@ def test_counts_the_boundaries_passed(boundaries: list[int], data: st.DataObject
         ([2], [1.0, "x"], r"values\[1\] must be a number, got str"),
     ],
 )
-def test_bad_hyperparameters_raise(boundaries: object, values: object, match: str) -> None:
+def test_bad_hyperparameters_raise(boundaries: Any, values: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        piecewise_constant(1, boundaries, values)  # type: ignore[arg-type]
+        piecewise_constant(1, boundaries, values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -14,8 +15,18 @@ from hypothesis import strategies as st
 from schedules import piecewise_linear
 
 TENT = functools.partial(piecewise_linear, points=[(2, 1.0), (6, 3.0), (8, 0.0), (10**11, 2.0)])
-HAND_CHECKED = [(0, 1.0), (2, 1.0), (3, 1.5), (5, 2.5), (6, 3.0), (7, 1.5), (8, 0.0),
-                (8 + (10**11 - 8) // 2, 1.0), (10**11, 2.0), (10**12, 2.0)]  # fmt: skip
+HAND_CHECKED = [
+    (0, 1.0),
+    (2, 1.0),
+    (3, 1.5),
+    (5, 2.5),
+    (6, 3.0),
+    (7, 1.5),
+    (8, 0.0),
+    (8 + (10**11 - 8) // 2, 1.0),
+    (10**11, 2.0),
+    (10**12, 2.0),
+]
 
 
 @pytest.mark.parametrize(("step", "expected"), HAND_CHECKED)
@@ -123,6 +134,6 @@ def test_stays_within_neighbouring_points(points: list[tuple[int, float]], step:
         ),
     ],
 )
-def test_bad_points_raise(points: object, match: str) -> None:
+def test_bad_points_raise(points: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        piecewise_linear(1, points)  # type: ignore[arg-type]
+        piecewise_linear(1, points)

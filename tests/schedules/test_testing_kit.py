@@ -195,7 +195,7 @@ def test_scalar_tensor_agree_fails_when_the_paths_differ() -> None:
         assert_scalar_tensor_agree(
             lambda s: s.sum() * 1.0 if isinstance(s, torch.Tensor) else 1.0, [1, 2]
         )
-    with pytest.raises(AssertionError, match="returned dtype torch.int64"):
+    with pytest.raises(AssertionError, match=r"returned dtype torch\.int64"):
         assert_scalar_tensor_agree(lambda s: s if isinstance(s, torch.Tensor) else float(s), [1])
 
 
@@ -209,7 +209,7 @@ def test_vmappable_passes_on_a_branch_free_schedule() -> None:
 
 def test_vmappable_fails_on_reading_tensor_values() -> None:
     _data_dependent(torch.tensor([1, 2]))  # a plain tensor is fine ...
-    with pytest.raises(AssertionError, match="_data_dependent is not vmappable over torch.int64"):
+    with pytest.raises(AssertionError, match=r"_data_dependent is not vmappable over torch\.int64"):
         assert_vmappable(_data_dependent, [1, 2])  # ... a batched one is not
 
 

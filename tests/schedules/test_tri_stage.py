@@ -4,7 +4,9 @@ peak·final_scale, then constant (fairseq tri_stage)."""
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -63,7 +65,9 @@ def test_tensor_steps_agree_with_python_steps() -> None:
 
 def test_holds_final_value_at_huge_int64_tensor_steps() -> None:
     got = SMALL(torch.tensor([10, 10**12, 2**62], dtype=torch.int64))
-    torch.testing.assert_close(got, torch.full((3,), 0.125, dtype=torch.float64), rtol=1e-14, atol=0)
+    torch.testing.assert_close(
+        got, torch.full((3,), 0.125, dtype=torch.float64), rtol=1e-14, atol=0
+    )
 
 
 def test_negative_steps_behave_as_step_zero() -> None:
@@ -79,6 +83,7 @@ def test_vmap() -> None:
 
 def test_compile_fullgraph() -> None:
     steps = torch.tensor([0, 3, 5, 7, 9, 10**12], dtype=torch.int64)
+
     def schedule(step: torch.Tensor) -> torch.Tensor:
         return SMALL(step)
 
@@ -101,15 +106,20 @@ def test_rises_holds_then_never_increases(
     warmup: int, hold: int, decay: int, init_scale: float, final_scale: float
 ) -> None:
     schedule = functools.partial(
-        tri_stage, peak=1.0, warmup=warmup, hold=hold, decay=decay,
-        init_scale=init_scale, final_scale=final_scale,
+        tri_stage,
+        peak=1.0,
+        warmup=warmup,
+        hold=hold,
+        decay=decay,
+        init_scale=init_scale,
+        final_scale=final_scale,
     )
     values = [schedule(s) for s in range(warmup + hold + decay + 3)]
     assert values[0] == pytest.approx(init_scale, rel=1e-12, abs=1e-15)
-    assert all(a < b for a, b in zip(values[:warmup], values[1 : warmup + 1], strict=True))
+    assert all(a < b for a, b in itertools.pairwise(values[: warmup + 1]))
     assert values[warmup : warmup + hold + 1] == [1.0] * (hold + 1)
     tail = values[warmup + hold :]
-    assert all(a >= b for a, b in zip(tail, tail[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(tail))
     assert tail[-1] == pytest.approx(final_scale, rel=1e-12)
 
 
@@ -125,7 +135,7 @@ def test_rises_holds_then_never_increases(
         ({"peak": math.inf}, r"peak must be finite, got inf"),
     ],
 )
-def test_bad_hyperparameters_raise(kwargs: dict[str, object], match: str) -> None:
-    good: dict[str, object] = {"peak": 1.0, "warmup": 4, "hold": 2, "decay": 3}
+def test_bad_hyperparameters_raise(kwargs: dict[str, Any], match: str) -> None:
+    good: dict[str, Any] = {"peak": 1.0, "warmup": 4, "hold": 2, "decay": 3}
     with pytest.raises(ValueError, match=match):
-        tri_stage(1, **{**good, **kwargs})  # type: ignore[arg-type]
+        tri_stage(1, **{**good, **kwargs})

@@ -86,7 +86,7 @@ def test_default_start_is_zero() -> None:
 def test_warmup_rises_strictly_joins_continuously_and_then_follows(
     kwargs: dict[str, Any], steps: int
 ) -> None:
-    inner = functools.partial(schedules.cosine, **kwargs)
+    inner: Any = functools.partial(schedules.cosine, **kwargs)
     schedule = warmup(inner, steps=steps, start=0.0)
     assert_monotone(schedule, 0, steps, increasing=True, strict=True)
     assert_continuous(schedule, [steps])
@@ -138,4 +138,4 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs: dict[str, Any], mes
 
 def test_bad_step_type_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="step must be"):
-        warmup(DECAY, steps=4)("3")  # type: ignore[arg-type]
+        warmup(DECAY, steps=4)("3")  # type: ignore[type-var]

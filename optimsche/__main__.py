@@ -1,0 +1,10 @@
+"""``python -m optimsche``: the ``optimsche`` command (:mod:`optimsche.cli`)."""
+
+from __future__ import annotations
+
+import sys
+
+from optimsche.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

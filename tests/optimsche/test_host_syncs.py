@@ -1,0 +1,105 @@
+"""No host-device sync on micro-steps, at most one per optimizer update.
+
+Every Tensor method that reads a value back to the host (``item``, ``tolist``, ``bool(t)``,
+``float(t)``, ...) is wrapped to count its calls while the shell steps. On a GPU these are the
+calls that block the host until the device catches up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import torch
+from shell_models import EncoderTwoHeads, batches, tiny_mlp
+
+from optimsche import OptimScheduler, OptimSchedulerGroup
+
+READ_BACK = ("item", "tolist", "__bool__", "__float__", "__int__", "__index__", "numpy", "cpu")
+
+
+@contextmanager
+def counting_read_backs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    calls: list[str] = []
+    with monkeypatch.context() as patch:
+        for name in READ_BACK:
+            original = getattr(torch.Tensor, name)
+
+            def wrapper(
+                self: torch.Tensor, *args: Any, _n: str = name, _f: Callable[..., Any] = original
+            ) -> Any:
+                calls.append(_n)
+                return _f(self, *args)
+
+            patch.setattr(torch.Tensor, name, wrapper)
+        yield calls
+
+
+@pytest.mark.parametrize("use_amp", [False, "fp16"])
+@pytest.mark.parametrize("num_items", [False, True])
+def test_one_read_back_per_update_and_none_between(
+    monkeypatch: pytest.MonkeyPatch, use_amp: bool | str, num_items: bool
+) -> None:
+    model = tiny_mlp()
+    sche = OptimScheduler(
+        "SGD",
+        {"lr": 0.1, "momentum": 0.9},
+        model,
+        accum_grad=3,
+        use_amp=use_amp,
+        grad_clip=1.0,
+        schedule=lambda r: 0.1 / r,
+    )
+    for n, (x, y) in enumerate(batches(9), start=1):
+        with sche.autocast():
+            errors = (model(x) - y).float().pow(2)
+        loss = errors.sum() if num_items else errors.mean()
+        items = torch.tensor(len(x)) if num_items else None
+        with counting_read_backs(monkeypatch) as calls:
+            report = sche.step(loss, num_items=items)
+        if n % 3:
+            assert calls == [], f"micro-step {n} read back {calls}"
+        else:
+            assert report.skipped in (None, "amp_overflow")
+            assert len(calls) == 1, f"update at micro-step {n} read back {calls}"
+
+
+def test_a_group_reads_back_once_per_optimizer_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = EncoderTwoHeads()
+    group = OptimSchedulerGroup(
+        {
+            "a": OptimScheduler(
+                "SGD",
+                {"lr": 0.1},
+                model,
+                optim_loss="a",
+                updated_modules=["encoder", "head_a"],
+                accum_grad=2,
+            ),
+            "b": OptimScheduler(
+                "SGD", {"lr": 0.1}, model, optim_loss="b", updated_modules="head_b", accum_grad=2
+            ),
+        }
+    )
+    for n, (x, y) in enumerate(batches(4), start=1):
+        out_a, out_b = model(x)
+        losses = {"a": (out_a - y).pow(2).mean(), "b": (out_b - y).pow(2).mean()}
+        with counting_read_backs(monkeypatch) as calls:
+            group.step(losses)
+        assert len(calls) == (0 if n % 2 else 2)
+
+
+def test_the_counter_sees_every_kind_of_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above could not pass vacuously."""
+    t = torch.tensor(1.5)
+    with counting_read_backs(monkeypatch) as calls:
+        t.item()
+        t.tolist()
+        bool(t)
+        float(t)
+        int(t)
+        if torch.nn.Parameter(t):
+            pass
+    assert calls == ["item", "tolist", "__bool__", "__float__", "__int__", "__bool__"]

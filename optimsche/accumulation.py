@@ -129,11 +129,11 @@ class AccumulationWindow:
     def loss_sum(self, device: torch.device) -> Tensor:
         """The sum of the window's losses as a float32 0-dim tensor on ``device``: finite iff
         every loss is (barring an overflow of the sum itself, beyond 3e38)."""
-        losses = self.losses
+        losses = self.losses  # 0-dim each (the shell checks the loss is a scalar)
         if len(losses) == 1:
-            total = losses[0].reshape(()).float()
+            total = losses[0].float()
         else:
-            total = torch.stack([loss.reshape(()) for loss in losses]).sum(dtype=torch.float32)
+            total = torch.stack(losses).sum(dtype=torch.float32)
         return total.to(device, non_blocking=True)
 
 

@@ -429,8 +429,9 @@ class OptimScheduler:
         if restored.grads is not None:
             for p, grad in zip(self._params, restored.grads, strict=True):
                 p.grad = grad
-            window.losses = restored.losses
-            window.items = restored.items
+            window.losses = [loss.to(self._device) for loss in restored.losses]
+            items = restored.items
+            window.items = items.to(self._device) if isinstance(items, Tensor) else items
             window.real_step = (restored.step_num - 1) // self.accum_grad + 1
         self._arm_next()
 

@@ -89,7 +89,7 @@ def run_demo(
         torch.set_num_threads(threads)
     lead = results[0]
 
-    written = list(lead.files)
+    written = [path for result in results for path in result.files]
     notes: list[str] = []
     title = (
         f"optimsche demo: {settings.steps} micro-steps"

@@ -6,7 +6,8 @@ One call of :func:`train_demo` is one process of the run (rank ``rank`` of ``wor
 1. steps ``1 .. half`` on the first model and group, where ``half = steps // 2 + 1`` (for
    ``steps >= 3``; else ``steps // 2``): with an even ``steps`` and ``accum_grad = 2`` it falls
    inside an accumulation window, so the checkpoint must carry the partial gradients too;
-2. the checkpoint of step ``half`` is written (``checkpoint-half.pt``, by rank 0);
+2. the checkpoint of step ``half`` is written (``checkpoint-half.pt``; under DDP each rank
+   writes its own, see :func:`rank_file_name`);
 3. the *live* objects go on for ``resume_check_steps`` micro-steps and their parameters are
    kept; then a fresh model (initialised from another seed) and a fresh group are built, the
    checkpoint is loaded into them (``torch.load(weights_only=True)``) and they run the same
@@ -54,6 +55,7 @@ __all__ = [
     "ResumeCheck",
     "build_model",
     "checkpoint_step",
+    "rank_file_name",
     "train_demo",
 ]
 
@@ -122,6 +124,19 @@ class DemoResult:
     digest: str
     files: tuple[Path, ...]
     world_size: int
+
+
+def rank_file_name(name: str, rank: int) -> str:
+    """``name`` for rank 0 (and single-process runs); ``stem.rank<r>.suffix`` for rank ``r``.
+
+    Every rank of a DDP run writes and reloads its *own* half-way checkpoint: inside an
+    accumulation window each rank's partial gradients are its own (not yet all-reduced), so
+    one rank's file would give the other ranks the wrong window sum.
+    """
+    if rank == 0:
+        return name
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}.rank{rank}{dot}{suffix}"
 
 
 def checkpoint_step(steps: int) -> int:
@@ -218,9 +233,8 @@ def train_demo(
     model, group = _build(settings, config, distributed)
     bar = ProgressBar(settings.steps, stream=sys.stderr) if lead else None
     _train(model, group, settings, range(1, half + 1), rank, history, bar)
-    half_path = out / HALF_CHECKPOINT
-    if lead:
-        save_checkpoint(half_path, model, group, half)
+    half_path = out / rank_file_name(HALF_CHECKPOINT, rank)
+    save_checkpoint(half_path, model, group, half)
     _barrier(distributed)
 
     check_start = time.perf_counter()
@@ -250,8 +264,9 @@ def train_demo(
             if loaded_step % accum_grad
             else ""
         )
+        others = f" (and one per other rank: {world_size} files)" if world_size > 1 else ""
         print(
-            f"{bar_break}checkpoint at micro-step {loaded_step}{inside} -> {half_path}\n"
+            f"{bar_break}checkpoint at micro-step {loaded_step}{inside} -> {half_path}{others}\n"
             f"reloaded into a fresh model and group: resume check: {verdict} "
             f"({resume.parameters:,} parameters after {plural(resume.compared_steps, 'micro-step')}"
             f" and {plural(resume.updates, 'update')}, live vs reloaded)",

@@ -27,12 +27,13 @@ def _roundtrip(state: dict[str, Any]) -> Any:
     return torch.load(buffer, weights_only=True)
 
 
-def _make(model: nn.Module, accum_grad: int, use_amp: bool) -> OptimScheduler:
+def _make(model: nn.Module, accum_grad: int, use_amp: bool, every: int) -> OptimScheduler:
     return OptimScheduler(
         "AdamW",
         {"lr": 1.0, "weight_decay": 0.1},
         model,
         accum_grad=accum_grad,
+        step_per_update=every,
         use_amp=use_amp,
         grad_clip=0.5,
         schedule=functools.partial(schedules.warmup_cosine, peak=0.05, warmup=2, steps=6),
@@ -40,18 +41,18 @@ def _make(model: nn.Module, accum_grad: int, use_amp: bool) -> OptimScheduler:
 
 
 def _train(
-    steps: int, accum_grad: int, use_amp: bool, num_items: bool, resume_at: int | None
+    steps: int, accum_grad: int, use_amp: bool, num_items: bool, every: int, resume_at: int | None
 ) -> nn.Module:
     """Train ``steps`` micro-steps; before micro-step ``resume_at + 1`` save everything,
     rebuild model and shell from scratch (other initial weights), and load."""
     model = tiny_mlp()
-    sche = _make(model, accum_grad, use_amp)
+    sche = _make(model, accum_grad, use_amp, every)
     for n in range(1, steps + 1):
         if resume_at is not None and n == resume_at + 1:
             saved = _roundtrip({"model": model.state_dict(), "sche": sche.state_dict()})
             model = tiny_mlp(seed=123)
             model.load_state_dict(saved["model"])
-            sche = _make(model, accum_grad, use_amp)
+            sche = _make(model, accum_grad, use_amp, every)
             sche.load_state_dict(saved["sche"])
         generator = torch.Generator().manual_seed(n)
         size = BATCH_SIZES[n % len(BATCH_SIZES)]
@@ -71,15 +72,18 @@ def _train(
     accum_grad=st.integers(1, 3),
     use_amp=st.booleans(),
     num_items=st.booleans(),
+    every=st.integers(1, 2),
     steps=st.integers(1, 9),
     data=st.data(),
 )
 def test_resuming_at_any_micro_step_is_bit_identical(
-    accum_grad: int, use_amp: bool, num_items: bool, steps: int, data: st.DataObject
+    accum_grad: int, use_amp: bool, num_items: bool, every: int, steps: int, data: st.DataObject
 ) -> None:
+    """AdamW, clipping, a schedule, fp16 or not, num_items or not, step_per_update 1 or 2:
+    saving, rebuilding everything and loading before any micro-step changes no bit."""
     resume_at = data.draw(st.integers(0, steps), label="resume_at")
-    straight = _train(steps, accum_grad, use_amp, num_items, None)
-    resumed = _train(steps, accum_grad, use_amp, num_items, resume_at)
+    straight = _train(steps, accum_grad, use_amp, num_items, every, None)
+    resumed = _train(steps, accum_grad, use_amp, num_items, every, resume_at)
     for p, q in zip(straight.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(p, q)
 

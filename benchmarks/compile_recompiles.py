@@ -116,7 +116,7 @@ def run_lambda_lr(updates: int, backend: str) -> tuple[CompileRun, nn.Module]:
     after_first = 0
     start = time.perf_counter()
     for update, (x, y) in enumerate(_data(updates), start=1):
-        functional.mse_loss(compiled_model(x), y).backward()
+        functional.mse_loss(compiled_model(x), y).backward()  # type: ignore[no-untyped-call]
         optimizer_step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch._C._distributed_c10d import GradBucket
 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 from torch.futures import Future
 from torch.nn import functional
@@ -54,10 +55,12 @@ class Counts:
         self.all_reduce = 0
 
 
-def counting_allreduce_hook(state: Counts, bucket: dist.GradBucket) -> Future[Tensor]:
+def counting_allreduce_hook(state: Counts, bucket: GradBucket) -> Future[Tensor]:
     """DDP's default all-reduce (sum, then divide by the world size), counted."""
     state.buckets += 1
-    return default_hooks.allreduce_hook(None, bucket)  # type: ignore[arg-type]
+    group = dist.group.WORLD
+    assert group is not None, "the default process group is initialised by the launcher"
+    return default_hooks.allreduce_hook(group, bucket)
 
 
 @contextmanager
@@ -69,7 +72,7 @@ def counting_all_reduce(counts: Counts) -> Iterator[None]:
         counts.all_reduce += 1
         return original(tensor, *args, **kwargs)
 
-    dist.all_reduce = wrapper  # type: ignore[assignment]
+    dist.all_reduce = wrapper
     try:
         yield
     finally:
@@ -138,9 +141,9 @@ class _Loop:
                 continue
             if self.name == "hand no_sync" and not final:
                 with self.model.no_sync():
-                    (functional.mse_loss(self.model(x), y) / self.accum).backward()
+                    (functional.mse_loss(self.model(x), y) / self.accum).backward()  # type: ignore[no-untyped-call]
             else:
-                (functional.mse_loss(self.model(x), y) / self.accum).backward()
+                (functional.mse_loss(self.model(x), y) / self.accum).backward()  # type: ignore[no-untyped-call]
             if final:
                 lr = self.schedule(self.micro // self.accum)
                 for group in self.optimizer.param_groups:

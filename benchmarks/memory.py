@@ -128,7 +128,8 @@ def run(config: BenchConfig) -> Section:
         "6. Peak memory",
         f"{size.name} ({size.parameters:,} float32 parameters = {mebibytes(param_bytes)}), "
         f"AdamW, accum_grad 4, {windows} window(s), each loop in a fresh process "
-        f"(ru_maxrss, MALLOC_MMAP_THRESHOLD_=128 KiB); median (min–max) over {config.pick(3, 1)} round(s).",
+        f"(ru_maxrss, MALLOC_MMAP_THRESHOLD_=128 KiB); median (min–max) over "
+        f"{config.pick(3, 1)} round(s).",
         tuple(rows),
         ("ours (shell)", "baseline", "difference"),
     )

@@ -106,7 +106,9 @@ def _adamw(model: nn.Module, lr: float) -> torch.optim.AdamW:
 class TrainingLoop(Protocol):
     """A training run that can be continued window by window."""
 
-    model: nn.Module
+    @property
+    def model(self) -> nn.Module:
+        """The model being trained."""
 
     def run(self, windows: int) -> None:
         """Run ``windows`` more accumulation windows (``windows · ACCUM`` micro-steps)."""
@@ -152,7 +154,7 @@ class HandLoop:
         for _ in range(windows * ACCUM):
             x, y = batches[self.micro % len(batches)]
             self.micro += 1
-            (functional.mse_loss(model(x), y) / ACCUM).backward()
+            (functional.mse_loss(model(x), y) / ACCUM).backward()  # type: ignore[no-untyped-call]
             if self.micro % ACCUM == 0:
                 lr = self.schedule(self.micro // ACCUM)
                 for group in optimizer.param_groups:
@@ -188,7 +190,7 @@ class HFStyleLoop:
             x, y = batches[self.micro % len(batches)]
             self.micro += 1
             loss = functional.mse_loss(model(x), y)
-            scaler.scale(loss / ACCUM).backward()
+            scaler.scale(loss / ACCUM).backward()  # type: ignore[no-untyped-call]
             if self.micro % ACCUM == 0:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)

@@ -1,13 +1,14 @@
 """A minimal progress bar on a text stream (stderr by default), with no dependency.
 
-On a terminal the bar is redrawn in place (``\\r``) at most every ``min_interval`` seconds; on
-anything else (a pipe, a log file, pytest's capture) one line is written per ``log_every``
-tenth of the run, so logs stay short. The line shows the position, the elapsed time, the
-speed in micro-steps per second, and any fields the caller passes (losses, lrs).
+On a terminal the bar is redrawn in place (``\\r``, cut to the terminal's width) at most every
+``min_interval`` seconds; on anything else (a pipe, a log file, pytest's capture) one line is
+written per tenth of the run, so logs stay short. The line shows the position, the elapsed
+time, the speed in micro-steps per second, and any fields the caller passes (losses, lrs).
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -67,6 +68,11 @@ class ProgressBar:
             f"{speed:6.1f} it/s  {fields}".rstrip()
         )
 
+    def _fitted_line(self) -> str:
+        """:meth:`line` cut to the terminal's width (a wrapped line could not be redrawn)."""
+        width = shutil.get_terminal_size((120, 24)).columns - 1
+        return self.line()[: max(width, 20)]
+
     def update(self, done: int, fields: Mapping[str, float] | None = None) -> None:
         """Record that ``done`` micro-steps are finished, with the latest ``fields``; redraw
         when due (terminal: every ``min_interval`` s; otherwise: every tenth of the run)."""
@@ -77,7 +83,7 @@ class ProgressBar:
             now = self._clock()
             if now - self._last_draw >= self.min_interval or self._done == self.total:
                 self._last_draw = now
-                self.stream.write("\r" + self.line() + "\x1b[K")
+                self.stream.write("\r" + self._fitted_line() + "\x1b[K")
                 self.stream.flush()
             return
         tenth = self._done * 10 // self.total
@@ -89,5 +95,5 @@ class ProgressBar:
     def close(self) -> None:
         """Draw the final state and end the line (terminal only; logs are already complete)."""
         if self.interactive:
-            self.stream.write("\r" + self.line() + "\x1b[K\n")
+            self.stream.write("\r" + self._fitted_line() + "\x1b[K\n")
             self.stream.flush()

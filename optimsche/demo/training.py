@@ -21,6 +21,7 @@ paths of step 3 see the same batches, and each rank of a data-parallel run its o
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import sys
 import time
@@ -199,10 +200,12 @@ def _parameters(model: nn.Module) -> dict[str, Tensor]:
 
 
 def _digest(model: nn.Module) -> str:
-    """SHA-256 of the model's parameter bytes, in ``named_parameters`` order."""
+    """SHA-256 of the model's parameter bytes, in ``named_parameters`` order (read from CPU
+    memory directly: torch does not require numpy)."""
     sha = hashlib.sha256()
     for _, p in unwrap(model).named_parameters():
-        sha.update(p.detach().contiguous().numpy().tobytes())
+        flat = p.detach().to("cpu").contiguous()
+        sha.update(ctypes.string_at(flat.data_ptr(), flat.nbytes))
     return sha.hexdigest()
 
 

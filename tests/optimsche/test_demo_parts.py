@@ -63,8 +63,8 @@ def test_batches_hold_reversed_sequences(
         assert batch.src[b, length + 1 :].eq(PAD).all()
     assert batch.num_items == int((batch.tgt_out != PAD).sum())
     lengths = (batch.src != PAD).sum(1) - 1
-    symbols = batch.src[:, : task.max_len].masked_fill(batch.src[:, : task.max_len] == EOS, 0)
-    assert not task.is_held_out(symbols, lengths).any()
+    head = batch.src[:, : task.max_len]
+    assert not task.is_held_out(head.masked_fill(head == EOS, 0), lengths).any()
     again = task.train_batch(batch_size, step, rank)
     assert torch.equal(again.src, batch.src)
 

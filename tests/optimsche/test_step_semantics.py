@@ -16,7 +16,7 @@ import schedules
 from optimsche import OptimScheduler, StepReport
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     accum_grad=st.integers(1, 4),
     step_per_update=st.integers(1, 3),

@@ -163,9 +163,10 @@ def _same_counts(results: dict[str, list[CompileRun]]) -> bool:
 
 def pick_backend(config: BenchConfig) -> str:
     """``inductor`` (the default backend) in a full run when a C++ compiler is found, else
-    ``aot_eager`` (dynamo and AOT autograd, no code generation: the same graphs, cheaper)."""
+    ``aot_eager`` (dynamo and AOT autograd, no code generation: the same graphs, cheaper);
+    ``eager`` (dynamo's graphs run as they are) in a quick run."""
     if config.quick:
-        return "aot_eager"
+        return "eager"
     has_compiler = any(shutil.which(name) for name in ("g++", "c++", "clang++"))
     return "inductor" if has_compiler else "aot_eager"
 

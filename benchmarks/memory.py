@@ -2,12 +2,13 @@
 
 Each measurement is a fresh Python process (``python -m benchmarks.memory --child LOOP``)
 that imports torch, builds the model, optimizer and batches of :mod:`benchmarks.training_loops`
-(the loops of benchmark 1), reads its peak RSS (``resource.getrusage``: ``ru_maxrss``), trains
+(the loops of benchmark 1), reads its peak RSS (:func:`peak_rss_bytes`), trains
 a few windows and reads the peak again. The figure is the growth of the peak during training
 (gradients, AdamW's state, activations), so the interpreter and torch themselves cancel out.
 Goal: the shell's growth exceeds the hand-written loop's by less than a quarter of one copy
 of the parameters, i.e. the shell keeps no extra copy of parameters or gradients.
-Processes are interleaved (round by round, rotating order); glibc's mmap threshold is fixed
+Processes are interleaved (round by round, rotating order; a quick run starts a round's
+processes at once); glibc's mmap threshold is fixed
 in them (``MALLOC_MMAP_THRESHOLD_``) so that freed tensors leave the RSS at once.
 """
 
@@ -34,8 +35,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident set size so far, in bytes (``ru_maxrss`` is in KiB on
-    Linux and in bytes on macOS)."""
+    """This process's peak resident set size so far, in bytes.
+
+    On Linux ``VmHWM`` of ``/proc/self/status``: the high-water mark of this process's own
+    address space. (``ru_maxrss`` is not used there: it survives ``exec``, so a child started
+    from a large parent starts with the parent's peak.) Elsewhere ``ru_maxrss`` (KiB, bytes
+    on macOS).
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
 
@@ -53,38 +64,59 @@ def child(loop_name: str, size_name: str, windows: int) -> dict[str, int]:
     return {"before": before, "after": after}
 
 
-def measure(loop_name: str, size_name: str, windows: int) -> dict[str, int]:
-    """Run :func:`child` in a fresh interpreter and return what it printed."""
+def _command(loop_name: str, size_name: str, windows: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "benchmarks.memory",
+        "--child",
+        loop_name,
+        "--size",
+        size_name,
+        "--windows",
+        str(windows),
+    ]
+
+
+def _environment() -> dict[str, str]:
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
     # A fixed mmap threshold: every large tensor is its own mapping, returned to the system
     # when freed, so the peak RSS follows the live tensors rather than glibc's heap history
     # (its dynamic threshold otherwise makes the peak vary by tens of MiB from run to run).
     env.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.memory",
-            "--child",
-            loop_name,
-            "--size",
-            size_name,
-            "--windows",
-            str(windows),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-        check=False,
-        timeout=600,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"memory child {loop_name!r} failed ({completed.returncode}):\n{completed.stderr}"
+    return env
+
+
+def measure(
+    loop_names: list[str], size_name: str, windows: int, parallel: bool
+) -> list[dict[str, int]]:
+    """Run :func:`child` for each loop in a fresh interpreter (one after the other, or all at
+    once when ``parallel``) and return what each printed."""
+    results = []
+    processes: list[tuple[str, subprocess.Popen[str]]] = []
+    for name in loop_names:
+        process = subprocess.Popen(
+            _command(name, size_name, windows),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+            env=_environment(),
         )
-    result: dict[str, int] = json.loads(completed.stdout.strip().splitlines()[-1])
+        processes.append((name, process))
+        if not parallel:
+            results.append(_answer(name, process))
+    if parallel:
+        results = [_answer(name, process) for name, process in processes]
+    return results
+
+
+def _answer(name: str, process: subprocess.Popen[str]) -> dict[str, int]:
+    stdout, stderr = process.communicate(timeout=600)
+    if process.returncode != 0:
+        raise RuntimeError(f"memory child {name!r} failed ({process.returncode}):\n{stderr}")
+    result: dict[str, int] = json.loads(stdout.strip().splitlines()[-1])
     return result
 
 
@@ -98,8 +130,10 @@ def run(config: BenchConfig) -> Section:
     before: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(config.pick(3, 1)):
         shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            result = measure(name, size_name, windows)
+        order = names[shift:] + names[:shift]
+        for name, result in zip(
+            order, measure(order, size_name, windows, parallel=config.quick), strict=True
+        ):
             growth[name].append(result["after"] - result["before"])
             before[name].append(result["before"])
     samples = {name: Samples(tuple(values)) for name, values in growth.items()}
@@ -128,7 +162,7 @@ def run(config: BenchConfig) -> Section:
         "6. Peak memory",
         f"{size.name} ({size.parameters:,} float32 parameters = {mebibytes(param_bytes)}), "
         f"AdamW, accum_grad 4, {windows} window(s), each loop in a fresh process "
-        f"(ru_maxrss, MALLOC_MMAP_THRESHOLD_=128 KiB); median (min–max) over "
+        f"(peak RSS: VmHWM, MALLOC_MMAP_THRESHOLD_=128 KiB); median (min–max) over "
         f"{config.pick(3, 1)} round(s).",
         tuple(rows),
         ("ours (shell)", "baseline", "difference"),

@@ -238,7 +238,6 @@ def train_demo(
     _train(model, group, settings, range(1, half + 1), rank, history, bar)
     half_path = out / rank_file_name(HALF_CHECKPOINT, rank)
     save_checkpoint(half_path, model, group, half)
-    _barrier(distributed)
 
     check_start = time.perf_counter()
     live_history = History()

@@ -86,7 +86,9 @@ def test_two_ddp_processes(tmp_path: Path, capfd: pytest.CaptureFixture[str]) ->
     assert "resume check: identical" in printed
     assert "2 ranks end with identical parameters" in printed
     assert (tmp_path / "curves.png").exists() and (tmp_path / "checkpoint-final.pt").exists()
-    # mid-window partial gradients are per rank: each rank resumes from its own file
-    assert "checkpoint at micro-step 5, inside window 3" in printed
+    # mid-window (micro-step 5 of windows of 2) partial gradients are per rank: each rank
+    # resumes from its own file. (Only the parent's lines are checked: the ranks' own output
+    # goes where the launcher's forkserver was started, not to this test's capture.)
+    assert "resume check: identical (checkpoint at micro-step 5," in printed
     assert (tmp_path / "checkpoint-half.pt").exists()
     assert (tmp_path / "checkpoint-half.rank1.pt").exists()

@@ -145,7 +145,7 @@ def run(config: BenchConfig) -> Section:
             "peak RSS growth during training, shell vs hand-written",
             mebibytes_range(samples["shell"]),
             mebibytes_range(samples["hand"]),
-            f"{mebibytes(extra)} more",
+            f"{extra / 2**20:+.1f} MiB",
             f"extra < {mebibytes(tolerance)} (¼ of the parameters, ≥ 1 MiB)",
             extra < tolerance,
         )

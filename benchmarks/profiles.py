@@ -1,7 +1,8 @@
 """Where the time goes, for figures that miss their goal: short profile summaries for notes.
 
-* :func:`python_profile`: cProfile of a Python callable; the functions with the largest own
-  time (``tottime``), as shares of the total.
+* :func:`python_profile`: cProfile of a Python callable, on the process's CPU clock (the
+  machine is shared: wall time would charge other processes' time to whatever C call was
+  running); the functions with the largest own time (``tottime``), as shares of the total.
 * :func:`torch_op_profile`: ``torch.profiler`` of a callable; the aten operators with the
   largest self CPU time, as shares of the total, with their call counts.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import cProfile
 import pstats
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +29,7 @@ def _short(filename: str, line: int, name: str) -> str:
 def python_profile(work: Callable[[], object], limit: int = 6) -> str:
     """Run ``work()`` under cProfile; ``"name share%, ..."`` for the ``limit`` functions with
     the largest own time."""
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     work()
     profiler.disable()
@@ -45,7 +47,7 @@ def python_profile(work: Callable[[], object], limit: int = 6) -> str:
 def python_profile_share(work: Callable[[], object], path_part: str) -> float:
     """The share of ``work()``'s own time (cProfile ``tottime``) spent in functions whose file
     path contains ``path_part`` (e.g. ``"optimsche/"``)."""
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     work()
     profiler.disable()

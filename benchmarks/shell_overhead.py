@@ -14,6 +14,7 @@ import time
 
 from benchmarks.bench_config import BenchConfig
 from benchmarks.formatting import micros_range, ratio_range, seconds_range
+from benchmarks.profiles import python_profile, python_profile_share
 from benchmarks.results import Row, Section
 from benchmarks.timing import CPU, Measure, interleaved, paired, timed
 from benchmarks.training_loops import (
@@ -49,7 +50,7 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
     loops = {name: make(size, batches) for name, make in LOOPS.items()}
     samples = interleaved(
         {name: _timer(loop, windows) for name, loop in loops.items()},
-        rounds=config.rounds(15),
+        rounds=config.rounds(21),
     )
     micro_steps = windows * ACCUM
     per_step = {name: s.scaled(1 / micro_steps) for name, s in samples.items()}
@@ -79,10 +80,20 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
             ratio_range(hf_ratio),
         ),
     ]
+    if ratio.median > GOAL_RATIO:
+        shell = loops["shell"]
+        share = python_profile_share(lambda: shell.run(windows), "optimsche/")
+        rows_note = python_profile(lambda: shell.run(windows), limit=8)
+        notes_extra = (
+            f" Goal missed: profile of the shell loop (cProfile, own time): {rows_note}; "
+            f"{100 * share:.0f}% of the own time is in optimsche/."
+        )
+    else:
+        notes_extra = ""
     note = (
         f"{size.name} ({size.parameters:,} parameters, batch {size.batch}): {micro_steps} "
         f"micro-steps per round; shell == hand-written bit for bit; transformers-style max "
-        f"|Δparam| = {differences['hf-style']:.2g}"
+        f"|Δparam| = {differences['hf-style']:.2g}." + notes_extra
     )
     return rows, note
 

@@ -11,9 +11,10 @@ Two ways to weigh the micro-batches of a window:
   gradient is the mean of its micro-batch losses' gradients, which equals the large batch
   when the loss is a per-batch mean and the micro-batches are equally large;
 * with ``num_items`` the loss is a *sum* over items (tokens, frames) and each micro-step
-  backpropagates it unscaled; the items are added up as tensors (no host sync) and at the
-  update the gradient is multiplied by ``world_size / total`` where ``total`` is the window's
-  items summed over all ranks (one all-reduce). Under DDP the gradient all-reduce already
+  backpropagates it unscaled; the items are added up as given (Python ints, or tensors: no
+  host sync) and at the update the gradient is multiplied by ``world_size / total`` where
+  ``total`` is the window's items summed over all ranks (one all-reduce), counted exactly as
+  ``int64`` and divided in the gradients' precision (float64 for float64 gradients). Under DDP the gradient all-reduce already
   averaged over ``world_size`` ranks, hence the factor: the result is ``∑ grad(loss) / total``,
   the large batch exactly, whatever the micro-batch lengths.
 """
@@ -139,24 +140,40 @@ class AccumulationWindow:
 
 def items_total(items: Items, device: torch.device, distributed: bool) -> Tensor:
     """The window's items summed over all ranks (one all-reduce when ``distributed``), as a
-    float32 0-dim tensor on ``device``, made without a host sync."""
+    0-dim tensor on ``device``, made without a host sync.
+
+    Counted exactly: integer items (Python ints, integer tensors) as ``int64``; floating items
+    in their own dtype, at least ``float32``.
+    """
     if isinstance(items, Tensor):
-        total = items.to(device=device, dtype=torch.float32, copy=True)
+        dtype = torch.int64 if not items.is_floating_point() else _at_least_float32(items.dtype)
+        total = items.to(device=device, dtype=dtype, copy=True)
     else:
-        total = torch.full((), float(items), dtype=torch.float32, device=device)
+        total = torch.full((), items, dtype=torch.int64, device=device)
     if distributed:
         all_reduce_sum_(total)
     return total
 
 
+def _at_least_float32(dtype: torch.dtype) -> torch.dtype:
+    """``dtype`` if it is float32 or wider, else float32 (for float16/bfloat16 and the like)."""
+    return dtype if torch.finfo(dtype).bits >= 32 else torch.float32
+
+
 def divide_by_items_(grads: list[Tensor], total: Tensor, world: int) -> None:
     """Multiply ``grads`` in place by ``world / total`` (see the module doc). A window of zero
-    items gives non-finite gradients, which the shell then skips as ``"nonfinite"``."""
+    items gives non-finite gradients, which the shell then skips as ``"nonfinite"``.
+
+    The factor is computed in float64 for float64 (and complex128) gradients, else in float32
+    (so float16/bfloat16 gradients do not see a count above 65504 overflow): the division adds
+    one rounding of the gradients' own precision at most, and a float64 model matches the
+    large batch to ~1e-15.
+    """
     if not grads:
         return
-    factor = world / total
-    by_device: dict[torch.device, list[Tensor]] = {}
+    groups: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
     for grad in grads:
-        by_device.setdefault(grad.device, []).append(grad)
-    for device, group in by_device.items():
-        torch._foreach_mul_(group, factor.to(device))
+        wide = grad.dtype in (torch.float64, torch.complex128)
+        groups.setdefault((grad.device, torch.float64 if wide else torch.float32), []).append(grad)
+    for (device, dtype), group in groups.items():
+        torch._foreach_mul_(group, world / total.to(device=device, dtype=dtype))

@@ -10,6 +10,8 @@
       "scaler": GradScaler.state_dict() or None,  # None without fp16 AMP
       "amp": "fp16" | "bf16" | None,
       "counters": {"step_num": n, "accum_grad": a, "step_per_update": k, "lr": float},
+      "rank": r, "world_size": w,                 # of the run that saved it (0 and 1 when
+                                                  # the shell is not distributed)
       "window": None, or mid-window {
           "grads": [Tensor | None per parameter],  # copies of the partial gradients
           "losses": [Tensor per micro-step],       # the window's losses (finiteness check)
@@ -19,6 +21,15 @@
 
 Like torch's own ``state_dict()``, the optimizer's tensors are references to live state (save
 the dict before training on); the window's gradients are copies.
+
+**One file per rank, or a window boundary.** Under DDP/FSDP the partial gradients of an open
+window (and its item count) are the saving rank's *own*: they are all-reduced only at the
+window's end. A mid-window checkpoint therefore belongs to one rank: save one file per rank
+(``ckpt.rank{r}.pt``) and load each on the same rank of a run with the same world size.
+Loading it on another rank or world size is refused with a ``ValueError``; a checkpoint taken
+at a window boundary (``step_num % accum_grad == 0``, no ``"window"``) holds nothing per rank
+and loads on any rank of any world size. (Checkpoints written before ``rank``/``world_size``
+were recorded load without this check.)
 
 Loading checks the checkpoint against the shell and refuses, with a ``ValueError`` saying
 what differs, a checkpoint of another optimizer class, of other parameter counts or shapes, of
@@ -60,8 +71,11 @@ _KEYS = (
     "scaler",
     "amp",
     "counters",
+    "rank",
+    "world_size",
     "window",
 )
+_OPTIONAL_KEYS = frozenset({"rank", "world_size"})
 _LEGACY_KEYS = frozenset({"optimizer", "scaler"})
 _PREFIX = "OptimScheduler.load_state_dict"
 
@@ -82,8 +96,11 @@ def to_state_dict(
     lr: float,
     params: list[nn.Parameter],
     window: AccumulationWindow,
+    rank: int,
+    world_size: int,
 ) -> dict[str, Any]:
-    """The checkpoint of a shell in the format of the module doc."""
+    """The checkpoint of a shell in the format of the module doc, saved by ``rank`` of
+    ``world_size`` processes."""
     window_state: dict[str, Any] | None = None
     if window.real_step:
         window_state = {
@@ -104,6 +121,8 @@ def to_state_dict(
             "step_per_update": step_per_update,
             "lr": lr,
         },
+        "rank": rank,
+        "world_size": world_size,
         "window": window_state,
     }
 
@@ -208,6 +227,40 @@ def _read_window(
     return restored, [loss.clone() for loss in losses], items
 
 
+def _saved_process(state_dict: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The checkpoint's ``(rank, world_size)``, checked; ``None`` if it records neither."""
+    if "rank" not in state_dict and "world_size" not in state_dict:
+        return None
+    saved_rank, saved_world = state_dict.get("rank"), state_dict.get("world_size")
+    if isinstance(saved_world, bool) or not isinstance(saved_world, int) or saved_world < 1:
+        raise _fail(f"'world_size' must be an int >= 1, got {saved_world!r}")
+    if (
+        isinstance(saved_rank, bool)
+        or not isinstance(saved_rank, int)
+        or not 0 <= saved_rank < saved_world
+    ):
+        raise _fail(
+            f"'rank' must be an int in [0, world_size={saved_world}), got {saved_rank!r}"
+        )
+    return saved_rank, saved_world
+
+
+def _check_same_process(
+    saved: tuple[int, int] | None, step_num: int, rank: int, world_size: int
+) -> None:
+    """A mid-window checkpoint, saved by ``saved = (rank, world_size)``, loads only on that
+    rank of that world size (see the module doc)."""
+    if saved is None or saved == (rank, world_size):
+        return
+    raise _fail(
+        f"the checkpoint was taken mid-window (micro-step {step_num}) by rank {saved[0]} of "
+        f"{saved[1]} process(es); its partial gradients are that rank's own (not yet "
+        f"all-reduced), so it cannot resume rank {rank} of {world_size}. Save and load one "
+        f"file per rank (each rank loads its own), or checkpoint at a window boundary "
+        f"(step_num % accum_grad == 0), which loads on any rank"
+    )
+
+
 def read_state_dict(
     state_dict: object,
     *,
@@ -216,8 +269,11 @@ def read_state_dict(
     accum_grad: int,
     step_per_update: int,
     params: list[nn.Parameter],
+    rank: int,
+    world_size: int,
 ) -> Restored:
-    """Check ``state_dict`` against the shell and convert it (see the module doc)."""
+    """Check ``state_dict`` against the shell, loading on ``rank`` of ``world_size`` processes,
+    and convert it (see the module doc)."""
     if not isinstance(state_dict, Mapping):
         raise _fail(f"expected a dict from OptimScheduler.state_dict(), got {type(state_dict)}")
     if "version" not in state_dict and set(state_dict) == _LEGACY_KEYS:
@@ -233,7 +289,7 @@ def read_state_dict(
             losses=[],
             items=None,
         )
-    missing = [key for key in _KEYS if key not in state_dict]
+    missing = [key for key in _KEYS if key not in state_dict and key not in _OPTIONAL_KEYS]
     unexpected = [key for key in state_dict if key not in _KEYS]
     if missing or unexpected:
         raise _fail(
@@ -272,6 +328,7 @@ def read_state_dict(
     if isinstance(lr, bool) or not isinstance(lr, int | float):
         raise _fail(f"counters['lr'] must be a number, got {lr!r}")
     saved_scaler = _scaler_state(state_dict["scaler"])
+    saved_process = _saved_process(state_dict)
     window = state_dict["window"]
     if saved_accum != accum_grad:
         if step_num % saved_accum != 0 or window is not None:
@@ -294,6 +351,7 @@ def read_state_dict(
                 f"the checkpoint holds partial gradients of window {real_step}, in which this "
                 f"shell (step_per_update={step_per_update}) takes no part"
             )
+        _check_same_process(saved_process, step_num, rank, world_size)
         grads, losses, items = _read_window(window, params, _grad_factor(saved_scaler, scaler))
     return Restored(
         step_num=step_num,

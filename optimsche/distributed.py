@@ -21,9 +21,11 @@ to unwrap, ``world_size() == 1`` and reductions are no-ops.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, cast
 
+import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
@@ -32,10 +34,13 @@ if TYPE_CHECKING:
     from torch.distributed.fsdp import FSDPModule, FullyShardedDataParallel
 
 __all__ = [
+    "FALLBACK_BUCKET_BYTES",
+    "all_reduce_mean_",
     "all_reduce_sum_",
     "arm_gradient_sync",
     "as_full_tensor",
     "backward_inputs",
+    "ddp_reduced_parameters",
     "forward_prepared_sync",
     "gradient_sync",
     "is_data_parallel",
@@ -49,23 +54,22 @@ __all__ = [
 
 
 def _fsdp1_class() -> type[FullyShardedDataParallel] | None:
-    """The FSDP1 wrapper class, or None when this torch build has no torch.distributed."""
-    if not dist.is_available():
-        return None
-    from torch.distributed.fsdp import FullyShardedDataParallel
+    """The FSDP1 wrapper class, or None when ``torch.distributed.fsdp`` was never imported.
 
-    return FullyShardedDataParallel
+    Read from ``sys.modules`` rather than imported: importing FSDP costs about a second, and a
+    model cannot be an instance of a class whose module no one has imported.
+    """
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    cls = getattr(fsdp, "FullyShardedDataParallel", None)
+    return cast("type[FullyShardedDataParallel] | None", cls)
 
 
 def _fsdp2_class() -> type[FSDPModule] | None:
-    """The FSDP2 mixin class ``FSDPModule``, or None when unavailable in this torch build."""
-    if not dist.is_available():
-        return None
-    try:
-        from torch.distributed.fsdp import FSDPModule
-    except ImportError:  # torch < 2.6 keeps it under _composable
-        return None
-    return FSDPModule
+    """The FSDP2 mixin class ``FSDPModule``, or None when ``torch.distributed.fsdp`` was never
+    imported (as :func:`_fsdp1_class`) or this torch has none (before 2.6 it was private)."""
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    cls = getattr(fsdp, "FSDPModule", None)
+    return cast("type[FSDPModule] | None", cls)
 
 
 def is_initialized() -> bool:
@@ -228,13 +232,15 @@ def as_full_tensor(tensor: Tensor) -> Tensor:
     which is a partial value until reduced: this is one all-reduce), else ``tensor`` itself.
 
     The result is a plain ``torch.Tensor`` holding the global value on every rank, safe to
-    combine with plain tensors and to pass to :func:`all_reduce_sum_`.
+    combine with plain tensors and to pass to :func:`all_reduce_sum_`. (``DTensor`` is looked
+    up in ``sys.modules``: without ``torch.distributed.tensor`` imported there is none.)
     """
-    if not dist.is_available():
-        return tensor
-    from torch.distributed.tensor import DTensor
-
-    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
+    module = sys.modules.get("torch.distributed.tensor")
+    dtensor = getattr(module, "DTensor", None)
+    if dtensor is not None and isinstance(tensor, dtensor):
+        full: Tensor = tensor.full_tensor()
+        return full
+    return tensor
 
 
 def all_reduce_sum_(tensor: Tensor) -> Tensor:
@@ -246,3 +252,63 @@ def all_reduce_sum_(tensor: Tensor) -> Tensor:
     if is_initialized():
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def ddp_reduced_parameters(model: DistributedDataParallel) -> list[Tensor]:
+    """The parameters whose gradients a prepared DDP backward waits for and all-reduces: those
+    of ``model.module`` that require grad, less DDP's ignored ones (``parameters_to_ignore``,
+    set by ``_set_params_and_buffers_to_ignore_for_model`` or ``delay_all_reduce_named_params``).
+    """
+    ignored = getattr(model, "parameters_to_ignore", set())
+    return [
+        p for name, p in model.module.named_parameters() if p.requires_grad and name not in ignored
+    ]
+
+
+FALLBACK_BUCKET_BYTES = 32 * 2**20
+"""Largest flat buffer :func:`all_reduce_mean_` all-reduces at once (32 MiB)."""
+
+
+def _buckets(tensors: list[Tensor], max_bytes: int) -> Iterator[list[Tensor]]:
+    """Consecutive runs of ``tensors`` of at most ``max_bytes`` each (a larger tensor alone)."""
+    bucket: list[Tensor] = []
+    size = 0
+    for tensor in tensors:
+        nbytes = tensor.numel() * tensor.element_size()
+        if bucket and size + nbytes > max_bytes:
+            yield bucket
+            bucket, size = [], 0
+        bucket.append(tensor)
+        size += nbytes
+    if bucket:
+        yield bucket
+
+
+def all_reduce_mean_(
+    tensors: Sequence[Tensor], world: int, bucket_bytes: int = FALLBACK_BUCKET_BYTES
+) -> None:
+    """Replace each tensor in place by its MEAN over the ``world`` ranks of the default group.
+
+    What DDP's own all-reduce does to the gradients, for when its sync did not run: dense
+    tensors are copied, per device and dtype, into flat buffers of at most ``bucket_bytes``
+    (one all-reduce each, not one per tensor; a larger tensor gets one of its own), summed
+    across ranks, divided by ``world`` and copied back; a sparse tensor is all-reduced alone.
+    A no-op when torch.distributed is not initialised or ``world == 1``.
+    """
+    if world == 1 or not is_initialized():
+        return
+    dense: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
+    for tensor in tensors:
+        if tensor.is_sparse:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+            tensor.div_(world)
+        else:
+            dense.setdefault((tensor.device, tensor.dtype), []).append(tensor)
+    for group in dense.values():
+        for bucket in _buckets(group, bucket_bytes):
+            flat = torch.cat([tensor.reshape(-1) for tensor in bucket])
+            dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+            flat.div_(world)
+            parts = flat.split([tensor.numel() for tensor in bucket])
+            views = [part.view_as(t) for part, t in zip(parts, bucket, strict=True)]
+            torch._foreach_copy_(bucket, views)

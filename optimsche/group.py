@@ -10,6 +10,11 @@ member's micro-step. What it adds to stepping the members one by one:
   one keep the graph (``retain_graph=True``), so losses that share a forward graph work.
 * **Isolation.** Each backward reaches only its member's parameters (``inputs=``), and the
   members' parameter sets must be disjoint (overlapping ``updated_modules`` are an error).
+* **One DDP rule.** Members on one DDP model share one
+  :class:`~optimsche.ddp_sync_rule.DdpSyncRule`: DDP's own all-reduce runs only in micro-steps
+  in which every member takes part and the members own every parameter DDP reduces; in the
+  others (a member with ``step_per_update > 1`` sitting out, or parameters no member owns) the
+  forward runs unsynced and each member whose window ends all-reduces its own gradients.
 * **One GradScaler.** With fp16 AMP the members share the first member's scaler (they must all
   use fp16 and the same ``accum_grad``); it is updated once per micro-step in which any member
   updated, after all of them.
@@ -22,6 +27,7 @@ from typing import Any
 
 from torch import Tensor
 
+from optimsche.ddp_sync_rule import DdpSyncRule
 from optimsche.optim_scheduler import Losses, OptimScheduler, TimeFunc
 from optimsche.step_report import StepReport
 
@@ -47,7 +53,9 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         self._members: dict[str, OptimScheduler] = dict(optim_sches)
         self._check_disjoint()
         self._share_scaler()
+        self._sync_rules = self._share_sync_rules()
         self._step_num = max(member.step_num for member in self._members.values())
+        self._arm_next()
 
     def _check_disjoint(self) -> None:
         owner: dict[int, str] = {}
@@ -86,6 +94,31 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         for member in self._members.values():
             member.scaler = shared
         self._scaler = shared
+
+    def _share_sync_rules(self) -> list[DdpSyncRule]:
+        """One DDP rule per DDP model, over the members that step it (module doc)."""
+        by_model: dict[int, list[tuple[str, OptimScheduler]]] = {}
+        for name, member in self._members.items():
+            if member._sync_rule is not None:
+                by_model.setdefault(id(member._sync_rule.model), []).append((name, member))
+        rules = []
+        for named in by_model.values():
+            model = named[0][1]._sync_rule.model  # type: ignore[union-attr]
+            rule = DdpSyncRule(
+                model,
+                [(member.accum_grad, member.step_per_update) for _, member in named],
+                [name for name, _ in named],
+                [p for _, member in named for p in member._inputs],
+            )
+            for _, member in named:
+                member._sync_rule = rule
+            rules.append(rule)
+        return rules
+
+    def _arm_next(self) -> None:
+        """Arm each DDP model's forward of the next micro-step (:meth:`DdpSyncRule.arm`)."""
+        for rule in self._sync_rules:
+            rule.arm(self._step_num + 1)
 
     # ----------------------------------------------------------------- Mapping
     def __getitem__(self, name: str) -> OptimScheduler:
@@ -131,6 +164,8 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
             n = step_num
         for member in members.values():
             member._next(n)
+        for rule in self._sync_rules:
+            rule.check_forward(n)
         plan = []
         for name, member in members.items():
             real, takes_part, final = member._position(n)
@@ -151,9 +186,8 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
                 reports[name] = StepReport(n, real, False, None, member.get_lr(), None)
         if self._scaler is not None and updated_any:
             self._scaler.update()
-        for member in members.values():
-            member._arm_next()
         self._step_num = n
+        self._arm_next()
         return reports
 
     def _items_for(self, name: str, num_items: ItemsArg) -> int | Tensor | None:
@@ -188,6 +222,7 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         for name, member in self._members.items():
             member.load_state_dict(state_dict[name])
         self._step_num = max(member.step_num for member in self._members.values())
+        self._arm_next()
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{name!r}: {member!r}" for name, member in self._members.items())

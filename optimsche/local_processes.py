@@ -7,6 +7,11 @@ imported torch once (a fresh ``spawn``-ed interpreter each where there is no for
 joins the default process group with the gloo backend bound to the loopback interface
 (``GLOO_SOCKET_IFNAME``), calls ``fn(rank, world_size, *args)``, and sends back its pickled
 return value (or its traceback). No traffic leaves 127.0.0.1.
+
+What the processes print goes to the parent's standard output and error *as they are when
+the run starts* (file descriptors 1 and 2, handed to each process): a forkserver child would
+otherwise inherit the forkserver's, i.e. wherever they pointed when the forkserver started,
+such as the capture of an earlier pytest test.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import os
 import pickle
 import queue
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from multiprocessing import reduction
 from typing import Any, TypeVar
 
 import torch
@@ -50,6 +57,40 @@ def loopback_interface() -> str:
     return next((name for name in names if name.startswith("lo")), "lo")
 
 
+class _OutputFds:
+    """The parent's standard output and error, file descriptors 1 and 2 as they are when a
+    process is started, sent along to it (see the module doc).
+
+    Pickled for a child (forkserver or spawn), each descriptor travels as a
+    ``multiprocessing.reduction.DupFd``; the child gets its own duplicates and
+    :meth:`redirect` puts them in place of its descriptors 1 and 2.
+    """
+
+    __slots__ = ("fds",)
+
+    def __init__(self, fds: tuple[int, int] = (1, 2)) -> None:
+        self.fds = fds
+
+    def __reduce__(self) -> tuple[Callable[..., _OutputFds], tuple[Any, ...]]:
+        return (_received_output_fds, tuple(reduction.DupFd(fd) for fd in self.fds))
+
+    def redirect(self) -> None:
+        """Make this process's descriptors 1 and 2 the ones received (flushing first)."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for target, fd in zip((1, 2), self.fds, strict=True):
+            if fd != target:
+                os.dup2(fd, target)
+                os.close(fd)
+        self.fds = (1, 2)
+
+
+def _received_output_fds(*dup_fds: Any) -> _OutputFds:
+    """Unpickle an :class:`_OutputFds` in the child: take the duplicated descriptors."""
+    out, err = (int(dup_fd.detach()) for dup_fd in dup_fds)
+    return _OutputFds((out, err))
+
+
 def _worker(
     rank: int,
     world_size: int,
@@ -59,8 +100,11 @@ def _worker(
     timeout_s: float,
     threads: int,
     results: mp.Queue[tuple[int, bool, bytes]],
+    output: _OutputFds | None,
 ) -> None:
     """Body of one spawned process: join the gloo group, run ``fn``, report back, leave."""
+    if output is not None:
+        output.redirect()
     os.environ.update(
         {
             "MASTER_ADDR": LOOPBACK,
@@ -89,9 +133,12 @@ def _worker(
             value = fn(rank, world_size, *args)
         finally:
             dist.destroy_process_group()
-        results.put((rank, True, pickle.dumps(value)))
+        answer = (rank, True, pickle.dumps(value))
     except BaseException:
-        results.put((rank, False, traceback.format_exc().encode()))
+        answer = (rank, False, traceback.format_exc().encode())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    results.put(answer)
 
 
 def run_local_processes(
@@ -140,10 +187,12 @@ def run_local_processes(
         raise
     ctx = _context()
     results: mp.Queue[tuple[int, bool, bytes]] = ctx.Queue()
+    # a forkserver child would inherit the forkserver's stdout/stderr: send the current ones
+    output = _OutputFds() if ctx.get_start_method() == "forkserver" else None
     processes = [
         ctx.Process(
             target=_worker,
-            args=(rank, world_size, port, fn, args, timeout_s, threads, results),
+            args=(rank, world_size, port, fn, args, timeout_s, threads, results, output),
             daemon=True,
         )
         for rank in range(world_size)

@@ -23,10 +23,10 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   of the graph, backward reaches every parameter: see
   :func:`optimsche.distributed.backward_inputs`). Under DDP/FSDP (detected from ``model``, or
   ``distributed=True``) the non-final micro-steps of a window run without gradient sync; for
-  DDP, whose sync is decided
-  at forward time, the shell arms the next forward after every step
-  (:func:`optimsche.distributed.arm_gradient_sync`) and, should a window's last forward have
-  run unsynced anyway, all-reduces the gradients itself.
+  DDP, whose sync is decided at forward time, the shell arms the next forward after every step
+  (:mod:`optimsche.ddp_sync_rule`: DDP's own all-reduce only where every optimizer on the
+  model takes part and they own all its parameters that require grad) and, when a window's
+  last forward ran unsynced, all-reduces its gradients itself.
 * **Update**, on a window's last micro-step: fp16 gradients are unscaled; with ``num_items``
   the gradients are divided by the items; the total gradient norm of this optimizer's
   gradients (``grad_norm_type``) is computed and, with ``grad_clip``, clipped to it (torch's
@@ -46,7 +46,10 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   without (:mod:`optimsche.amp`). The forward is yours: run it under :meth:`autocast`.
 * **Checkpoints**: :meth:`state_dict` holds the optimizer, the scaler, the counters and,
   mid-window, the partial gradients, so resuming at any micro-step continues bit for bit
-  (format and conversions in :mod:`optimsche.checkpoint`).
+  (format and conversions in :mod:`optimsche.checkpoint`). Under DDP/FSDP those partial
+  gradients are the saving rank's own (not yet all-reduced): save one file per rank and load
+  each on the same rank and world size, or checkpoint at a window boundary, which loads
+  anywhere. A mid-window checkpoint loaded on another rank or world size is a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 
 from optimsche.accumulation import (
@@ -71,14 +75,16 @@ from optimsche.amp import amp_name, autocast, found_inf, make_scaler, resolve_am
 from optimsche.checkpoint import read_state_dict, to_state_dict
 from optimsche.clipping import clip_by_norm_, total_norm
 from optimsche.compiled_step import compiled_step
+from optimsche.ddp_sync_rule import DdpSyncRule
 from optimsche.distributed import (
+    all_reduce_mean_,
     all_reduce_sum_,
-    arm_gradient_sync,
     as_full_tensor,
     backward_inputs,
     forward_prepared_sync,
     gradient_sync,
     is_data_parallel,
+    rank,
     world_size,
 )
 from optimsche.optimizer_factory import (
@@ -201,6 +207,12 @@ class OptimScheduler:
         self.distributed = self._resolve_distributed(distributed)
         self._sync_model = model if self.distributed else None
         self._world = world_size() if self.distributed else 1
+        self._sync_rule: DdpSyncRule | None = None
+        if self.distributed and isinstance(model, DistributedDataParallel):
+            # an OptimSchedulerGroup replaces it by one rule for all its members on this model
+            self._sync_rule = DdpSyncRule(
+                model, [(self.accum_grad, self.step_per_update)], [type(self).__name__], self._inputs
+            )
         # the params backward may reach; None under FSDP (see distributed.backward_inputs)
         self._backward_inputs = backward_inputs(model, self._inputs)
 
@@ -366,9 +378,10 @@ class OptimScheduler:
         return StepReport(n, real, False, None, self._lr, None)
 
     def state_dict(self) -> dict[str, Any]:
-        """The checkpoint: version, optimizer, scaler, counters and, mid-window, the partial
-        gradients (format in :mod:`optimsche.checkpoint`). ``torch.load(weights_only=True)``
-        reads it back."""
+        """The checkpoint: version, optimizer, scaler, counters, this process's rank and world
+        size and, mid-window, the partial gradients (format in :mod:`optimsche.checkpoint`).
+        ``torch.load(weights_only=True)`` reads it back. Mid-window under DDP/FSDP it holds
+        this rank's own partial gradients: save one file per rank."""
         return to_state_dict(
             optimizer=self.optimizer,
             scaler=self.scaler,
@@ -379,14 +392,17 @@ class OptimScheduler:
             lr=self._lr,
             params=self._params,
             window=self._window,
+            rank=self._rank(),
+            world_size=self._world,
         )
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a checkpoint of :meth:`state_dict` (or SpeeChain's format).
 
-        A checkpoint that does not fit (other optimizer class, parameter shapes, version, or an
-        accum_grad change mid-window) is refused with a ``ValueError``; documented differences
-        are converted (:mod:`optimsche.checkpoint`). A Tensor lr stays the same tensor object.
+        A checkpoint that does not fit (other optimizer class, parameter shapes, version, an
+        accum_grad change mid-window, or a mid-window checkpoint of another rank or world size)
+        is refused with a ``ValueError``; documented differences are converted
+        (:mod:`optimsche.checkpoint`). A Tensor lr stays the same tensor object.
         """
         restored = read_state_dict(
             state_dict,
@@ -395,6 +411,8 @@ class OptimScheduler:
             accum_grad=self.accum_grad,
             step_per_update=self.step_per_update,
             params=self._params,
+            rank=self._rank(),
+            world_size=self._world,
         )
         own_lrs = [group["lr"] for group in self.optimizer.param_groups]
         try:
@@ -447,6 +465,11 @@ class OptimScheduler:
             + ")"
         )
 
+    def _rank(self) -> int:
+        """This process's rank for checkpoints: its rank in the default group when the shell
+        is distributed, else 0 (and ``self._world`` is 1)."""
+        return rank() if self.distributed else 0
+
     # ----------------------------------------------------------------- the step, in parts
     # OptimSchedulerGroup runs these parts itself: every backward first, then every update.
     def _next(self, step_num: object) -> int:
@@ -460,9 +483,11 @@ class OptimScheduler:
         return real, real % self.step_per_update == 0, n % self.accum_grad == 0
 
     def _arm_next(self) -> None:
-        """DDP decides at forward time whether the backward syncs: arm the next forward."""
-        if self._sync_model is not None:
-            arm_gradient_sync(self._sync_model, (self._step_num + 1) % self.accum_grad == 0)
+        """DDP decides at forward time whether the backward syncs: arm the next forward
+        (:mod:`optimsche.ddp_sync_rule`)."""
+        rule = self._sync_rule
+        if rule is not None:
+            rule.arm(self._step_num + 1)
 
     def _pick_loss(self, losses: Losses) -> Tensor:
         if isinstance(losses, Tensor):
@@ -526,11 +551,9 @@ class OptimScheduler:
         with gradient_sync(sync_model, final):
             torch.autograd.backward(loss, inputs=self._backward_inputs, retain_graph=retain_graph)
         if unsynced and self._world > 1:
-            # The window's last forward ran with DDP's sync off (e.g. step_num jumped): average
-            # the gradients across ranks here, as DDP would have.
-            for p in self._inputs:
-                if p.grad is not None:
-                    all_reduce_sum_(p.grad).div_(self._world)
+            # The window's last forward ran with DDP's sync off (the rule of ddp_sync_rule, or
+            # step_num jumped): average the gradients across ranks here, as DDP would have.
+            all_reduce_mean_([p.grad for p in self._inputs if p.grad is not None], self._world)
 
     def _update(
         self,

@@ -30,4 +30,4 @@ def cosine(step: S, peak: float, steps: float, final: float = 0.0, exponent: flo
     cosine_factor = 0.5 * (1.0 + ops.cos(t * (math.pi / steps)))
     if exponent != 1.0:
         cosine_factor = ops.power(cosine_factor, exponent)
-    return final + (peak - final) * cosine_factor
+    return ops.interpolate(final, peak, cosine_factor)

@@ -54,9 +54,14 @@ def cosine_restarts(
     Cycle ``i = 0, 1, 2, …`` lasts ``T_i = period · mult**i`` steps and starts at step
     ``period · (mult**i - 1) / (mult - 1)`` (``period · i`` when ``mult = 1``); ``t_i`` is
     the step's position in its cycle. Each cycle restarts at its peak ``peak · decay**i``
-    and anneals towards ``final`` (periodic by design: it rises at every restart).
-    ``period`` must be > 0, ``mult >= 1`` (cycles that shrink would end in finite time),
-    ``0 < decay <= 1`` (peaks never grow).
+    and anneals towards ``final`` (periodic by design: it rises at every restart). ``final``
+    is absolute, as timm's ``lr_min``: once ``peak · decay**i`` has fallen below it, a cycle
+    runs from its peak up towards ``final``.
+
+    Cycle starts are exact: every step with ``start(i) <= step < start(i + 1)`` is in cycle
+    ``i``, whatever its size (integer ``period`` and ``mult`` give integer starts, exactly
+    hit by integer steps). ``period`` must be > 0, ``mult >= 1`` (cycles that shrink would
+    end in finite time), ``0 < decay <= 1`` (peaks never grow).
     """
     peak = require_number("peak", peak)
     period = require_positive("period", period)

@@ -30,10 +30,12 @@ def exponential(
       when ``rate > 1``. With ``rate == 1`` the value is ``start`` whatever ``end`` is (optax
       would clip it to ``end`` when ``end < start``).
 
-    Holds ``start`` before ``begin``. ``start``, ``rate`` and ``steps`` must be > 0 (optax
-    returns a constant for ``rate == 0``; here it is an error: a rate of 0 is a drop to zero,
-    which :func:`schedules.piecewise_constant` says plainly), ``begin`` >= 0. Without ``end``,
-    a growth (``rate > 1``) overflows to ``inf`` at very large steps.
+    Holds ``start`` before ``begin``. ``start``, ``rate`` and ``steps`` must be > 0 and
+    ``begin >= 0``: optax silently turns ``rate == 0`` or ``steps <= 0`` into a constant
+    schedule and a negative ``begin`` into 0; here each is a ``ValueError`` (a drop to zero
+    is :func:`schedules.piecewise_constant`). A decay without ``end`` underflows to 0 and a
+    growth without ``end`` overflows to ``inf`` at very large steps (never an error, never
+    NaN).
     """
     start = require_positive("start", start)
     rate = require_positive("rate", rate)
@@ -52,6 +54,8 @@ def exponential(
         raise ValueError(f"end must be <= start ({start!r}) when rate < 1, got {end!r}")
     if rate > 1.0 and end < start:
         raise ValueError(f"end must be >= start ({start!r}) when rate > 1, got {end!r}")
-    if end <= start:
+    if rate < 1.0:
         return ops.maximum(value, end)
-    return ops.minimum(value, end)
+    if rate > 1.0:
+        return ops.minimum(value, end)
+    return value

@@ -21,4 +21,4 @@ def linear(step: S, start: float, end: float, steps: float, begin: float = 0) ->
     begin = require_non_negative("begin", begin)
     ops = ops_for(step)
     t = ops.clip(ops.step(step) - begin, 0.0, steps)
-    return start + (end - start) * (t / steps)
+    return ops.interpolate(start, end, t / steps)

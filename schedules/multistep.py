@@ -6,10 +6,31 @@ milestones=milestones, gamma=gamma)``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from schedules.scalar_or_tensor import S, ops_for
 from schedules.validation import require_increasing, require_number, require_positive
+
+
+def _is_sorted_natural_list(milestones: object) -> bool:
+    """The common case, checked fast: a list or tuple of sorted non-negative Python ints."""
+    if type(milestones) is not list and type(milestones) is not tuple:
+        return False
+    if not all(type(m) is int for m in milestones):
+        return False
+    return (not milestones or milestones[0] >= 0) and all(
+        a <= b for a, b in itertools.pairwise(milestones)
+    )
+
+
+def _checked_milestones(milestones: Sequence[float]) -> Sequence[float]:
+    if _is_sorted_natural_list(milestones):
+        return milestones
+    bounds = require_increasing("milestones", milestones, strict=False)
+    if bounds and bounds[0] < 0:
+        raise ValueError(f"milestones must be >= 0, got {list(milestones)!r}")
+    return bounds
 
 
 def multistep(step: S, start: float, milestones: Sequence[float], gamma: float) -> S:
@@ -21,9 +42,7 @@ def multistep(step: S, start: float, milestones: Sequence[float], gamma: float) 
     ``gamma`` must be > 0.
     """
     start = require_number("start", start)
-    bounds = require_increasing("milestones", milestones, strict=False)
-    if bounds and bounds[0] < 0:
-        raise ValueError(f"milestones must be >= 0, got {list(milestones)!r}")
+    bounds = _checked_milestones(milestones)
     gamma = require_positive("gamma", gamma)
     ops = ops_for(step)
     t = ops.step(step)

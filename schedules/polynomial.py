@@ -27,4 +27,4 @@ def polynomial(
     begin = require_non_negative("begin", begin)
     ops = ops_for(step)
     t = ops.clip(ops.step(step) - begin, 0.0, steps)
-    return end + (start - end) * ops.power(1.0 - t / steps, power)
+    return ops.interpolate(end, start, ops.power(1.0 - t / steps, power))

@@ -50,6 +50,12 @@ class Ops(Generic[S]):
     def clip(self, x: S, low: float, high: float) -> S:
         raise NotImplementedError
 
+    def interpolate(self, start: float, end: float, fraction: S) -> S:
+        """``start + (end - start) · fraction`` kept within ``[min(start, end), max(start,
+        end)]``: float rounding can overshoot an end point by an ulp, the clip cannot, and
+        it keeps the result monotone in ``fraction``."""
+        return self.clip(start + (end - start) * fraction, min(start, end), max(start, end))
+
     def floor(self, x: S) -> S:
         raise NotImplementedError
 

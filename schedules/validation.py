@@ -6,9 +6,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+_INF = math.inf
+
 
 def require_number(name: str, value: object) -> float:
     """``value`` as a float; it must be a finite real number (not a bool)."""
+    if (value.__class__ is float or value.__class__ is int) and -_INF < value < _INF:
+        return float(value)  # the fast path: a plain finite number
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
     if not abs(value) < math.inf:  # not math.isfinite: dynamo traces this on symbolic floats
@@ -18,6 +22,8 @@ def require_number(name: str, value: object) -> float:
 
 def require_positive(name: str, value: object) -> float:
     """``value`` must be a finite number > 0."""
+    if (value.__class__ is float or value.__class__ is int) and 0 < value < _INF:
+        return float(value)  # the fast path
     number = require_number(name, value)
     if number <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -26,6 +32,8 @@ def require_positive(name: str, value: object) -> float:
 
 def require_non_negative(name: str, value: object) -> float:
     """``value`` must be a finite number >= 0."""
+    if (value.__class__ is float or value.__class__ is int) and 0 <= value < _INF:
+        return float(value)  # the fast path
     number = require_number(name, value)
     if number < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")

@@ -54,8 +54,8 @@ def warmup_cosine(
     cosine_factor = 0.5 * (1.0 + ops.cos(d * (math.pi / decay_steps)))
     if exponent != 1.0:
         cosine_factor = ops.power(cosine_factor, exponent)
-    decayed = final + (peak - final) * cosine_factor
+    decayed = ops.interpolate(final, peak, cosine_factor)
     if warmup == 0.0:
         return decayed
-    ramp = start + (peak - start) * (ops.minimum(t, warmup) / warmup)
+    ramp = ops.interpolate(start, peak, ops.minimum(t, warmup) / warmup)
     return ops.where(t < warmup, ramp, decayed)

@@ -64,6 +64,6 @@ def warmup_stable_decay(
         factor = 0.5 * (1.0 + ops.cos(math.pi * p))
     else:
         factor = 1.0 - ops.sqrt(p)
-    decaying = final + (peak - final) * factor
+    decaying = ops.interpolate(final, peak, factor)
     stable_or_decaying = ops.where(s < warmup + stable, peak, decaying)
     return ops.where(s < warmup, peak * (s / warmup), stable_or_decaying)

@@ -20,6 +20,7 @@ from benchmarks.timing import Samples, interleaved, paired
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_each_benchmark_runs_quick_and_produces_rows(name: str) -> None:
     section = benchmark(name)(BenchConfig(quick=True))
     assert section.key == name
@@ -30,6 +31,19 @@ def test_each_benchmark_runs_quick_and_produces_rows(name: str) -> None:
         assert (row.met is None) == (row.goal in ("", "reported")), row
     assert f"## {section.title}" in markdown_section(section)
     assert section.rows[0].case in text_section(section)
+
+
+def test_schedule_cost_skips_optax_rows_cleanly_without_optax(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import benchmarks.schedule_cost as schedule_cost
+    from benchmarks.optional_optax import SKIPPED
+
+    monkeypatch.setattr(schedule_cost, "load_optax", lambda: None)
+    section = schedule_cost.run(BenchConfig(quick=True))
+    assert section.rows
+    assert not any("optax" in row.case for row in section.rows)
+    assert SKIPPED in section.notes
 
 
 def test_unknown_benchmark_is_refused_with_the_choices() -> None:

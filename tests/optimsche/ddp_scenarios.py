@@ -10,6 +10,7 @@ No ``from __future__ import annotations`` here: DDP's ``register_comm_hook`` ins
 annotations at runtime and rejects string annotations.
 """
 
+import copy
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -247,9 +248,13 @@ def two_losses(model: nn.Module, x: Tensor, y: Tensor) -> dict[str, Tensor]:
     return {"loss_a": ((out_a - y) ** 2).mean(), "loss_b": ((out_b + y) ** 2).mean()}
 
 
-def reference_group_large_batch() -> list[Params]:
+def reference_group_large_batch(a_every: int = 1, with_b: bool = True) -> list[Params]:
     """Single process: optimizer A (enc + head_a) on loss_a, B (head_b) on loss_b, each
-    backward reaching only its own parameters, one step per window on the whole batch."""
+    backward reaching only its own parameters, one step per window on the whole batch.
+
+    ``a_every``: A takes part only in windows whose 1-based number is a multiple of it
+    (``step_per_update``). ``with_b=False``: no optimizer B (head_b is never trained).
+    """
     model = TwoHeads()
     params_a = [*model.enc.parameters(), *model.head_a.parameters()]
     params_b = list(model.head_b.parameters())
@@ -257,20 +262,29 @@ def reference_group_large_batch() -> list[Params]:
     history: list[Params] = []
     for w in range(WINDOWS):
         losses = two_losses(model, *window_data(w, batch))
-        torch.autograd.backward(losses["loss_a"], inputs=params_a, retain_graph=True)
-        torch.autograd.backward(losses["loss_b"], inputs=params_b)
-        opt_a.step()
-        opt_b.step()
+        if (w + 1) % a_every == 0:
+            torch.autograd.backward(losses["loss_a"], inputs=params_a, retain_graph=True)
+            opt_a.step()
+        if with_b:
+            torch.autograd.backward(losses["loss_b"], inputs=params_b)
+            opt_b.step()
         opt_a.zero_grad(set_to_none=True)
         opt_b.zero_grad(set_to_none=True)
         history.append(snapshot(model))
     return history
 
 
-def shell_ddp_group(rank: int) -> dict[str, Any]:
+def shell_ddp_group(
+    rank: int, a_every: int = 1, with_b: bool = True, find_unused: bool = False
+) -> dict[str, Any]:
     """An OptimSchedulerGroup of two OptimSchedulers (disjoint updated_modules) on one DDP
-    model with a shared encoder, accum_grad=ACCUM."""
-    ddp = DistributedDataParallel(TwoHeads())
+    model with a shared encoder, accum_grad=ACCUM.
+
+    ``a_every``: member a's ``step_per_update``; ``with_b=False``: no member b (head_b, which
+    requires grad, belongs to no optimizer); ``find_unused``: DDP's
+    ``find_unused_parameters``. Reports per window which members updated.
+    """
+    ddp = DistributedDataParallel(TwoHeads(), find_unused_parameters=find_unused)
     counter = [0]
     ddp.register_comm_hook(counter, counting_allreduce_hook)
     members = {
@@ -281,23 +295,62 @@ def shell_ddp_group(rank: int) -> dict[str, Any]:
             updated_modules=["enc", "head_a"],
             optim_loss="loss_a",
             accum_grad=ACCUM,
+            step_per_update=a_every,
         ),
-        "b": OptimScheduler(
+    }
+    if with_b:
+        members["b"] = OptimScheduler(
             optim_type="SGD",
             optim_conf={"lr": LR, "momentum": MOMENTUM},
             model=ddp,
             updated_modules=["head_b"],
             optim_loss="loss_b",
             accum_grad=ACCUM,
-        ),
-    }
+        )
     group = OptimSchedulerGroup(members)
     history: list[Params] = []
+    updates: list[list[str]] = []
     for w in range(WINDOWS):
         for k in range(ACCUM):
-            group.step(two_losses(ddp, *batch(rank, w, k)))
+            reports = group.step(two_losses(ddp, *batch(rank, w, k)))
+        updates.append([name for name, report in reports.items() if report.updated])
         history.append(snapshot(ddp))
-    return {"params": history, "allreduces": counter[0]}
+    return {"params": history, "allreduces": counter[0], "updates": updates}
+
+
+def mid_window_checkpoints(rank: int) -> dict[str, Any]:
+    """Checkpoints of a DDP shell on each rank, mid-window and at a window boundary, gathered
+    on every rank; each rank then loads its own and the other rank's."""
+    ddp = DistributedDataParallel(make_model())
+    osch = OptimScheduler(model=ddp, optimizer=make_optimizer(ddp.parameters()), accum_grad=ACCUM)
+    for k in range(ACCUM):
+        osch.step(mean_loss(ddp, *batch(rank, 0, k)))
+        if k == 0:
+            mid = copy.deepcopy(osch.state_dict())
+    boundary = copy.deepcopy(osch.state_dict())
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, (mid, boundary))
+    other = 1 - rank
+    loads: dict[str, str | None] = {}
+    for label, state in (
+        ("own mid-window", gathered[rank][0]),
+        ("other mid-window", gathered[other][0]),
+        ("own boundary", gathered[rank][1]),
+        ("other boundary", gathered[other][1]),
+    ):
+        fresh = DistributedDataParallel(make_model())
+        shell = OptimScheduler(
+            model=fresh, optimizer=make_optimizer(fresh.parameters()), accum_grad=ACCUM
+        )
+        try:
+            shell.load_state_dict(state)
+            loads[label] = None
+        except ValueError as error:
+            loads[label] = str(error)
+    return {
+        "saved": [(mid["rank"], mid["world_size"]), (boundary["rank"], boundary["world_size"])],
+        "loads": loads,
+    }
 
 
 def guarded(scenario: Callable[[int], dict[str, Any]], rank: int) -> dict[str, Any]:
@@ -320,4 +373,10 @@ def ddp_suite(rank: int, world_size: int) -> dict[str, Any]:
         "num_items": guarded(shell_ddp_num_items, rank),
         "nonfinite": guarded(shell_ddp_nonfinite, rank),
         "group": guarded(shell_ddp_group, rank),
+        "group_every_other": guarded(lambda r: shell_ddp_group(r, a_every=2), rank),
+        "group_every_other_find_unused": guarded(
+            lambda r: shell_ddp_group(r, a_every=2, find_unused=True), rank
+        ),
+        "uncovered": guarded(lambda r: shell_ddp_group(r, with_b=False), rank),
+        "checkpoints": guarded(mid_window_checkpoints, rank),
     }

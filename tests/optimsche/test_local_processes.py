@@ -3,7 +3,11 @@ real ranks (which the shell relies on: DDP decides at *forward* time whether to 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from optimsche.distributed import (
+    all_reduce_mean_,
     all_reduce_sum_,
     arm_gradient_sync,
     forward_prepared_sync,
@@ -95,6 +100,23 @@ def two_rank_facts(rank_: int, world_size_: int) -> dict[str, Any]:
     }
 
 
+def mean_facts(rank_: int, world_size_: int) -> dict[str, Any]:
+    """``all_reduce_mean_`` on mixed dtypes, a non-contiguous tensor, a sparse one, and buckets
+    of 16 bytes (several all-reduces), with every rank holding ``rank + 1`` times a base."""
+    scale = float(rank_ + 1)
+    dense64 = torch.arange(6, dtype=torch.float64).reshape(2, 3) * scale
+    dense32 = (torch.arange(12, dtype=torch.float32).reshape(3, 4) * scale).t()  # non-contiguous
+    sparse = torch.sparse_coo_tensor([[0, 2]], [1.0, 2.0], (4,)) * scale
+    all_reduce_mean_([dense64, dense32, sparse], world_size_, bucket_bytes=16)
+    return {"dense64": dense64, "dense32": dense32, "sparse": sparse.to_dense()}
+
+
+def print_rank(rank_: int, world_size_: int, tag: str) -> None:
+    """Print one line to stdout and one to stderr."""
+    print(f"{tag}: stdout of rank {rank_}", flush=True)
+    print(f"{tag}: stderr of rank {rank_}", file=sys.stderr, flush=True)
+
+
 def fail_on_rank_one(rank_: int, world_size_: int, message: str) -> int:
     """Rank 1 raises; rank 0 returns normally."""
     if rank_ == 1:
@@ -139,3 +161,42 @@ def test_bad_arguments_are_rejected_before_spawning(kwargs: dict[str, Any], matc
 
 def test_loopback_interface_is_a_lo_interface() -> None:
     assert loopback_interface().startswith("lo")
+
+
+def test_all_reduce_mean_averages_every_kind_of_tensor() -> None:
+    mean = (1.0 + 2.0) / 2  # ranks hold 1x and 2x the base
+    for r in run_local_processes(mean_facts, 2, timeout_s=120.0):
+        assert torch.equal(r["dense64"], torch.arange(6, dtype=torch.float64).reshape(2, 3) * mean)
+        assert torch.equal(r["dense32"], (torch.arange(12.0).reshape(3, 4) * mean).t())
+        assert torch.equal(r["sparse"], torch.tensor([1.0, 0.0, 2.0, 0.0]) * mean)
+
+
+@contextlib.contextmanager
+def std_fds_to(out: Path, err: Path) -> Iterator[None]:
+    """Point this process's file descriptors 1 and 2 at ``out`` and ``err`` for a while."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with out.open("wb") as out_file, err.open("wb") as err_file:
+        os.dup2(out_file.fileno(), 1)
+        os.dup2(err_file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, target in zip(saved, (1, 2), strict=True):
+                os.dup2(fd, target)
+                os.close(fd)
+
+
+def test_rank_output_goes_to_the_stdout_and_stderr_current_at_each_run(tmp_path: Path) -> None:
+    # Two runs, each with fds 1/2 pointed elsewhere: the forkserver (started by the first run
+    # or an earlier test) must not keep sending the ranks' output to where it started.
+    for run in ("first", "second"):
+        out, err = tmp_path / f"{run}.out", tmp_path / f"{run}.err"
+        with std_fds_to(out, err):
+            run_local_processes(print_rank, 2, run, timeout_s=120.0)
+        for rank_ in (0, 1):
+            assert f"{run}: stdout of rank {rank_}\n" in out.read_text()
+            assert f"{run}: stderr of rank {rank_}\n" in err.read_text()

@@ -4,6 +4,7 @@ anneals towards final: final + (peak · decay**i - final) · ½(1 + cos(π · t_
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from typing import Any
 
@@ -21,15 +22,16 @@ HUGE = 10**12
 
 def exact_cycle(step: int, period: int, mult: int) -> tuple[int, int, int]:
     """Cycle index, position in it and its length, by integer arithmetic only."""
+    if mult == 1:
+        index, position = divmod(step, period)
+        return index, position, period
     index, start, length = 0, 0, period
     while step >= start + length:
         index, start, length = index + 1, start + length, length * mult
     return index, step - start, length
 
 
-def reference(
-    step: int, peak: float, period: int, mult: int, final: float, decay: float
-) -> float:
+def reference(step: int, peak: float, period: int, mult: int, final: float, decay: float) -> float:
     index, position, length = exact_cycle(max(step, 0), period, mult)
     factor = 0.5 * (1 + math.cos(math.pi * position / length))
     return final + (peak * decay**index - final) * factor
@@ -134,7 +136,7 @@ def test_anneals_within_each_cycle_and_rises_only_at_restarts() -> None:
         cosine_restarts, peak=1.0, period=3, mult=2.0, final=0.1, decay=0.8
     )
     starts = cycle_starts(3, 2, 400)
-    for start, end in zip(starts, starts[1:], strict=False):
+    for start, end in itertools.pairwise(starts):
         assert_monotone(schedule, start, end - 1, increasing=False, strict=True)
         assert schedule(end) > schedule(end - 1)
 

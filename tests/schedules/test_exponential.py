@@ -71,6 +71,14 @@ def test_end_is_a_ceiling_for_a_growth() -> None:
     assert_monotone(doubling, 0, 50, increasing=True)
 
 
+def test_a_bound_equal_to_start_is_constant() -> None:
+    for rate, steps in ((2.0, 1), (0.5, 3)):
+        for step in (0, 1, 5, 10**12):
+            assert exponential(step, 1.5, rate, steps, end=1.5) == 1.5
+        got = exponential(torch.tensor([0, 1, 10**12]), 1.5, rate, steps, end=1.5)
+        assert got.tolist() == [1.5, 1.5, 1.5]
+
+
 def test_rate_one_is_constant_whatever_end_is() -> None:
     for end in (None, 0.1, 1.0, 5.0):
         for step in (0, 3, 10**12):
@@ -119,7 +127,12 @@ def test_a_decay_never_rises(
     rate: float, steps: int, begin: int, staircase: bool, floor: float | None
 ) -> None:
     schedule = functools.partial(
-        exponential, start=2.0, rate=rate, steps=steps, begin=begin, staircase=staircase,
+        exponential,
+        start=2.0,
+        rate=rate,
+        steps=steps,
+        begin=begin,
+        staircase=staircase,
         end=None if floor is None else 2.0 * floor,
     )
     assert_monotone(schedule, 0, begin + 10 * steps, increasing=False)

@@ -93,6 +93,8 @@ def _polynomial(k: dict[str, Any]) -> Facts:
 def _exponential(k: dict[str, Any]) -> Facts:
     start, end, rate = k["start"], k["end"], k["rate"]
     joints = [] if k["staircase"] else [k["begin"]]
+    if rate == 1.0:  # constant at start: `end` is ignored
+        return Facts(start, start, falling=[(0, HUGE)], joints=joints)
     if rate < 1.0:
         return Facts(0.0 if end is None else end, start, falling=[(0, HUGE)], joints=joints)
     return Facts(start, end, rising=[(0, HUGE, False)], joints=joints)

@@ -96,7 +96,9 @@ def test_huge_steps_python_and_int64_tensor() -> None:
     assert long(5 * 10**10) == pytest.approx(1.0, rel=1e-15)
     steps = torch.tensor([5 * 10**10, 10**11, 10**12 + 1, 2**62], dtype=torch.int64)
     torch.testing.assert_close(
-        long(steps), torch.tensor([1.0, 2.0, 0.0, 0.0], dtype=torch.float64), rtol=1e-14,
+        long(steps),
+        torch.tensor([1.0, 2.0, 0.0, 0.0], dtype=torch.float64),
+        rtol=1e-14,
         atol=1e-16,
     )
     assert SMALL(torch.tensor([10**12], dtype=torch.int64)).item() == 0.0
@@ -120,8 +122,13 @@ def test_warmup_rises_strictly_then_never_rises(
     warmup: int, decay: int, start_fraction: float, final_fraction: float, exponent: float
 ) -> None:
     schedule = functools.partial(
-        warmup_cosine, peak=1.0, warmup=warmup, steps=warmup + decay, start=start_fraction,
-        final=final_fraction, exponent=exponent,
+        warmup_cosine,
+        peak=1.0,
+        warmup=warmup,
+        steps=warmup + decay,
+        start=start_fraction,
+        final=final_fraction,
+        exponent=exponent,
     )
     assert_monotone(schedule, 0, warmup, increasing=True, strict=True)
     assert_monotone(schedule, warmup, warmup + decay + 10, increasing=False)

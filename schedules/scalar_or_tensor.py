@@ -103,6 +103,11 @@ class ScalarOps(Ops[float]):
     def clip(self, x: float, low: float, high: float) -> float:
         return float(low) if x < low else (float(high) if x > high else x)
 
+    def interpolate(self, start: float, end: float, fraction: float) -> float:
+        value = start + (end - start) * fraction
+        low, high = (start, end) if start <= end else (end, start)
+        return low if value < low else (high if value > high else value)
+
     def floor(self, x: float) -> float:
         return float(math.floor(x))
 
@@ -181,6 +186,8 @@ def ops_for(step: Tensor) -> Ops[Tensor]: ...
 def ops_for(step: float) -> Ops[float]: ...
 def ops_for(step: float | Tensor) -> Ops[float] | Ops[Tensor]:
     """The evaluator for ``step``: :data:`TENSOR` for a Tensor, :data:`SCALAR` otherwise."""
+    if step.__class__ is int or step.__class__ is float:  # fast path: isinstance(Tensor) is slow
+        return SCALAR
     if isinstance(step, Tensor):
         return TENSOR
     if isinstance(step, bool) or not isinstance(step, int | float):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from benchmarks.bench_config import BenchConfig
 from benchmarks.formatting import micros_range, ratio_range, seconds_range
 from benchmarks.profiles import python_profile, python_profile_share
@@ -83,9 +85,9 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
     if ratio.median > GOAL_RATIO:
         shell = loops["shell"]
         share = python_profile_share(lambda: shell.run(windows), "optimsche/")
-        rows_note = python_profile(lambda: shell.run(windows), limit=8)
+        top_functions = python_profile(lambda: shell.run(windows), limit=8)
         notes_extra = (
-            f" Goal missed: profile of the shell loop (cProfile, own time): {rows_note}; "
+            f" Goal missed: profile of the shell loop (cProfile, own time): {top_functions}; "
             f"{100 * share:.0f}% of the own time is in optimsche/."
         )
     else:
@@ -113,8 +115,8 @@ def run(config: BenchConfig) -> Section:
     notes.append(
         "AdamW, accum_grad 4, clip 1.0, warmup_cosine lr; the shell's extra work per update "
         "includes its finiteness check (one host sync), which the hand-written loop skips. "
-        "Times are CPU time of the benchmark process (1 torch thread), so that other "
-        "processes on the shared machine do not count."
+        f"Times are CPU time of the benchmark process ({torch.get_num_threads()} torch "
+        f"thread(s)), so that other processes on the shared machine do not count."
     )
     return Section(
         NAME,

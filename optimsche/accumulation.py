@@ -14,9 +14,10 @@ Two ways to weigh the micro-batches of a window:
   backpropagates it unscaled; the items are added up as given (Python ints, or tensors: no
   host sync) and at the update the gradient is multiplied by ``world_size / total`` where
   ``total`` is the window's items summed over all ranks (one all-reduce), counted exactly as
-  ``int64`` and divided in the gradients' precision (float64 for float64 gradients). Under DDP the gradient all-reduce already
-  averaged over ``world_size`` ranks, hence the factor: the result is ``∑ grad(loss) / total``,
-  the large batch exactly, whatever the micro-batch lengths.
+  ``int64`` and divided in the gradients' precision (float64 for float64 gradients). Under
+  DDP the gradient all-reduce already averaged over ``world_size`` ranks, hence the factor:
+  the result is ``∑ grad(loss) / total``, the large batch exactly, whatever the micro-batch
+  lengths.
 """
 
 from __future__ import annotations

@@ -239,9 +239,7 @@ def _saved_process(state_dict: Mapping[str, Any]) -> tuple[int, int] | None:
         or not isinstance(saved_rank, int)
         or not 0 <= saved_rank < saved_world
     ):
-        raise _fail(
-            f"'rank' must be an int in [0, world_size={saved_world}), got {saved_rank!r}"
-        )
+        raise _fail(f"'rank' must be an int in [0, world_size={saved_world}), got {saved_rank!r}")
     return saved_rank, saved_world
 
 

@@ -16,15 +16,17 @@ DDP's own sync is armed iff
 
 1. every one of them takes part in ``n`` (its window's real step is a multiple of its
    ``step_per_update``),
-2. together they own every parameter DDP reduces (checked once, when the rule is made), and
+2. together they own every parameter DDP reduces (checked once, when the rule is made: turn
+   ``requires_grad`` on or off before building the shell), and
 3. ``n`` ends the window of at least one of them (else there is nothing to sync yet).
 
 Otherwise the forward runs unsynced (as under ``no_sync()``) and every OptimScheduler whose
 window ends at ``n`` all-reduces its own gradients itself after the backward
-(:func:`optimsche.distributed.all_reduce_mean_`: flat buckets, but not overlapped with the
-backward as DDP's are). The update is the same either way. With mixed ``accum_grad``\\ s, a
-sync armed by one member's window end also averages the partial gradients of members whose
-windows go on: harmless, as the mean over ranks is linear and leaves equal values unchanged.
+(:func:`optimsche.distributed.average_gradients_`: flat buckets, but not overlapped with the
+backward as DDP's are). The update is the same either way (up to rounding). With members of
+different ``accum_grad``, a sync armed by one member's window end also averages the partial
+gradients of members whose windows go on: harmless, as the mean over ranks is linear and
+leaves equal values unchanged.
 
 ``find_unused_parameters=True`` does not change the rule: DDP treats a parameter as unused only
 when the forward's outputs do not reach it, whereas a member that sits a micro-step out owns

@@ -35,10 +35,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FALLBACK_BUCKET_BYTES",
-    "all_reduce_mean_",
     "all_reduce_sum_",
     "arm_gradient_sync",
     "as_full_tensor",
+    "average_gradients_",
     "backward_inputs",
     "ddp_reduced_parameters",
     "forward_prepared_sync",
@@ -259,56 +259,82 @@ def ddp_reduced_parameters(model: DistributedDataParallel) -> list[Tensor]:
     of ``model.module`` that require grad, less DDP's ignored ones (``parameters_to_ignore``,
     set by ``_set_params_and_buffers_to_ignore_for_model`` or ``delay_all_reduce_named_params``).
     """
-    ignored = getattr(model, "parameters_to_ignore", set())
+    ignored: set[str] = getattr(model, "parameters_to_ignore", set())
     return [
         p for name, p in model.module.named_parameters() if p.requires_grad and name not in ignored
     ]
 
 
 FALLBACK_BUCKET_BYTES = 32 * 2**20
-"""Largest flat buffer :func:`all_reduce_mean_` all-reduces at once (32 MiB)."""
+"""Largest flat buffer :func:`average_gradients_` all-reduces at once (32 MiB)."""
 
 
-def _buckets(tensors: list[Tensor], max_bytes: int) -> Iterator[list[Tensor]]:
-    """Consecutive runs of ``tensors`` of at most ``max_bytes`` each (a larger tensor alone)."""
+def _buckets(params: list[Tensor], max_bytes: int) -> Iterator[list[Tensor]]:
+    """Consecutive runs of ``params`` of at most ``max_bytes`` each (a larger one alone)."""
     bucket: list[Tensor] = []
     size = 0
-    for tensor in tensors:
-        nbytes = tensor.numel() * tensor.element_size()
+    for param in params:
+        nbytes = param.numel() * param.element_size()
         if bucket and size + nbytes > max_bytes:
             yield bucket
             bucket, size = [], 0
-        bucket.append(tensor)
+        bucket.append(param)
         size += nbytes
     if bucket:
         yield bucket
 
 
-def all_reduce_mean_(
-    tensors: Sequence[Tensor], world: int, bucket_bytes: int = FALLBACK_BUCKET_BYTES
+def average_gradients_(
+    params: Sequence[Tensor], world: int, bucket_bytes: int = FALLBACK_BUCKET_BYTES
 ) -> None:
-    """Replace each tensor in place by its MEAN over the ``world`` ranks of the default group.
+    """Average the gradients of ``params`` over the ``world`` ranks of the default group, as
+    DDP's all-reduce would have: the shell's fallback for a window whose forward ran unsynced.
 
-    What DDP's own all-reduce does to the gradients, for when its sync did not run: dense
-    tensors are copied, per device and dtype, into flat buffers of at most ``bucket_bytes``
-    (one all-reduce each, not one per tensor; a larger tensor gets one of its own), summed
-    across ranks, divided by ``world`` and copied back; a sparse tensor is all-reduced alone.
-    A no-op when torch.distributed is not initialised or ``world == 1``.
+    Every rank must pass the same parameters in the same order. Dense gradients travel in flat
+    buffers, per device and dtype, of at most ``bucket_bytes`` (one all-reduce each, not one
+    per parameter; a larger parameter gets one of its own), summed and divided by ``world``.
+    Each buffer also carries one presence count per parameter: a parameter without a gradient
+    on this rank contributes zeros, gets the average if another rank had a gradient, and keeps
+    ``None`` if no rank had one (as under DDP with ``find_unused_parameters=True``); only a
+    rank that had such a parameter reads those counts back (a host sync). Sparse gradients are
+    all-reduced one by one and must exist on every rank. A no-op when torch.distributed is not
+    initialised or ``world == 1``.
     """
     if world == 1 or not is_initialized():
         return
     dense: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
-    for tensor in tensors:
-        if tensor.is_sparse:
-            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-            tensor.div_(world)
+    for param in params:
+        grad = param.grad
+        if grad is not None and grad.is_sparse:
+            dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+            grad.div_(world)
         else:
-            dense.setdefault((tensor.device, tensor.dtype), []).append(tensor)
+            dense.setdefault((param.device, param.dtype), []).append(param)
     for group in dense.values():
         for bucket in _buckets(group, bucket_bytes):
-            flat = torch.cat([tensor.reshape(-1) for tensor in bucket])
-            dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-            flat.div_(world)
-            parts = flat.split([tensor.numel() for tensor in bucket])
-            views = [part.view_as(t) for part, t in zip(parts, bucket, strict=True)]
-            torch._foreach_copy_(bucket, views)
+            _average_bucket_(bucket, world)
+
+
+def _average_bucket_(bucket: list[Tensor], world: int) -> None:
+    """:func:`average_gradients_` for one bucket of parameters of one device and dtype."""
+    device, dtype = bucket[0].device, bucket[0].dtype
+    grads = [param.grad for param in bucket]
+    sizes = [param.numel() for param in bucket]
+    parts = [
+        torch.zeros(size, dtype=dtype, device=device) if grad is None else grad.reshape(-1)
+        for grad, size in zip(grads, sizes, strict=True)
+    ]
+    presence = torch.tensor([grad is not None for grad in grads], dtype=dtype)
+    flat = torch.cat([*parts, presence.to(device)])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    total = sum(sizes)
+    averaged = torch.split(flat[:total].div_(world), sizes)
+    pairs = [(grad, averaged[i].view_as(grad)) for i, grad in enumerate(grads) if grad is not None]
+    if pairs:
+        torch._foreach_copy_([grad for grad, _ in pairs], [view for _, view in pairs])
+    missing = [i for i, grad in enumerate(grads) if grad is None]
+    if missing:
+        counts = flat[total:][missing].tolist()
+        for i, count in zip(missing, counts, strict=True):
+            if count:
+                bucket[i].grad = averaged[i].view_as(bucket[i]).clone()

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 
 from optimsche.ddp_sync_rule import DdpSyncRule
 from optimsche.optim_scheduler import Losses, OptimScheduler, TimeFunc
@@ -97,13 +98,13 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
 
     def _share_sync_rules(self) -> list[DdpSyncRule]:
         """One DDP rule per DDP model, over the members that step it (module doc)."""
-        by_model: dict[int, list[tuple[str, OptimScheduler]]] = {}
+        by_model: dict[int, tuple[DistributedDataParallel, list[tuple[str, OptimScheduler]]]] = {}
         for name, member in self._members.items():
             if member._sync_rule is not None:
-                by_model.setdefault(id(member._sync_rule.model), []).append((name, member))
+                model = member._sync_rule.model
+                by_model.setdefault(id(model), (model, []))[1].append((name, member))
         rules = []
-        for named in by_model.values():
-            model = named[0][1]._sync_rule.model  # type: ignore[union-attr]
+        for model, named in by_model.values():
             rule = DdpSyncRule(
                 model,
                 [(member.accum_grad, member.step_per_update) for _, member in named],

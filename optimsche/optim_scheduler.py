@@ -77,9 +77,9 @@ from optimsche.clipping import clip_by_norm_, total_norm
 from optimsche.compiled_step import compiled_step
 from optimsche.ddp_sync_rule import DdpSyncRule
 from optimsche.distributed import (
-    all_reduce_mean_,
     all_reduce_sum_,
     as_full_tensor,
+    average_gradients_,
     backward_inputs,
     forward_prepared_sync,
     gradient_sync,
@@ -211,7 +211,10 @@ class OptimScheduler:
         if self.distributed and isinstance(model, DistributedDataParallel):
             # an OptimSchedulerGroup replaces it by one rule for all its members on this model
             self._sync_rule = DdpSyncRule(
-                model, [(self.accum_grad, self.step_per_update)], [type(self).__name__], self._inputs
+                model,
+                [(self.accum_grad, self.step_per_update)],
+                [type(self).__name__],
+                self._inputs,
             )
         # the params backward may reach; None under FSDP (see distributed.backward_inputs)
         self._backward_inputs = backward_inputs(model, self._inputs)
@@ -553,7 +556,7 @@ class OptimScheduler:
         if unsynced and self._world > 1:
             # The window's last forward ran with DDP's sync off (the rule of ddp_sync_rule, or
             # step_num jumped): average the gradients across ranks here, as DDP would have.
-            all_reduce_mean_([p.grad for p in self._inputs if p.grad is not None], self._world)
+            average_gradients_(self._inputs, self._world)
 
     def _update(
         self,

@@ -37,7 +37,6 @@ from torch.nn.parallel import DistributedDataParallel
 from optimsche.config_building import build_optim_sches
 from optimsche.demo.checkpoint import load_checkpoint, save_checkpoint
 from optimsche.demo.config import DemoConfig, check_fits_model
-from optimsche.demo.ddp_forward import covers_model, forward_sync_context
 from optimsche.demo.evaluation import Evaluation, evaluate
 from optimsche.demo.history import History
 from optimsche.demo.model import LOSS_NAMES, ModelSize, ReversalTransformer
@@ -173,15 +172,18 @@ def _train(
     history: History,
     bar: ProgressBar | None,
 ) -> None:
-    """Run ``steps`` micro-steps: forward (under the group's autocast and, for DDP, the sync
-    context of :mod:`optimsche.demo.ddp_forward`), ``group.step`` with the micro-batch's token
-    count as ``num_items``, record, redraw the bar."""
+    """Run ``steps`` micro-steps: forward (under the group's autocast), ``group.step`` with the
+    micro-batch's token count as ``num_items``, record, redraw the bar.
+
+    Under DDP nothing more is needed: the group arms each forward's gradient sync itself
+    (:mod:`optimsche.ddp_sync_rule`), also in the windows the encoder's optimizer sits out
+    (``step_per_update: 2``), where it runs the forward unsynced and the decoder's optimizer
+    all-reduces its own gradients."""
     autocast = next(iter(group.values())).autocast
     shown = tuple(dict.fromkeys(_optimized_losses(group)))
-    covered = covers_model(group, model)
     for step_num in steps:
         batch = settings.task.train_batch(settings.batch_size, step_num, rank)
-        with forward_sync_context(model, group, step_num, covered), autocast():
+        with autocast():
             losses = model(batch)
         reports = group.step(losses, step_num=step_num, num_items=batch.num_items)
         history.record(step_num, losses, batch.num_items, reports)

@@ -274,15 +274,48 @@ def reference_group_large_batch(a_every: int = 1, with_b: bool = True) -> list[P
     return history
 
 
+def reference_group_mixed_accum(accum_a: int) -> list[Params]:
+    """Single process emulating WORLD data-parallel ranks: optimizer A (enc + head_a) updates
+    every ``accum_a`` micro-steps, B (head_b) every ACCUM, each on the mean gradient of its
+    window's micro-batches over all ranks, computed (as on the ranks) with the parameters of
+    the moment: B's later micro-batches see the encoder A has updated meanwhile."""
+    model = TwoHeads()
+    params_a = [*model.enc.parameters(), *model.head_a.parameters()]
+    params_b = list(model.head_b.parameters())
+    opt_a, opt_b = make_optimizer(params_a), make_optimizer(params_b)
+    history: list[Params] = []
+    for w in range(WINDOWS):
+        for k in range(ACCUM):
+            for r in range(WORLD):
+                losses = two_losses(model, *batch(r, w, k))
+                scale_a, scale_b = 1.0 / (WORLD * accum_a), 1.0 / (WORLD * ACCUM)
+                torch.autograd.backward(
+                    losses["loss_a"] * scale_a, inputs=params_a, retain_graph=True
+                )
+                torch.autograd.backward(losses["loss_b"] * scale_b, inputs=params_b)
+            if (k + 1) % accum_a == 0:
+                opt_a.step()
+                opt_a.zero_grad(set_to_none=True)
+        opt_b.step()
+        opt_b.zero_grad(set_to_none=True)
+        history.append(snapshot(model))
+    return history
+
+
 def shell_ddp_group(
-    rank: int, a_every: int = 1, with_b: bool = True, find_unused: bool = False
+    rank: int,
+    a_every: int = 1,
+    with_b: bool = True,
+    find_unused: bool = False,
+    accum_a: int = ACCUM,
 ) -> dict[str, Any]:
     """An OptimSchedulerGroup of two OptimSchedulers (disjoint updated_modules) on one DDP
     model with a shared encoder, accum_grad=ACCUM.
 
     ``a_every``: member a's ``step_per_update``; ``with_b=False``: no member b (head_b, which
     requires grad, belongs to no optimizer); ``find_unused``: DDP's
-    ``find_unused_parameters``. Reports per window which members updated.
+    ``find_unused_parameters``; ``accum_a``: member a's ``accum_grad`` (b's is ACCUM). Reports
+    per window of ACCUM micro-steps which members updated on its last micro-step.
     """
     ddp = DistributedDataParallel(TwoHeads(), find_unused_parameters=find_unused)
     counter = [0]
@@ -294,7 +327,7 @@ def shell_ddp_group(
             model=ddp,
             updated_modules=["enc", "head_a"],
             optim_loss="loss_a",
-            accum_grad=ACCUM,
+            accum_grad=accum_a,
             step_per_update=a_every,
         ),
     }
@@ -378,5 +411,6 @@ def ddp_suite(rank: int, world_size: int) -> dict[str, Any]:
             lambda r: shell_ddp_group(r, a_every=2, find_unused=True), rank
         ),
         "uncovered": guarded(lambda r: shell_ddp_group(r, with_b=False), rank),
+        "group_mixed_accum": guarded(lambda r: shell_ddp_group(r, accum_a=ACCUM // 2), rank),
         "checkpoints": guarded(mid_window_checkpoints, rank),
     }

@@ -72,21 +72,31 @@ def test_accumulation_equals_the_large_batch(accum_grad: int) -> None:
 class TokenRegressor(nn.Module):
     """Per-token regression over padded sequences; loss = sum over real tokens."""
 
-    def __init__(self) -> None:
+    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.proj = nn.Linear(D_IN, 1)
+        self.proj = nn.Linear(D_IN, 1, dtype=dtype)
 
     def token_losses(self, x: Tensor, y: Tensor) -> Tensor:
         return (self.proj(x).squeeze(-1) - y).pow(2)
 
 
-def _sequences(lengths: list[int], seed: int) -> list[tuple[Tensor, Tensor]]:
+def _sequences(
+    lengths: list[int], seed: int, dtype: torch.dtype = torch.float32
+) -> list[tuple[Tensor, Tensor]]:
     generator = torch.Generator().manual_seed(seed)
     return [
-        (torch.randn(n, D_IN, generator=generator), torch.randn(n, generator=generator))
+        (
+            torch.randn(n, D_IN, generator=generator, dtype=dtype),
+            torch.randn(n, generator=generator, dtype=dtype),
+        )
         for n in lengths
     ]
+
+
+# float32: a different summation order alone costs ~1e-7. float64: the item count and the
+# division by it must stay in float64 too (a float32 count/factor left ~1e-8 errors).
+TOLERANCES = {torch.float32: (1e-5, 1e-6), torch.float64: (1e-13, 1e-15)}
 
 
 @settings(max_examples=25, deadline=None)
@@ -95,15 +105,18 @@ def _sequences(lengths: list[int], seed: int) -> list[tuple[Tensor, Tensor]]:
         st.lists(st.integers(1, 9), min_size=1, max_size=3), min_size=2, max_size=4
     ),
     seed=st.integers(0, 2**16),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
 )
 def test_num_items_is_token_exact_with_uneven_lengths(
-    micro_lengths: list[list[int]], seed: int
+    micro_lengths: list[list[int]], seed: int, dtype: torch.dtype
 ) -> None:
     """Micro-batches of uneven token counts: sum losses with num_items equal the large batch."""
     accum_grad = len(micro_lengths)
-    micro_batches = [_sequences(lengths, seed + k) for k, lengths in enumerate(micro_lengths)]
+    micro_batches = [
+        _sequences(lengths, seed + k, dtype) for k, lengths in enumerate(micro_lengths)
+    ]
     sequences = [pair for micro in micro_batches for pair in micro]
-    shell_model, big_model = TokenRegressor(), TokenRegressor()
+    shell_model, big_model = TokenRegressor(dtype), TokenRegressor(dtype)
     sche = OptimScheduler("SGD", {"lr": 1.0}, shell_model, accum_grad=accum_grad)
     for k, micro in enumerate(micro_batches):
         loss = sum(shell_model.token_losses(x, y).sum() for x, y in micro)
@@ -117,8 +130,9 @@ def test_num_items_is_token_exact_with_uneven_lengths(
         for p in big_model.parameters():
             assert p.grad is not None
             p -= p.grad
+    rtol, atol = TOLERANCES[dtype]
     for p, q in zip(shell_model.parameters(), big_model.parameters(), strict=True):
-        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(p, q, rtol=rtol, atol=atol)
 
 
 def test_mean_losses_of_uneven_micro_batches_are_not_the_large_batch() -> None:

@@ -104,6 +104,7 @@ def test_state_dict_format() -> None:
     assert mid["param_shapes"] == [[[8, 6], [8], [1, 8], [1]]]
     assert mid["counters"] == {"step_num": 3, "accum_grad": 2, "step_per_update": 1, "lr": 0.1}
     assert mid["scaler"] is None and mid["amp"] is None
+    assert (mid["rank"], mid["world_size"]) == (0, 1)  # a single-process shell
     assert mid["window"] is not None and len(mid["window"]["grads"]) == 4
     assert len(mid["window"]["losses"]) == 1 and mid["window"]["items"] is None
     assert _shell_after(4, accum_grad=2).state_dict()["window"] is None
@@ -172,6 +173,50 @@ def test_other_optimizer_class_version_or_keys_are_refused() -> None:
         sgd.load_state_dict([1, 2])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"counters\['step_num'\] must be an int >= 0"):
         sgd.load_state_dict({**state, "counters": {**state["counters"], "step_num": -1}})
+
+
+def test_mid_window_checkpoint_of_another_rank_or_world_size_is_refused() -> None:
+    """Mid-window partial gradients are the saving rank's own (the 2-rank case is in
+    test_ddp.py): another rank or world size must not resume from them."""
+    state = _roundtrip(_shell_after(3, accum_grad=2).state_dict())
+    sgd = OptimScheduler("SGD", {"lr": 0.1, "momentum": 0.9}, tiny_mlp(), accum_grad=2)
+    for rank, world in [(1, 2), (0, 2), (3, 4)]:
+        with pytest.raises(
+            ValueError,
+            match=rf"taken mid-window \(micro-step 3\) by rank {rank} of {world} process\(es\); "
+            r"its partial gradients are that rank's own .* cannot resume rank 0 of 1\. Save and "
+            r"load one file per rank .* or checkpoint at a window boundary",
+        ):
+            sgd.load_state_dict({**state, "rank": rank, "world_size": world})
+    sgd.load_state_dict(state)  # its own rank and world size
+    assert sgd.step_num == 3
+
+
+def test_boundary_checkpoint_loads_on_any_rank_and_old_ones_load_unchecked() -> None:
+    boundary = _roundtrip(_shell_after(4, accum_grad=2).state_dict())
+    sgd = OptimScheduler("SGD", {"lr": 0.1, "momentum": 0.9}, tiny_mlp(), accum_grad=2)
+    sgd.load_state_dict({**boundary, "rank": 1, "world_size": 4})
+    assert sgd.step_num == 4
+    # written before rank/world_size were recorded: no rank check, even mid-window
+    mid = _roundtrip(_shell_after(3, accum_grad=2).state_dict())
+    sgd.load_state_dict({k: v for k, v in mid.items() if k not in ("rank", "world_size")})
+    assert sgd.step_num == 3
+
+
+@pytest.mark.parametrize(
+    ("rank", "world", "match"),
+    [
+        (0, 0, r"'world_size' must be an int >= 1, got 0"),
+        (0, None, r"'world_size' must be an int >= 1, got None"),
+        (2, 2, r"'rank' must be an int in \[0, world_size=2\), got 2"),
+        (True, 2, r"'rank' must be an int in \[0, world_size=2\), got True"),
+    ],
+)
+def test_bad_rank_or_world_size_is_refused(rank: object, world: object, match: str) -> None:
+    boundary = _roundtrip(_shell_after(4, accum_grad=2).state_dict())
+    sgd = OptimScheduler("SGD", {"lr": 0.1, "momentum": 0.9}, tiny_mlp(), accum_grad=2)
+    with pytest.raises(ValueError, match=match):
+        sgd.load_state_dict({**boundary, "rank": rank, "world_size": world})
 
 
 def test_step_per_update_that_excludes_the_saved_window_is_refused() -> None:

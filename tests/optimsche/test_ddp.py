@@ -19,6 +19,7 @@ from ddp_scenarios import (
     Params,
     ddp_suite,
     reference_group_large_batch,
+    reference_group_mixed_accum,
     reference_large_batch,
 )
 
@@ -194,6 +195,19 @@ def test_group_not_covering_the_ddp_model_syncs_its_own_gradients(
         assert result["updates"] == [["a"]] * WINDOWS
     assert_ranks_identical(results)
     assert [r["allreduces"] for r in results] == [0] * WORLD
+
+
+def test_group_with_mixed_accum_grad_syncs_at_every_window_end(
+    ranks: list[dict[str, Any]],
+) -> None:
+    """a (accum_grad 2) and b (accum_grad 4): DDP's sync runs wherever a's window ends, which
+    also averages b's partial gradients mid-window (harmless: the mean is linear)."""
+    results = scenario(ranks, "group_mixed_accum")
+    want = reference_group_mixed_accum(ACCUM // 2)
+    for result in results:
+        assert_close(result["params"], want)
+    assert_ranks_identical(results)
+    assert [r["allreduces"] for r in results] == [WINDOWS * ACCUM // 2] * WORLD
 
 
 # --- checkpoints under DDP ------------------------------------------------------------------------

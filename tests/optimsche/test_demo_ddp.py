@@ -1,6 +1,7 @@
 """The demo under DDP: ``run_demo(ddp=2)`` (two gloo processes on 127.0.0.1, one data shard
-each), and the demo's DDP forward rule (:mod:`optimsche.demo.ddp_forward`) giving the same
-update as one process on both shards' micro-batches (token-exact ``num_items``)."""
+each), and the demo's group on a DDP model (its encoder optimizer sitting out every other
+window: the group's DDP rule, :mod:`optimsche.ddp_sync_rule`) giving the same update as one
+process on both shards' micro-batches (token-exact ``num_items``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from torch.nn.parallel import DistributedDataParallel
 from optimsche.config_building import build_optim_sches
 from optimsche.demo import run_demo
 from optimsche.demo.config import load_demo_config
-from optimsche.demo.ddp_forward import covers_model, forward_sync_context
 from optimsche.demo.task import Batch
 from optimsche.demo.training import DemoSettings, build_model
 from optimsche.local_processes import run_local_processes
@@ -42,20 +42,18 @@ STEPS = 8  # windows 1..4: the encoder sits out windows 1 and 3 (DDP sync off), 
 
 
 def _train_rank(rank: int, world_size: int, config_path: Path) -> dict[str, Tensor]:
-    """Rank body: the demo's forward rule on a DDP model, ``STEPS`` micro-steps of its shard."""
+    """Rank body: the demo's group on a DDP model, plain forwards, ``STEPS`` micro-steps of
+    its shard."""
     settings, config = DemoSettings(), load_demo_config(config_path)
     model = DistributedDataParallel(build_model(settings))
     group = build_optim_sches(config.optim_sches, model, **config.experiment_kwargs())
-    covered = covers_model(group, model)
     for n in range(1, STEPS + 1):
         batch = settings.task.train_batch(settings.batch_size, n, rank)
-        with forward_sync_context(model, group, n, covered):
-            losses = model(batch)
-        group.step(losses, step_num=n, num_items=batch.num_items)
+        group.step(model(batch), step_num=n, num_items=batch.num_items)
     return {name: p.detach().clone() for name, p in model.module.named_parameters()}
 
 
-def test_ddp_forward_rule_equals_one_process_on_both_shards(tmp_path: Path) -> None:
+def test_demo_group_on_ddp_equals_one_process_on_both_shards(tmp_path: Path) -> None:
     path = tmp_path / "sgd.yaml"
     path.write_text(SGD_CONFIG)
     ranks = run_local_processes(_train_rank, 2, path, timeout_s=120.0)
@@ -87,8 +85,9 @@ def test_two_ddp_processes(tmp_path: Path, capfd: pytest.CaptureFixture[str]) ->
     assert "2 ranks end with identical parameters" in printed
     assert (tmp_path / "curves.png").exists() and (tmp_path / "checkpoint-final.pt").exists()
     # mid-window (micro-step 5 of windows of 2) partial gradients are per rank: each rank
-    # resumes from its own file. (Only the parent's lines are checked: the ranks' own output
-    # goes where the launcher's forkserver was started, not to this test's capture.)
+    # resumes from its own file; rank 0's own lines reach this test's capture too
     assert "resume check: identical (checkpoint at micro-step 5," in printed
+    assert "checkpoint at micro-step 5, inside window 3" in printed
+    assert "(and one per other rank: 2 files)" in printed
     assert (tmp_path / "checkpoint-half.pt").exists()
     assert (tmp_path / "checkpoint-half.rank1.pt").exists()

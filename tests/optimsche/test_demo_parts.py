@@ -17,13 +17,11 @@ from optimsche.config_error import ConfigError
 from optimsche.demo.checkpoint import load_checkpoint
 from optimsche.demo.config import check_fits_model, load_demo_config
 from optimsche.demo.curves import moving_average
-from optimsche.demo.ddp_forward import covers_model, forward_sync_context, takes_part
 from optimsche.demo.evaluation import accuracy
 from optimsche.demo.model import LOSS_NAMES, ReversalTransformer
 from optimsche.demo.progress import ProgressBar
 from optimsche.demo.task import BOS, EOS, PAD, ReversalTask
 from optimsche.demo.training import DemoSettings, build_model, checkpoint_step
-from schedules import is_update_step
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -198,29 +196,6 @@ def test_progress_bar_redraws_in_place_on_a_terminal() -> None:
     assert text.count("\r") == 3  # at 0.4 s (first), at 1.6 s (the end), and on close
     with pytest.raises(ValueError, match="total"):
         ProgressBar(0)
-
-
-# ---------------------------------------------------------------------------------- DDP rule
-def test_takes_part_follows_step_per_update_windows() -> None:
-    config = load_demo_config()
-    model = build_model(DemoSettings())
-    group = build_optim_sches(config.optim_sches, model, **config.experiment_kwargs())
-    encoder, decoder = group["encoder_optim"], group["decoder_optim"]
-    assert [takes_part(encoder, n) for n in range(1, 9)] == [False, False, True, True] * 2
-    assert all(takes_part(decoder, n) for n in range(1, 9))
-    for n in range(1, 13):
-        ends = is_update_step(n, accum_grad=2, step_per_update=2)
-        assert ends == (takes_part(encoder, n) and n % 2 == 0)
-    assert covers_model(group, model)
-    only_decoder = build_optim_sches(
-        {"type": "constant", "conf": {"optim_type": "SGD", "optim_conf": {"lr": 0.1},
-                                      "updated_modules": "decoder", "value": 0.1}},
-        build_model(DemoSettings()),
-    )
-    assert not covers_model(only_decoder, model)
-    # not a DDP model: nothing to switch off
-    with forward_sync_context(model, group, 1, True):
-        pass
 
 
 # ---------------------------------------------------------------------------------- config

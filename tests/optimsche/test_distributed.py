@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from typing import cast
 
@@ -39,6 +42,39 @@ def _grads(model: nn.Module) -> list[torch.Tensor]:
 
 
 # --- no process group -----------------------------------------------------------------------
+
+
+def test_looking_for_fsdp_wrappers_does_not_import_fsdp() -> None:
+    """Importing torch.distributed.fsdp costs ~0.6-2 s: the checks read sys.modules instead (a
+    model cannot be an instance of an FSDP class no one imported). In a fresh interpreter.
+    (Building a torch optimizer imports torch._dynamo, which imports FSDP anyway: the saving
+    is for code that inspects models without building one.)"""
+    script = textwrap.dedent(
+        """
+        import sys
+        import torch
+        from torch import nn
+        from optimsche.distributed import (
+            as_full_tensor, backward_inputs, gradient_sync, is_data_parallel, is_fsdp1,
+            is_fsdp2, unwrap,
+        )
+        model = nn.Linear(2, 1)
+        assert unwrap(model) is model and not is_data_parallel(model)
+        assert not is_fsdp1(model) and not is_fsdp2(model)
+        assert backward_inputs(model, list(model.parameters())) is not None
+        with gradient_sync(model, False):
+            pass
+        assert as_full_tensor(torch.ones(())) is not None
+        loaded = sorted(m for m in sys.modules if m.startswith(("torch.distributed.fsdp",
+                                                               "torch.distributed.tensor")))
+        print(loaded)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_single_process_world() -> None:

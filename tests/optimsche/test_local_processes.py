@@ -17,9 +17,9 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from optimsche.distributed import (
-    all_reduce_mean_,
     all_reduce_sum_,
     arm_gradient_sync,
+    average_gradients_,
     forward_prepared_sync,
     gradient_sync,
     rank,
@@ -100,21 +100,36 @@ def two_rank_facts(rank_: int, world_size_: int) -> dict[str, Any]:
     }
 
 
-def mean_facts(rank_: int, world_size_: int) -> dict[str, Any]:
-    """``all_reduce_mean_`` on mixed dtypes, a non-contiguous tensor, a sparse one, and buckets
-    of 16 bytes (several all-reduces), with every rank holding ``rank + 1`` times a base."""
+def averaged_gradients(rank_: int, world_size_: int, bucket_bytes: int) -> dict[str, Any]:
+    """``average_gradients_`` over parameters of two dtypes whose gradients are ``rank + 1``
+    times a base: one non-contiguous, one sparse, one present on rank 0 only, one on no rank."""
     scale = float(rank_ + 1)
-    dense64 = torch.arange(6, dtype=torch.float64).reshape(2, 3) * scale
-    dense32 = (torch.arange(12, dtype=torch.float32).reshape(3, 4) * scale).t()  # non-contiguous
-    sparse = torch.sparse_coo_tensor([[0, 2]], [1.0, 2.0], (4,)) * scale
-    all_reduce_mean_([dense64, dense32, sparse], world_size_, bucket_bytes=16)
-    return {"dense64": dense64, "dense32": dense32, "sparse": sparse.to_dense()}
+    params = {
+        "dense64": nn.Parameter(torch.zeros(2, 3, dtype=torch.float64)),
+        "dense32": nn.Parameter(torch.zeros(4, 3)),
+        "sparse": nn.Parameter(torch.zeros(4)),
+        "rank0_only": nn.Parameter(torch.zeros(2)),
+        "nowhere": nn.Parameter(torch.zeros(3)),
+    }
+    params["dense64"].grad = torch.arange(6, dtype=torch.float64).reshape(2, 3) * scale
+    params["dense32"].grad = (torch.arange(12.0).reshape(3, 4) * scale).t()  # non-contiguous
+    params["sparse"].grad = torch.sparse_coo_tensor([[0, 2]], [1.0, 2.0], (4,)) * scale
+    if rank_ == 0:
+        params["rank0_only"].grad = torch.tensor([2.0, 4.0])
+    average_gradients_(list(params.values()), world_size_, bucket_bytes=bucket_bytes)
+    return {
+        name: None if p.grad is None else p.grad.to_dense() if p.grad.is_sparse else p.grad
+        for name, p in params.items()
+    }
 
 
 def print_rank(rank_: int, world_size_: int, tag: str) -> None:
-    """Print one line to stdout and one to stderr."""
-    print(f"{tag}: stdout of rank {rank_}", flush=True)
-    print(f"{tag}: stderr of rank {rank_}", file=sys.stderr, flush=True)
+    """Write one line to stdout and one to stderr (each in one write: the ranks share the
+    files, so a line written in pieces could interleave with the other rank's)."""
+    sys.stdout.write(f"{tag}: stdout of rank {rank_}\n")
+    sys.stdout.flush()
+    sys.stderr.write(f"{tag}: stderr of rank {rank_}\n")
+    sys.stderr.flush()
 
 
 def fail_on_rank_one(rank_: int, world_size_: int, message: str) -> int:
@@ -163,12 +178,16 @@ def test_loopback_interface_is_a_lo_interface() -> None:
     assert loopback_interface().startswith("lo")
 
 
-def test_all_reduce_mean_averages_every_kind_of_tensor() -> None:
+@pytest.mark.parametrize("bucket_bytes", [16, 2**20])  # one all-reduce per parameter, or few
+def test_average_gradients_is_the_mean_over_ranks(bucket_bytes: int) -> None:
     mean = (1.0 + 2.0) / 2  # ranks hold 1x and 2x the base
-    for r in run_local_processes(mean_facts, 2, timeout_s=120.0):
+    for r in run_local_processes(averaged_gradients, 2, bucket_bytes, timeout_s=120.0):
         assert torch.equal(r["dense64"], torch.arange(6, dtype=torch.float64).reshape(2, 3) * mean)
         assert torch.equal(r["dense32"], (torch.arange(12.0).reshape(3, 4) * mean).t())
         assert torch.equal(r["sparse"], torch.tensor([1.0, 0.0, 2.0, 0.0]) * mean)
+        # a gradient on one rank only is averaged with the other's zeros, as DDP does
+        assert torch.equal(r["rank0_only"], torch.tensor([1.0, 2.0]))
+        assert r["nowhere"] is None
 
 
 @contextlib.contextmanager
@@ -197,6 +216,6 @@ def test_rank_output_goes_to_the_stdout_and_stderr_current_at_each_run(tmp_path:
         out, err = tmp_path / f"{run}.out", tmp_path / f"{run}.err"
         with std_fds_to(out, err):
             run_local_processes(print_rank, 2, run, timeout_s=120.0)
-        for rank_ in (0, 1):
-            assert f"{run}: stdout of rank {rank_}\n" in out.read_text()
-            assert f"{run}: stderr of rank {rank_}\n" in err.read_text()
+        for stream, path in (("stdout", out), ("stderr", err)):
+            lines = set(path.read_text().splitlines())
+            assert {f"{run}: {stream} of rank {r}" for r in (0, 1)} <= lines

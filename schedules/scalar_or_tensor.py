@@ -51,10 +51,12 @@ class Ops(Generic[S]):
         raise NotImplementedError
 
     def interpolate(self, start: float, end: float, fraction: S) -> S:
-        """``start + (end - start) · fraction`` kept within ``[min(start, end), max(start,
-        end)]``: float rounding can overshoot an end point by an ulp, the clip cannot, and
-        it keeps the result monotone in ``fraction``."""
-        return self.clip(start + (end - start) * fraction, min(start, end), max(start, end))
+        """``start + (end - start) · fraction`` for ``fraction`` in [0, 1], exact at both
+        ends: float rounding can miss ``end`` by an ulp at ``fraction = 1`` or overshoot it,
+        so the value is clipped to ``[min(start, end), max(start, end)]`` and is ``end``
+        itself from ``fraction >= 1`` on. Monotone in ``fraction``, like the plain formula."""
+        value = self.clip(start + (end - start) * fraction, min(start, end), max(start, end))
+        return self.where(fraction >= 1.0, end, value)
 
     def floor(self, x: S) -> S:
         raise NotImplementedError
@@ -104,6 +106,8 @@ class ScalarOps(Ops[float]):
         return float(low) if x < low else (float(high) if x > high else x)
 
     def interpolate(self, start: float, end: float, fraction: float) -> float:
+        if fraction >= 1.0:
+            return float(end)
         value = start + (end - start) * fraction
         low, high = (start, end) if start <= end else (end, start)
         return low if value < low else (high if value > high else value)

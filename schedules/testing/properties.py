@@ -89,7 +89,11 @@ def grid(start: float, stop: float, max_points: int) -> list[float]:
         return sorted({start + span * i // (max_points - 1) for i in range(max_points)})
     if start == stop:
         return [start]
-    return [start + (stop - start) * i / (max_points - 1) for i in range(max_points)]
+    # min(): float rounding must not carry an interior point past ``stop``; the last is exact
+    inner = [
+        min(start + (stop - start) * i / (max_points - 1), stop) for i in range(max_points - 1)
+    ]
+    return [*inner, stop]
 
 
 def assert_monotone(

@@ -52,9 +52,10 @@ class Ops(Generic[S]):
 
     def interpolate(self, start: float, end: float, fraction: S) -> S:
         """``start + (end - start) · fraction`` for ``fraction`` in [0, 1], exact at both
-        ends: float rounding can miss ``end`` by an ulp at ``fraction = 1`` or overshoot it,
-        so the value is clipped to ``[min(start, end), max(start, end)]`` and is ``end``
-        itself from ``fraction >= 1`` on. Monotone in ``fraction``, like the plain formula."""
+        ends and never outside ``[min(start, end), max(start, end)]`` (the plain formula can
+        miss ``end`` by an ulp at ``fraction = 1``, or overshoot it). Python numbers: the plain
+        formula, clipped, and ``end`` itself from ``fraction >= 1`` on (monotone in
+        ``fraction``); Tensors: ``torch.lerp``."""
         value = self.clip(start + (end - start) * fraction, min(start, end), max(start, end))
         return self.where(fraction >= 1.0, end, value)
 
@@ -144,6 +145,13 @@ class TensorOps(Ops[Tensor]):
         if not step.is_floating_point():
             step = step.to(torch.float64)
         return torch.clamp(step, min=0.0)
+
+    def interpolate(self, start: float, end: float, fraction: Tensor) -> Tensor:
+        # torch.lerp: one fused pass, exact at both ends (it switches to ``end - (end -
+        # start)·(1 - w)`` from w = 0.5 on) and within [start, end] for w in [0, 1]
+        return torch.lerp(
+            torch.full_like(fraction, start), torch.full_like(fraction, end), fraction
+        )
 
     def where(self, cond: Cond, if_true: Tensor | float, if_false: Tensor | float) -> Tensor:
         assert isinstance(cond, Tensor)

@@ -149,9 +149,7 @@ class TensorOps(Ops[Tensor]):
     def interpolate(self, start: float, end: float, fraction: Tensor) -> Tensor:
         # torch.lerp: one fused pass, exact at both ends (it switches to ``end - (end -
         # start)·(1 - w)`` from w = 0.5 on) and within [start, end] for w in [0, 1]
-        return torch.lerp(
-            torch.full_like(fraction, start), torch.full_like(fraction, end), fraction
-        )
+        return torch.lerp(fraction.new_full((), start), fraction.new_full((), end), fraction)
 
     def where(self, cond: Cond, if_true: Tensor | float, if_false: Tensor | float) -> Tensor:
         assert isinstance(cond, Tensor)

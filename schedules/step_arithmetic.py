@@ -37,9 +37,7 @@ def real_step(step_num: int | Tensor, accum_grad: int = 1) -> int | Tensor:
     """
     _require_count("accum_grad", accum_grad)
     if isinstance(step_num, Tensor):
-        return ((step_num.clamp(min=0) - 1).div(accum_grad, rounding_mode="floor") + 1).clamp(
-            min=0
-        )
+        return ((step_num.clamp(min=0) - 1).div(accum_grad, rounding_mode="floor") + 1).clamp(min=0)
     if step_num <= 0:
         return 0
     return (step_num - 1) // accum_grad + 1

@@ -79,15 +79,24 @@ def write_curves(
         if points:
             steps, lrs = zip(*points, strict=True)
             lr_axes.step(
-                steps, lrs, where="post", linestyle=styles[index % len(styles)],
+                steps,
+                lrs,
+                where="post",
+                linestyle=styles[index % len(styles)],
                 label=f"{name} ({len(points)} updates)",
             )
     for label, step in (marks or {}).items():
         for axes in (loss_axes, lr_axes):
             axes.axvline(step, color="grey", linewidth=0.8, linestyle=":")
         lr_axes.annotate(
-            label, (step, 0.02), xycoords=("data", "axes fraction"), rotation=90,
-            fontsize=8, color="grey", ha="right", va="bottom",
+            label,
+            (step, 0.02),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            fontsize=8,
+            color="grey",
+            ha="right",
+            va="bottom",
         )
     lr_axes.set_xlabel("micro-step")
     lr_axes.set_ylabel("learning rate")

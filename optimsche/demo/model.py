@@ -54,12 +54,14 @@ class ReversalEncoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, size.d_model, padding_idx=PAD)
         self.position = nn.Embedding(width, size.d_model)
         layer = nn.TransformerEncoderLayer(
-            size.d_model, size.nhead, size.dim_feedforward, dropout=0.0,
-            batch_first=True, norm_first=True,
+            size.d_model,
+            size.nhead,
+            size.dim_feedforward,
+            dropout=0.0,
+            batch_first=True,
+            norm_first=True,
         )
-        self.layers = nn.TransformerEncoder(
-            layer, size.encoder_layers, enable_nested_tensor=False
-        )
+        self.layers = nn.TransformerEncoder(layer, size.encoder_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(size.d_model)
         self.head = nn.Linear(size.d_model, vocab_size)
 
@@ -84,8 +86,12 @@ class ReversalDecoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, size.d_model, padding_idx=PAD)
         self.position = nn.Embedding(width, size.d_model)
         layer = nn.TransformerDecoderLayer(
-            size.d_model, size.nhead, size.dim_feedforward, dropout=0.0,
-            batch_first=True, norm_first=True,
+            size.d_model,
+            size.nhead,
+            size.dim_feedforward,
+            dropout=0.0,
+            batch_first=True,
+            norm_first=True,
         )
         self.layers = nn.TransformerDecoder(layer, size.decoder_layers)
         self.norm = nn.LayerNorm(size.d_model)
@@ -97,9 +103,7 @@ class ReversalDecoder(nn.Module):
         positions = torch.arange(length, device=tgt_in.device)
         hidden = self.embed(tgt_in) + self.position(positions)
         causal = torch.ones(length, length, dtype=torch.bool, device=tgt_in.device).triu(1)
-        hidden = self.layers(
-            hidden, memory, tgt_mask=causal, memory_key_padding_mask=memory_pad
-        )
+        hidden = self.layers(hidden, memory, tgt_mask=causal, memory_key_padding_mask=memory_pad)
         logits: Tensor = self.head(self.norm(hidden))
         return logits
 

@@ -136,9 +136,7 @@ class ReversalTask:
             kept_symbols.append(symbols[keep])
             kept_lengths.append(lengths[keep])
             have += int(keep.sum())
-        return self._to_batch(
-            torch.cat(kept_symbols)[:count], torch.cat(kept_lengths)[:count]
-        )
+        return self._to_batch(torch.cat(kept_symbols)[:count], torch.cat(kept_lengths)[:count])
 
     def _to_batch(self, symbols: Tensor, lengths: Tensor) -> Batch:
         """Lay out ``src``, ``tgt_in``, ``tgt_out`` for the given sequences (module docstring)."""

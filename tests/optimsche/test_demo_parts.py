@@ -109,9 +109,7 @@ def test_losses_are_token_sums_and_the_encoder_loss_ignores_the_decoder() -> Non
     losses = model(batch)
     assert set(losses) == set(LOSS_NAMES)
     logits = model.decoder(batch.tgt_in, model.encoder(batch.src)[0], batch.src == PAD)
-    mean = functional.cross_entropy(
-        logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD
-    )
+    mean = functional.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
     torch.testing.assert_close(losses["decoder_loss"] / batch.num_items, mean)
     torch.testing.assert_close(losses["loss"], losses["encoder_loss"] + losses["decoder_loss"])
     decoder_params = list(model.decoder.parameters())
@@ -209,10 +207,16 @@ def test_default_config_is_the_speechain_two_optimizer_example() -> None:
     config = load_demo_config()
     encoder, decoder = config.optim_sches.optimizers
     assert (encoder.name, encoder.optim_loss, encoder.updated_modules, encoder.step_per_update) == (
-        "encoder_optim", "encoder_loss", ("encoder",), 2
+        "encoder_optim",
+        "encoder_loss",
+        ("encoder",),
+        2,
     )
     assert (decoder.name, decoder.optim_loss, decoder.updated_modules, decoder.step_per_update) == (
-        "decoder_optim", "decoder_loss", ("decoder",), 1
+        "decoder_optim",
+        "decoder_loss",
+        ("decoder",),
+        1,
     )
     assert encoder.type_name == decoder.type_name == "noam.NoamLr"
     assert config.experiment.accum_grad == 2
@@ -267,8 +271,11 @@ def test_configs_for_another_model_are_refused(tmp_path: Path, text: str, messag
         ("experiment: {accum_grads: 2}\noptim_sches: {}\n", "unknown key 'accum_grads'; valid"),
         ("experiment: [1]\noptim_sches: {}\n", "experiment: must be a mapping"),
         ("optim_sches: {}\ntrainer: {}\n", "unknown top-level key 'trainer'"),
-        ("experiment: {accum_grad: 0}\noptim_sches: {type: constant, conf: {optim_type: SGD, "
-         "value: 1.0}}\n", "accum_grad: must be a positive integer"),
+        (
+            "experiment: {accum_grad: 0}\noptim_sches: {type: constant, conf: {optim_type: SGD, "
+            "value: 1.0}}\n",
+            "accum_grad: must be a positive integer",
+        ),
         ("optim_sches:\n  a: {type: noam.NoamLrr, conf: {optim_type: Adam}}\n", "NoamLrr"),
     ],
 )

@@ -26,16 +26,10 @@ import torch
 from torch import Tensor
 
 from optimsche.distributed import all_reduce_sum_
+from schedules.step_arithmetic import real_step
 
 Items = int | Tensor
 """A number of items: a Python int or a one-element Tensor (any numeric dtype)."""
-
-
-def require_count(name: str, value: object) -> int:
-    """``value`` as an int >= 1, else a ``ValueError`` naming ``name`` (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
 
 
 def next_step_num(last: int, step_num: object, open_window_real_step: int, accum_grad: int) -> int:
@@ -55,7 +49,7 @@ def next_step_num(last: int, step_num: object, open_window_real_step: int, accum
             f"step_num must increase: got step_num={step_num} after micro-step {last} (micro-steps "
             f"are 1-based and each is run once; pass step_num=None to let the shell count)"
         )
-    if open_window_real_step and (step_num - 1) // accum_grad + 1 != open_window_real_step:
+    if open_window_real_step and real_step(step_num, accum_grad) != open_window_real_step:
         raise ValueError(
             f"step_num jumps from {last} to {step_num}, out of window {open_window_real_step} "
             f"(micro-steps {(open_window_real_step - 1) * accum_grad + 1}.."

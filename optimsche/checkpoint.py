@@ -59,6 +59,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from optimsche.accumulation import AccumulationWindow, Items
+from schedules.step_arithmetic import real_step
 
 CHECKPOINT_VERSION = 1
 """The version :func:`to_state_dict` writes and :func:`read_state_dict` reads."""
@@ -341,12 +342,12 @@ def read_state_dict(
     losses: list[Tensor] = []
     items: Items | None = None
     if window is not None:
-        real_step = (step_num - 1) // accum_grad + 1 if step_num else 0
-        if real_step == 0 or step_num % accum_grad == 0:
+        real = real_step(step_num, accum_grad)
+        if real == 0 or step_num % accum_grad == 0:
             raise _fail(f"a 'window' is saved, but micro-step {step_num} ends no open window")
-        if real_step % step_per_update != 0:
+        if real % step_per_update != 0:
             raise _fail(
-                f"the checkpoint holds partial gradients of window {real_step}, in which this "
+                f"the checkpoint holds partial gradients of window {real}, in which this "
                 f"shell (step_per_update={step_per_update}) takes no part"
             )
         _check_same_process(saved_process, step_num, rank, world_size)

@@ -43,6 +43,7 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from optimsche.distributed import arm_gradient_sync, ddp_reduced_parameters, forward_prepared_sync
+from schedules.step_arithmetic import takes_part
 
 __all__ = ["DdpSyncRule"]
 
@@ -77,7 +78,7 @@ class DdpSyncRule:
         return [
             name
             for name, (accum, every) in zip(self.names, self._clocks, strict=True)
-            if ((n - 1) // accum + 1) % every
+            if not takes_part(n, accum, every)
         ]
 
     def syncs(self, n: int) -> bool:
@@ -86,7 +87,7 @@ class DdpSyncRule:
             return False
         ends = False
         for accum, every in self._clocks:
-            if ((n - 1) // accum + 1) % every:
+            if not takes_part(n, accum, every):
                 return False
             ends = ends or n % accum == 0
         return ends

@@ -56,6 +56,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from schedules import real_step
+from schedules.validation import require_count
 
 _STATE_KEYS = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "accum_grad")
 
@@ -74,8 +75,7 @@ class ScheduleLR(LRScheduler):
     ) -> None:
         if not callable(schedule):
             raise TypeError(f"schedule must be a callable step -> lr, got {schedule!r}")
-        if isinstance(accum_grad, bool) or not isinstance(accum_grad, int) or accum_grad < 1:
-            raise ValueError(f"accum_grad must be a positive integer, got {accum_grad!r}")
+        require_count("accum_grad", accum_grad)
         if (
             isinstance(ft_factor, bool)
             or not isinstance(ft_factor, int | float)

@@ -69,7 +69,6 @@ from optimsche.accumulation import (
     divide_by_items_,
     items_total,
     next_step_num,
-    require_count,
 )
 from optimsche.amp import amp_name, autocast, found_inf, make_scaler, resolve_amp_dtype
 from optimsche.checkpoint import read_state_dict, to_state_dict
@@ -96,6 +95,8 @@ from optimsche.optimizer_factory import (
 )
 from optimsche.sche_conf import check_sche_conf, sche_conf_keys
 from optimsche.step_report import SKIP_AMP_OVERFLOW, SKIP_NONFINITE, StepReport
+from schedules.step_arithmetic import real_step
+from schedules.validation import require_count
 
 TimeFunc = Callable[[list[str]], contextlib.AbstractContextManager[Any]]
 """SpeeChain's timer: called with a list of names, returns a context manager that times its
@@ -453,7 +454,7 @@ class OptimScheduler:
             window.losses = [loss.to(self._device) for loss in restored.losses]
             items = restored.items
             window.items = items.to(self._device) if isinstance(items, Tensor) else items
-            window.real_step = (restored.step_num - 1) // self.accum_grad + 1
+            window.real_step = real_step(restored.step_num, self.accum_grad)
         self._arm_next()
 
     def __repr__(self) -> str:
@@ -482,7 +483,7 @@ class OptimScheduler:
     def _position(self, n: int) -> tuple[int, bool, bool]:
         """Micro-step ``n``'s (real step, whether this optimizer takes part, whether it ends
         its window)."""
-        real = (n - 1) // self.accum_grad + 1
+        real = real_step(n, self.accum_grad)
         return real, real % self.step_per_update == 0, n % self.accum_grad == 0
 
     def _arm_next(self) -> None:

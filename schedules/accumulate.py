@@ -17,11 +17,11 @@ from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
 from schedules.scalar_or_tensor import S, ops_for
 from schedules.schedule_protocol import Schedule
 from schedules.step_arithmetic import real_step
+from schedules.validation import require_count
 
 
 def _check_accum_grad(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"accum_grad must be a positive integer, got {value!r}")
+    require_count("accum_grad", value)
 
 
 @attrs.frozen

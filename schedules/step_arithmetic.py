@@ -15,14 +15,7 @@ from typing import overload
 
 from torch import Tensor
 
-from schedules.validation import require_positive
-
-
-def _require_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    require_positive(name, value)
-    return value
+from schedules.validation import require_count
 
 
 @overload
@@ -35,7 +28,7 @@ def real_step(step_num: int | Tensor, accum_grad: int = 1) -> int | Tensor:
     ``real_step(n, a) = (n - 1) // a + 1``. Micro-step 0 (before the first backward) maps to
     real step 0; negative micro-steps are clamped to 0 the same way.
     """
-    _require_count("accum_grad", accum_grad)
+    require_count("accum_grad", accum_grad)
     if isinstance(step_num, Tensor):
         return ((step_num.clamp(min=0) - 1).div(accum_grad, rounding_mode="floor") + 1).clamp(min=0)
     if step_num <= 0:
@@ -50,8 +43,8 @@ def is_update_step(step_num: int, accum_grad: int = 1, step_per_update: int = 1)
     is a multiple of ``step_per_update`` (SpeeChain: an optimizer with ``step_per_update = n``
     takes part only in every n-th window).
     """
-    _require_count("accum_grad", accum_grad)
-    _require_count("step_per_update", step_per_update)
+    require_count("accum_grad", accum_grad)
+    require_count("step_per_update", step_per_update)
     if step_num <= 0:
         return False
     return step_num % accum_grad == 0 and real_step(step_num, accum_grad) % step_per_update == 0
@@ -60,8 +53,8 @@ def is_update_step(step_num: int, accum_grad: int = 1, step_per_update: int = 1)
 def takes_part(step_num: int, accum_grad: int = 1, step_per_update: int = 1) -> bool:
     """Whether an optimizer runs backward at micro-step ``step_num``: its window's real
     step is a multiple of ``step_per_update``."""
-    _require_count("accum_grad", accum_grad)
-    _require_count("step_per_update", step_per_update)
+    require_count("accum_grad", accum_grad)
+    require_count("step_per_update", step_per_update)
     if step_num <= 0:
         return False
     return real_step(step_num, accum_grad) % step_per_update == 0

@@ -40,6 +40,16 @@ def require_non_negative(name: str, value: object) -> float:
     return number
 
 
+def require_count(name: str, value: object) -> int:
+    """``value`` must be an int >= 1 (a count: ``accum_grad``, ``step_per_update``, ...);
+    bools are refused."""
+    if value.__class__ is int and value >= 1:
+        return value  # the fast path
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
 def require_open_unit(name: str, value: object) -> float:
     """``value`` must lie strictly between 0 and 1."""
     number = require_number(name, value)

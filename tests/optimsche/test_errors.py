@@ -76,7 +76,7 @@ def test_dotted_updated_modules_reach_deeper_modules() -> None:
 @pytest.mark.parametrize("value", [0, -2, 1.5, True])
 def test_counts_must_be_integers_of_at_least_one(name: str, value: object) -> None:
     with pytest.raises(
-        ValueError, match=re.escape(f"{name} must be an integer >= 1, got {value!r}")
+        ValueError, match=re.escape(f"{name} must be a positive integer, got {value!r}")
     ):
         _build(**{name: value})
 

@@ -39,7 +39,7 @@ from benchmarks.formatting import ratio_range, seconds_range
 from benchmarks.results import Row, Section
 from benchmarks.timing import Samples, paired
 from optimsche import OptimScheduler
-from optimsche.local_processes import run_local_processes
+from optimsche.testing.local_processes import run_local_processes
 
 NAME = "ddp_allreduce"
 WORLD = 2

@@ -3,13 +3,12 @@
 The stateful shell over the pure schedules of :mod:`schedules`.
 """
 
-from optimsche.config_building import build_optim_sches
-from optimsche.config_loading import load_config
-from optimsche.exp import ExponentDecayLr
+from optimsche.config.building import build_optim_sches
+from optimsche.config.loading import load_config
 from optimsche.group import OptimSchedulerGroup
 from optimsche.lr_scheduler_adapter import as_lr_scheduler
-from optimsche.noam import NoamLr
 from optimsche.optim_scheduler import OptimScheduler
+from optimsche.speechain import ExponentDecayLr, NoamLr
 from optimsche.step_report import StepReport
 
 __all__ = [

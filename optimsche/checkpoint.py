@@ -50,7 +50,7 @@ an unknown version, or with missing/ill-typed entries. Three differences are *co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -58,7 +58,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from optimsche.accumulation import AccumulationWindow, Items
+from optimsche.update.accumulation import AccumulationWindow, Items
 from schedules.step_arithmetic import real_step
 
 CHECKPOINT_VERSION = 1
@@ -95,7 +95,7 @@ def to_state_dict(
     accum_grad: int,
     step_per_update: int,
     lr: float,
-    params: list[nn.Parameter],
+    params: Sequence[nn.Parameter],
     window: AccumulationWindow,
     rank: int,
     world_size: int,
@@ -201,7 +201,7 @@ def _grad_factor(saved_scaler: dict[str, Any] | None, scaler: torch.amp.GradScal
 
 
 def _read_window(
-    saved: object, params: list[nn.Parameter], factor: float
+    saved: object, params: Sequence[nn.Parameter], factor: float
 ) -> tuple[list[Tensor | None], list[Tensor], Items | None]:
     if not isinstance(saved, Mapping) or set(saved) != {"grads", "losses", "items"}:
         raise _fail(f"'window' must be None or a dict with grads, losses, items; got {saved!r}")
@@ -267,7 +267,7 @@ def read_state_dict(
     scaler: torch.amp.GradScaler | None,
     accum_grad: int,
     step_per_update: int,
-    params: list[nn.Parameter],
+    params: Sequence[nn.Parameter],
     rank: int,
     world_size: int,
 ) -> Restored:

@@ -25,12 +25,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
-from optimsche.ddp_sync_rule import DdpSyncRule
-from optimsche.optim_scheduler import Losses, OptimScheduler, TimeFunc
+from optimsche.optim_scheduler import Losses, OptimScheduler
+from optimsche.parallel.ddp_sync_rule import DdpSyncRule
+from optimsche.speechain_timer import TimeFunc, timer
 from optimsche.step_report import StepReport
+from schedules.validation import require_count
 
 ItemsArg = int | Tensor | Mapping[str, int | Tensor] | None
 
@@ -53,8 +56,11 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
                 )
         self._members: dict[str, OptimScheduler] = dict(optim_sches)
         self._check_disjoint()
-        self._share_scaler()
-        self._sync_rules = self._share_sync_rules()
+        self._scaler = self._shared_scaler()
+        by_member = self._shared_sync_rules()
+        for name, member in self._members.items():
+            member.share(scaler=self._scaler, sync_rule=by_member.get(name))
+        self._sync_rules = list({id(rule): rule for rule in by_member.values()}.values())
         self._step_num = max(member.step_num for member in self._members.values())
         self._arm_next()
 
@@ -62,7 +68,7 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         owner: dict[int, str] = {}
         for name, member in self._members.items():
             shared: dict[str, int] = {}
-            for p in member._params:
+            for p in member.parameters:
                 other = owner.setdefault(id(p), name)
                 if other != name:
                     shared[other] = shared.get(other, 0) + 1
@@ -74,11 +80,11 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
                     f"OptimScheduler"
                 )
 
-    def _share_scaler(self) -> None:
+    def _shared_scaler(self) -> torch.amp.GradScaler | None:
+        """The first member's GradScaler, which every member will use (module doc)."""
         with_scaler = [name for name, m in self._members.items() if m.scaler is not None]
         if not with_scaler:
-            self._scaler = None
-            return
+            return None
         if len(with_scaler) != len(self._members):
             without = [name for name in self._members if name not in with_scaler]
             raise ValueError(
@@ -91,29 +97,24 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
                 f"OptimSchedulerGroup: members sharing a GradScaler need one accum_grad, got "
                 f"{accum} (the scale may change only between windows)"
             )
-        shared = self._members[with_scaler[0]].scaler
-        for member in self._members.values():
-            member.scaler = shared
-        self._scaler = shared
+        return self._members[with_scaler[0]].scaler
 
-    def _share_sync_rules(self) -> list[DdpSyncRule]:
-        """One DDP rule per DDP model, over the members that step it (module doc)."""
+    def _shared_sync_rules(self) -> dict[str, DdpSyncRule]:
+        """One DDP rule per DDP model, over the members that step it (module doc), by member."""
         by_model: dict[int, tuple[DistributedDataParallel, list[tuple[str, OptimScheduler]]]] = {}
         for name, member in self._members.items():
-            if member._sync_rule is not None:
-                model = member._sync_rule.model
+            model = member.ddp_model
+            if model is not None:
                 by_model.setdefault(id(model), (model, []))[1].append((name, member))
-        rules = []
+        rules: dict[str, DdpSyncRule] = {}
         for model, named in by_model.values():
             rule = DdpSyncRule(
                 model,
                 [(member.accum_grad, member.step_per_update) for _, member in named],
                 [name for name, _ in named],
-                [p for _, member in named for p in member._inputs],
+                [p for _, member in named for p in member.trainable_parameters],
             )
-            for _, member in named:
-                member._sync_rule = rule
-            rules.append(rule)
+            rules.update({name: rule for name, _ in named})
         return rules
 
     def _arm_next(self) -> None:
@@ -156,36 +157,30 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         ``optim_name``. ``num_items``: one count for every member, or a dict name -> count.
         Returns name -> :class:`StepReport`, in the group's order.
         """
-        members = self._members
-        if step_num is None:
-            n = self._step_num + 1
-        else:
-            if isinstance(step_num, bool) or not isinstance(step_num, int):
-                raise ValueError(f"step_num must be an int >= 1 or None, got {step_num!r}")
-            n = step_num
-        for member in members.values():
-            member._next(n)
+        n = self._step_num + 1 if step_num is None else require_count("step_num", step_num)
+        planned = {
+            name: member.prepare(losses, n, num_items=self._items_for(name, num_items))
+            for name, member in self._members.items()
+        }
         for rule in self._sync_rules:
             rule.check_forward(n)
-        plan = []
-        for name, member in members.items():
-            real, takes_part, final = member._position(n)
-            loss = member._pick_loss(losses) if takes_part else None
-            plan.append((name, member, real, final, loss, self._items_for(name, num_items)))
-        backwards = [entry for entry in plan if entry[4] is not None]
-        for i, (name, member, real, final, loss, items) in enumerate(backwards):
-            assert loss is not None
-            member._backward(loss, real, final, items, i < len(backwards) - 1, time_func, name)
+        backwards = [name for name, micro in planned.items() if micro.takes_part]
+        for name in backwards:
+            self._members[name].backward(
+                planned[name],
+                retain_graph=name != backwards[-1],
+                timer=timer(time_func, "loss_backward_time", name),
+            )
         reports: dict[str, StepReport] = {}
-        updated_any = False
-        for name, member, real, final, loss, _ in plan:
-            member._step_num = n
-            if loss is not None and final:
-                reports[name] = member._update(n, real, time_func, name, False)
-                updated_any = True
+        for name, micro in planned.items():
+            member = self._members[name]
+            member.advance(micro)
+            if micro.updates:
+                timing = timer(time_func, "optim_time", name)
+                reports[name] = member.update(micro, update_scaler=False, timer=timing)
             else:
-                reports[name] = StepReport(n, real, False, None, member.get_lr(), None)
-        if self._scaler is not None and updated_any:
+                reports[name] = member.idle_report(micro)
+        if self._scaler is not None and any(micro.updates for micro in planned.values()):
             self._scaler.update()
         self._step_num = n
         self._arm_next()

@@ -16,7 +16,7 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   and is never modified in place. Without ``num_items`` it is backpropagated as
   ``loss / accum_grad`` (mean over the window); with ``num_items`` the loss is a sum over
   items and the window's gradient is divided by the window's items summed over all ranks
-  (see :mod:`optimsche.accumulation`): the large batch exactly, for any micro-batch lengths.
+  (see :mod:`optimsche.update.accumulation`): the large batch exactly, for any micro-batch lengths.
 * **Backward** reaches only this optimizer's own parameters that require grad
   (``backward(inputs=...)``), so several optimizers on several losses never leak gradients
   into each other (under FSDP, whose optimizer holds sharded parameters that are not leaves
@@ -24,7 +24,7 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   :func:`optimsche.distributed.backward_inputs`). Under DDP/FSDP (detected from ``model``, or
   ``distributed=True``) the non-final micro-steps of a window run without gradient sync; for
   DDP, whose sync is decided at forward time, the shell arms the next forward after every step
-  (:mod:`optimsche.ddp_sync_rule`: DDP's own all-reduce only where every optimizer on the
+  (:mod:`optimsche.parallel.ddp_sync_rule`: DDP's own all-reduce only where every optimizer on the
   model takes part and they own all its parameters that require grad) and, when a window's
   last forward ran unsynced, all-reduces its gradients itself.
 * **Update**, on a window's last micro-step: fp16 gradients are unscaled; with ``num_items``
@@ -41,9 +41,9 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   ``ExponentDecayLr`` override it). With neither a schedule nor an override the optimizer's
   own lrs are kept (multiplied once by ``ft_factor`` at construction). A Tensor lr stays a
   Tensor, written in place, so a compiled optimizer step does not recompile
-  (``compile_step=True``, :mod:`optimsche.compiled_step`).
+  (``compile_step=True``, :mod:`optimsche.optimizer.compiled_step`).
 * **AMP**: ``use_amp=True``/``"fp16"`` gives float16 with a GradScaler, ``"bf16"`` bfloat16
-  without (:mod:`optimsche.amp`). The forward is yours: run it under :meth:`autocast`.
+  without (:mod:`optimsche.update.amp`). The forward is yours: run it under :meth:`autocast`.
 * **Checkpoints**: :meth:`state_dict` holds the optimizer, the scaler, the counters and,
   mid-window, the partial gradients, so resuming at any micro-step continues bit for bit
   (format and conversions in :mod:`optimsche.checkpoint`). Under DDP/FSDP those partial
@@ -64,18 +64,19 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 
-from optimsche.accumulation import (
-    AccumulationWindow,
-    divide_by_items_,
-    items_total,
-    next_step_num,
-)
-from optimsche.amp import amp_name, autocast, found_inf, make_scaler, resolve_amp_dtype
 from optimsche.checkpoint import read_state_dict, to_state_dict
-from optimsche.clipping import clip_by_norm_, total_norm
-from optimsche.compiled_step import compiled_step
-from optimsche.ddp_sync_rule import DdpSyncRule
-from optimsche.distributed import (
+from optimsche.micro_step import MicroStep
+from optimsche.optimizer.compiled_step import compiled_step
+from optimsche.optimizer.factory import (
+    build_optimizer,
+    normalize_updated_modules,
+    optimizer_parameters,
+    resolve_optimizer_class,
+    select_parameters,
+)
+from optimsche.optimizer.param_group_values import write_group_value
+from optimsche.parallel.ddp_sync_rule import DdpSyncRule
+from optimsche.parallel.distributed import (
     all_reduce_sum_,
     as_full_tensor,
     average_gradients_,
@@ -86,50 +87,21 @@ from optimsche.distributed import (
     rank,
     world_size,
 )
-from optimsche.optimizer_factory import (
-    build_optimizer,
-    normalize_updated_modules,
-    optimizer_parameters,
-    resolve_optimizer_class,
-    select_parameters,
-)
 from optimsche.sche_conf import check_sche_conf, sche_conf_keys
+from optimsche.speechain_timer import TimeFunc, timer
 from optimsche.step_report import SKIP_AMP_OVERFLOW, SKIP_NONFINITE, StepReport
+from optimsche.update.accumulation import (
+    AccumulationWindow,
+    divide_by_items_,
+    items_total,
+    next_step_num,
+)
+from optimsche.update.amp import amp_name, autocast, found_inf, make_scaler, resolve_amp_dtype
+from optimsche.update.clipping import clip_by_norm_, total_norm
 from schedules.step_arithmetic import real_step
-from schedules.validation import require_count
-
-TimeFunc = Callable[[list[str]], contextlib.AbstractContextManager[Any]]
-"""SpeeChain's timer: called with a list of names, returns a context manager that times its
-body (``time_func(["loss_backward_time", optim_name])``)."""
+from schedules.validation import require_count, require_number, require_order, require_positive
 
 Losses = Tensor | Mapping[str, Tensor]
-
-
-def _finite_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _positive_or_none(name: str, value: object) -> float | None:
-    if value is None:
-        return None
-    number = _finite_number(name, value)
-    if number <= 0:
-        raise ValueError(f"{name} must be > 0 or None (no clipping), got {value!r}")
-    return number
-
-
-def _norm_type(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise ValueError(f"grad_norm_type must be a number > 0 or inf, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"grad_norm_type must be > 0 (2.0 = L2, inf = max), got {value!r}")
-    return float(value)
-
-
-def _timer_names(label: str, optim_name: str | None) -> list[str]:
-    return [label] if optim_name is None else [label, optim_name]
 
 
 class OptimScheduler:
@@ -159,7 +131,7 @@ class OptimScheduler:
         schedule: a pure schedule ``real_step -> lr`` (e.g. ``functools.partial(
             schedules.cosine, peak=1e-3, steps=10_000)``).
         compile_step: ``True`` or a dict of ``torch.compile`` options: run the optimizer step
-            compiled, with Tensor lrs (:mod:`optimsche.compiled_step`).
+            compiled, with Tensor lrs (:mod:`optimsche.optimizer.compiled_step`).
         **sche_conf: passed to :meth:`sche_init` (``NoamLr``: ``d_model``, ``warmup_steps``);
             keys it does not take are an error.
     """
@@ -186,9 +158,9 @@ class OptimScheduler:
     ) -> None:
         self.accum_grad = require_count("accum_grad", accum_grad)
         self.step_per_update = require_count("step_per_update", step_per_update)
-        self.ft_factor = _finite_number("ft_factor", ft_factor)
-        self.grad_clip = _positive_or_none("grad_clip", grad_clip)
-        self.grad_norm_type = _norm_type(grad_norm_type)
+        self.ft_factor = require_number("ft_factor", ft_factor)
+        self.grad_clip = None if grad_clip is None else require_positive("grad_clip", grad_clip)
+        self.grad_norm_type = require_order("grad_norm_type", grad_norm_type)
         if optim_loss is not None and not isinstance(optim_loss, str):
             raise ValueError(f"optim_loss must be a loss name (str) or None, got {optim_loss!r}")
         self.optim_loss = optim_loss
@@ -198,8 +170,8 @@ class OptimScheduler:
         self.model = model
         self.updated_modules = normalize_updated_modules(updated_modules)
         self.optimizer = self._make_optimizer(optim_type, optim_conf, optimizer)
-        self._params = optimizer_parameters(self.optimizer)
-        self._inputs = [p for p in self._params if p.requires_grad]
+        self._params = tuple(optimizer_parameters(self.optimizer))
+        self._inputs = tuple(p for p in self._params if p.requires_grad)
         if not self._inputs:
             raise ValueError("the optimizer has no parameter that requires grad: nothing to train")
         self._device = self._inputs[0].device
@@ -237,10 +209,7 @@ class OptimScheduler:
         self._initial_lr = float(self.optimizer.param_groups[0]["lr"])
         if not self._scheduled and self.ft_factor != 1.0:
             for group in self.optimizer.param_groups:
-                if isinstance(group["lr"], Tensor):
-                    group["lr"].mul_(self.ft_factor)
-                else:
-                    group["lr"] = group["lr"] * self.ft_factor
+                write_group_value(group, "lr", group["lr"] * self.ft_factor)
         self._lr = float(self.optimizer.param_groups[0]["lr"])
 
         self._step_num = 0
@@ -365,21 +334,122 @@ class OptimScheduler:
         ``time_func(["optim_time", optim_name])`` around the update. ``step_num``: the 1-based
         micro-step (``None``: the next one). ``num_items``: the items (tokens) the loss sums
         over, an int or a one-element tensor (see the module doc). Returns a
-        :class:`StepReport`.
+        :class:`StepReport`. Written in the phase API that :class:`OptimSchedulerGroup` uses.
         """
-        n = self._step_num + 1 if step_num is None else self._next(step_num)
-        real, takes_part, final = self._position(n)
-        if takes_part:
-            loss = self._pick_loss(losses)
-            self._backward(loss, real, final, num_items, False, time_func, optim_name)
-            self._step_num = n
-            if final:
-                report = self._update(n, real, time_func, optim_name, True)
-                self._arm_next()
-                return report
-        self._step_num = n
+        micro = self.prepare(losses, step_num, num_items=num_items)
+        if micro.takes_part:
+            self.backward(micro, timer=timer(time_func, "loss_backward_time", optim_name))
+        self.advance(micro)
+        if micro.updates:
+            return self.update(micro, timer=timer(time_func, "optim_time", optim_name))
+        return self.idle_report(micro)
+
+    # ----------------------------------------------------------------- the phase API
+    # One micro-step is prepare -> backward (if it takes part) -> advance -> update (if its
+    # window ends) or idle_report. step() is exactly that; OptimSchedulerGroup runs the phases
+    # of all members itself: every prepare, then every backward, then every update.
+    @property
+    def parameters(self) -> tuple[nn.Parameter, ...]:
+        """Every parameter of the optimizer's param groups, in order, each once."""
+        return self._params
+
+    @property
+    def trainable_parameters(self) -> tuple[nn.Parameter, ...]:
+        """The :attr:`parameters` that require grad: those a backward reaches."""
+        return self._inputs
+
+    @property
+    def ddp_model(self) -> DistributedDataParallel | None:
+        """The DDP model whose gradient sync this shell arms, or ``None``."""
+        rule = self._sync_rule
+        return None if rule is None else rule.model
+
+    def share(self, *, scaler: torch.amp.GradScaler | None, sync_rule: DdpSyncRule | None) -> None:
+        """Use the GradScaler and the DDP sync rule of a group of shells (one call, made by
+        :class:`OptimSchedulerGroup` at construction): ``scaler`` replaces this shell's own
+        (both or neither fp16), ``sync_rule`` (over this shell's DDP model) its rule."""
+        if (scaler is None) != (self.scaler is None):
+            raise ValueError(
+                "share: a shared GradScaler goes to fp16 shells only (and every fp16 shell "
+                "needs one)"
+            )
+        if (sync_rule is None) != (self._sync_rule is None) or (
+            sync_rule is not None and sync_rule.model is not self.ddp_model
+        ):
+            raise ValueError("share: a shared DDP sync rule must be over this shell's DDP model")
+        self.scaler = scaler
+        self._sync_rule = sync_rule
+
+    def prepare(
+        self, losses: Losses, step_num: int | None = None, *, num_items: int | Tensor | None = None
+    ) -> MicroStep:
+        """Check one micro-step's arguments and say what it means for this shell.
+
+        Changes nothing: every argument is validated here (the loss, when this shell takes
+        part), so a refused call leaves the shell as it was.
+        """
+        n = next_step_num(self._step_num, step_num, self._window.real_step, self.accum_grad)
+        real = real_step(n, self.accum_grad)
+        part = real % self.step_per_update == 0
+        return MicroStep(
+            step_num=n,
+            real_step=real,
+            takes_part=part,
+            ends_window=n % self.accum_grad == 0,
+            loss=self._pick_loss(losses) if part else None,
+            num_items=num_items,
+        )
+
+    def backward(
+        self,
+        micro: MicroStep,
+        *,
+        retain_graph: bool = False,
+        timer: contextlib.AbstractContextManager[Any] | None = None,
+    ) -> None:
+        """Backpropagate ``micro``'s loss into this shell's parameters and record it in the
+        open window (``loss / accum_grad``, or the loss itself with ``num_items``; fp16: scaled).
+        ``retain_graph`` keeps the graph for a later backward of the same forward."""
+        loss = micro.loss
+        if loss is None:
+            raise ValueError(f"micro-step {micro.step_num}: this shell takes no part in it")
+        self._window.add(micro.real_step, loss, micro.num_items)
+        if micro.num_items is None and self.accum_grad != 1:
+            loss = loss / self.accum_grad
+        if self.scaler is not None:
+            loss = self.scaler.scale(loss)
+        with timer or contextlib.nullcontext():
+            self._run_backward(loss, final=micro.ends_window, retain_graph=retain_graph)
+
+    def advance(self, micro: MicroStep) -> None:
+        """Record ``micro`` as run (:attr:`step_num`) and arm DDP for the next forward."""
+        self._step_num = micro.step_num
         self._arm_next()
-        return StepReport(n, real, False, None, self._lr, None)
+
+    def update(
+        self,
+        micro: MicroStep,
+        *,
+        update_scaler: bool = True,
+        timer: contextlib.AbstractContextManager[Any] | None = None,
+    ) -> StepReport:
+        """Apply the window ``micro`` ends (module doc, "Update"): unscale, divide by items,
+        norm, clip, the one host sync, the lr, ``optimizer.step()`` unless skipped; then zero
+        the gradients and, with ``update_scaler``, update the fp16 scaler (a group updates its
+        shared scaler once itself)."""
+        with timer or contextlib.nullcontext():
+            return self._apply_update(micro, update_scaler=update_scaler)
+
+    def idle_report(self, micro: MicroStep) -> StepReport:
+        """The :class:`StepReport` of a micro-step that did not update."""
+        return StepReport(
+            step_num=micro.step_num,
+            real_step=micro.real_step,
+            updated=False,
+            skipped=None,
+            lr=self._lr,
+            grad_norm=None,
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint: version, optimizer, scaler, counters, this process's rank and world
@@ -428,15 +498,8 @@ class OptimScheduler:
             ) from error
         for group, own in zip(self.optimizer.param_groups, own_lrs, strict=True):
             loaded = group["lr"]
-            if isinstance(own, Tensor):
-                with torch.no_grad():
-                    if isinstance(loaded, Tensor):
-                        own.copy_(loaded)
-                    else:
-                        own.fill_(float(loaded))
-                group["lr"] = own
-            elif isinstance(loaded, Tensor):
-                group["lr"] = float(loaded)
+            group["lr"] = own  # keep our entry (a Tensor lr stays the same object) ...
+            write_group_value(group, "lr", loaded)  # ... holding the loaded value
         if restored.scaler is not None and self.scaler is not None:
             self.scaler.load_state_dict(restored.scaler)
         self._step_num = restored.step_num
@@ -474,21 +537,10 @@ class OptimScheduler:
         is distributed, else 0 (and ``self._world`` is 1)."""
         return rank() if self.distributed else 0
 
-    # ----------------------------------------------------------------- the step, in parts
-    # OptimSchedulerGroup runs these parts itself: every backward first, then every update.
-    def _next(self, step_num: object) -> int:
-        """The micro-step a given ``step_num`` asks for, checked; changes nothing."""
-        return next_step_num(self._step_num, step_num, self._window.real_step, self.accum_grad)
-
-    def _position(self, n: int) -> tuple[int, bool, bool]:
-        """Micro-step ``n``'s (real step, whether this optimizer takes part, whether it ends
-        its window)."""
-        real = real_step(n, self.accum_grad)
-        return real, real % self.step_per_update == 0, n % self.accum_grad == 0
-
+    # ----------------------------------------------------------------- private parts
     def _arm_next(self) -> None:
         """DDP decides at forward time whether the backward syncs: arm the next forward
-        (:mod:`optimsche.ddp_sync_rule`)."""
+        (:mod:`optimsche.parallel.ddp_sync_rule`)."""
         rule = self._sync_rule
         if rule is not None:
             rule.arm(self._step_num + 1)
@@ -525,28 +577,7 @@ class OptimScheduler:
             )
         return loss
 
-    def _backward(
-        self,
-        loss: Tensor,
-        real: int,
-        final: bool,
-        num_items: int | Tensor | None,
-        retain_graph: bool,
-        time_func: TimeFunc | None,
-        optim_name: str | None,
-    ) -> None:
-        self._window.add(real, loss, num_items)
-        if num_items is None and self.accum_grad != 1:
-            loss = loss / self.accum_grad
-        if self.scaler is not None:
-            loss = self.scaler.scale(loss)
-        if time_func is None:
-            self._run_backward(loss, final, retain_graph)
-        else:
-            with time_func(_timer_names("loss_backward_time", optim_name)):
-                self._run_backward(loss, final, retain_graph)
-
-    def _run_backward(self, loss: Tensor, final: bool, retain_graph: bool) -> None:
+    def _run_backward(self, loss: Tensor, *, final: bool, retain_graph: bool) -> None:
         sync_model = self._sync_model
         if sync_model is None:
             torch.autograd.backward(loss, inputs=self._backward_inputs, retain_graph=retain_graph)
@@ -559,20 +590,7 @@ class OptimScheduler:
             # step_num jumped): average the gradients across ranks here, as DDP would have.
             average_gradients_(self._inputs, self._world)
 
-    def _update(
-        self,
-        n: int,
-        real: int,
-        time_func: TimeFunc | None,
-        optim_name: str | None,
-        update_scaler: bool,
-    ) -> StepReport:
-        if time_func is None:
-            return self._apply_update(n, real, update_scaler)
-        with time_func(_timer_names("optim_time", optim_name)):
-            return self._apply_update(n, real, update_scaler)
-
-    def _apply_update(self, n: int, real: int, update_scaler: bool) -> StepReport:
+    def _apply_update(self, micro: MicroStep, *, update_scaler: bool) -> StepReport:
         device = self._device
         window = self._window
         scaler = self.scaler
@@ -601,7 +619,7 @@ class OptimScheduler:
             if self.distributed:
                 all_reduce_sum_(check)
             check_value = check.item()
-        lr = self._apply_lr(real) if self._scheduled else self._lr
+        lr = self._apply_lr(micro.real_step) if self._scheduled else self._lr
         skipped: str | None = None
         if overflow:
             skipped = SKIP_AMP_OVERFLOW
@@ -614,16 +632,18 @@ class OptimScheduler:
         for p in self._inputs:
             p.grad = None
         window.clear()
-        return StepReport(n, real, skipped is None, skipped, lr, norm)
+        return StepReport(
+            step_num=micro.step_num,
+            real_step=micro.real_step,
+            updated=skipped is None,
+            skipped=skipped,
+            lr=lr,
+            grad_norm=norm,
+        )
 
     def _apply_lr(self, real: int) -> float:
         lr = self.ft_factor * float(self.update_lr(real))
         for group in self.optimizer.param_groups:
-            value = lr * group["lr_scale"] if "lr_scale" in group else lr
-            current = group["lr"]
-            if isinstance(current, Tensor):
-                current.fill_(value)
-            else:
-                group["lr"] = value
+            write_group_value(group, "lr", lr * group["lr_scale"] if "lr_scale" in group else lr)
         self._lr = lr
         return lr

@@ -12,7 +12,7 @@ SKIP_AMP_OVERFLOW = "amp_overflow"
 """``StepReport.skipped`` when the fp16 ``GradScaler`` found inf/NaN gradients."""
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class StepReport:
     """The outcome of one micro-step of one optimizer.
 

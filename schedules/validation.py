@@ -40,6 +40,16 @@ def require_non_negative(name: str, value: object) -> float:
     return number
 
 
+def require_order(name: str, value: object) -> float:
+    """``value`` must be a number > 0, infinity allowed (the order of a norm: 2.0 = L2,
+    ``math.inf`` = max)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ValueError(f"{name} must be a number > 0 or inf, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0 (2.0 = L2, inf = max), got {value!r}")
+    return float(value)
+
+
 def require_count(name: str, value: object) -> int:
     """``value`` must be an int >= 1 (a count: ``accum_grad``, ``step_per_update``, ...);
     bools are refused."""

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from optimsche.distributed import unwrap
 from optimsche.group import OptimSchedulerGroup
+from optimsche.parallel.distributed import unwrap
 
 __all__ = ["FORMAT", "load_checkpoint", "save_checkpoint"]
 

@@ -1,7 +1,7 @@
 """The demo's configuration: the embedded default, or a user's ``optim_sches`` on the demo model.
 
 A configuration document has an ``optim_sches`` section (SpeeChain's format, see
-:mod:`optimsche.config_parsing`) and an optional ``experiment`` section with the run-level
+:mod:`optimsche.config.parsing`) and an optional ``experiment`` section with the run-level
 settings every optimizer shares (``accum_grad``, ``ft_factor``, ``use_amp``, ``grad_clip``,
 ``grad_norm_type``). A user's file may also be a bare ``optim_sches`` mapping. Experiment keys
 the user's file does not set keep the embedded default's values (``default_config.yaml``).
@@ -21,10 +21,10 @@ from typing import Any
 import attrs
 from torch import nn
 
-from optimsche.config_error import ConfigError
-from optimsche.config_loading import load_config
-from optimsche.config_parsing import optim_sches_section, parse_optim_sches
-from optimsche.config_records import ExperimentSettings, OptimSchesConfig
+from optimsche.config.error import ConfigError
+from optimsche.config.loading import load_config
+from optimsche.config.parsing import optim_sches_section, parse_optim_sches
+from optimsche.config.records import ExperimentSettings, OptimSchesConfig
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",

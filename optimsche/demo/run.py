@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 
-from optimsche.config_error import ConfigError
+from optimsche.config.error import ConfigError
 from optimsche.demo.config import check_fits_model, load_demo_config
 from optimsche.demo.curves import CURVES_PNG, write_curves
 from optimsche.demo.model import LOSS_NAMES
 from optimsche.demo.summary import describe_run, format_summary
 from optimsche.demo.training import DemoResult, DemoSettings, build_model, train_demo
-from optimsche.local_processes import run_local_processes
+from optimsche.testing.local_processes import run_local_processes
 
 __all__ = ["run_demo"]
 

@@ -34,7 +34,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from optimsche.config_building import build_optim_sches
+from optimsche.config.building import build_optim_sches
 from optimsche.demo.checkpoint import load_checkpoint, save_checkpoint
 from optimsche.demo.config import DemoConfig, check_fits_model
 from optimsche.demo.evaluation import Evaluation, evaluate
@@ -43,8 +43,8 @@ from optimsche.demo.model import LOSS_NAMES, ModelSize, ReversalTransformer
 from optimsche.demo.plural import plural
 from optimsche.demo.progress import ProgressBar
 from optimsche.demo.task import ReversalTask
-from optimsche.distributed import unwrap
 from optimsche.group import OptimSchedulerGroup
+from optimsche.parallel.distributed import unwrap
 from schedules import real_step
 
 __all__ = [
@@ -176,7 +176,7 @@ def _train(
     micro-batch's token count as ``num_items``, record, redraw the bar.
 
     Under DDP nothing more is needed: the group arms each forward's gradient sync itself
-    (:mod:`optimsche.ddp_sync_rule`), also in the windows the encoder's optimizer sits out
+    (:mod:`optimsche.parallel.ddp_sync_rule`), also in the windows the encoder's optimizer sits out
     (``step_per_update: 2``), where it runs the forward unsynced and the decoder's optimizer
     all-reduces its own gradients."""
     autocast = next(iter(group.values())).autocast

@@ -204,10 +204,12 @@ def test_time_func_times_backward_and_update() -> None:
 
 
 def test_step_report_is_a_frozen_record() -> None:
-    report = StepReport(3, 2, True, None, 0.1, None)
+    report = StepReport(step_num=3, real_step=2, updated=True, skipped=None, lr=0.1, grad_norm=None)
     with pytest.raises(AttributeError):
         report.lr = 1.0  # type: ignore[misc]
-    assert report == StepReport(3, 2, True, None, 0.1, None)
+    assert report == StepReport(
+        step_num=3, real_step=2, updated=True, skipped=None, lr=0.1, grad_norm=None
+    )
 
 
 def test_repr_shows_the_configuration() -> None:

@@ -1,0 +1,239 @@
+"""The ``optimsche`` command (also ``python -m optimsche``).
+
+Subcommands:
+
+* ``show CONFIG [--steps N] [--accum-grad A] [--ft-factor F]``: for each optimizer of an
+  ``optim_sches`` config, a table of the lr at the key steps of the run and a terminal plot
+  of the whole curve. No model is built (see :mod:`optimsche.cli.lr_curves`). ``--steps``
+  counts micro-steps (default: guessed from the schedules, see
+  :mod:`optimsche.cli.schedule_horizon`); ``--accum-grad`` and ``--ft-factor`` default to the
+  config's ``experiment`` section when it has one, else 1.
+* ``plot CONFIG -o lr.png`` or ``plot --schedule 'cosine(peak=0.1, steps=1000)' -o lr.png``:
+  the same curves as an image (needs matplotlib, the ``plot`` extra). The schedule
+  expression is parsed, never evaluated (:mod:`optimsche.config.schedule_expression`).
+* ``demo [--steps N] [--out DIR] [--config FILE] [--ddp N]``: train the demo model
+  (:func:`optimsche.demo.run_demo`).
+
+Exit status: 0 on success, 2 for bad usage, 1 for any other error (a bad config file, a
+missing dependency); errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from optimsche.cli.lr_curves import LrCurve, lr_curves
+from optimsche.cli.schedule_horizon import schedule_horizon
+from optimsche.cli.show import render_show
+from optimsche.config.error import ConfigError
+from optimsche.config.loading import load_config
+from optimsche.config.parsing import parse_optim_sches
+from optimsche.config.records import ExperimentSettings
+
+PROG = "optimsche"
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``optimsche`` command."""
+    parser = _Parser(
+        prog=PROG,
+        description="Optimizer + learning-rate schedule in one object: inspect configs, "
+        "plot schedules, run the demo.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    show = commands.add_parser(
+        "show",
+        help="print the lr of each optimizer of a config: key steps and a terminal plot",
+        description="For each optimizer of an optim_sches config: a table of the lr at the key "
+        "steps (first, peak, ends of phases, last) and a terminal plot of the whole curve. "
+        "No model is built.",
+    )
+    show.add_argument("config", type=Path, metavar="CONFIG", help="a YAML config file")
+    _add_run_options(show)
+
+    plot = commands.add_parser(
+        "plot",
+        help="save the lr curves of a config, or of one schedule, as an image",
+        description="Draw the lr curves with matplotlib (pip install 'optimsche[plot]').",
+    )
+    plot.add_argument("config", type=Path, nargs="?", metavar="CONFIG", help="a YAML config")
+    plot.add_argument(
+        "--schedule",
+        metavar="EXPR",
+        help="plot one schedule instead of a config, e.g. "
+        "'warmup_cosine(peak=3e-4, warmup=2000, steps=100000)'",
+    )
+    plot.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="image")
+    _add_run_options(plot)
+
+    demo = commands.add_parser(
+        "demo",
+        help="train a small encoder-decoder Transformer with two optimizers",
+        description="Train the demo model on a synthetic task with the SpeeChain two-optimizer "
+        "config (or your own optim_sches), with a checkpoint reloaded half-way.",
+    )
+    demo.add_argument("--steps", type=_positive_int, metavar="N", help="training micro-steps")
+    demo.add_argument(
+        "--out", type=Path, default=Path("optimsche-demo"), metavar="DIR", help="output folder"
+    )
+    demo.add_argument("--config", type=Path, metavar="FILE", help="your own optim_sches YAML")
+    demo.add_argument(
+        "--ddp", type=_non_negative_int, default=0, metavar="N", help="N gloo processes (0: none)"
+    )
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--steps", type=_positive_int, metavar="N", help="micro-steps to show (default: guessed)"
+    )
+    parser.add_argument(
+        "--accum-grad", type=_positive_int, metavar="A", help="micro-steps per update window"
+    )
+    parser.add_argument(
+        "--ft-factor", type=_positive_float, metavar="F", help="multiply every lr by F"
+    )
+
+
+def _settings(document: Mapping[str, Any], args: argparse.Namespace) -> ExperimentSettings:
+    """accum_grad and ft_factor: the flags, else the document's ``experiment`` section."""
+    section = document.get("experiment", {}) if "optim_sches" in document else {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"experiment: must be a mapping, got {section!r}")
+    accum_grad = args.accum_grad if args.accum_grad is not None else section.get("accum_grad", 1)
+    ft_factor = args.ft_factor if args.ft_factor is not None else section.get("ft_factor", 1.0)
+    return ExperimentSettings(accum_grad=accum_grad, ft_factor=ft_factor)
+
+
+def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
+    """The lr curves of the config file at ``path``; errors name the file."""
+    try:
+        document = load_config(path)
+        records = parse_optim_sches(document)
+        return lr_curves(records, _settings(document, args), args.steps)
+    except ConfigError as error:
+        message = str(error)
+        if message.startswith(str(path)):
+            raise
+        raise ConfigError(f"{path}: {message}") from None
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    curves = _config_curves(args.config, args)
+    print(render_show(curves, unicode=_stdout_takes_unicode()))
+    return 0
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from optimsche.cli import plot as plot_command
+
+    if (args.config is None) == (args.schedule is None):
+        raise UsageError(f"{PROG} plot: error: give CONFIG or --schedule EXPR (exactly one)")
+    if args.schedule is not None:
+        from optimsche.config.schedule_expression import parse_schedule_expression
+
+        if args.accum_grad is not None or args.ft_factor is not None:
+            raise UsageError(
+                f"{PROG} plot: error: --accum-grad and --ft-factor apply to a CONFIG only"
+            )
+        expression = parse_schedule_expression(args.schedule)
+        steps = args.steps or schedule_horizon(expression.name, expression.hyperparameters)
+        plot_command.save_schedule_plot(
+            expression.schedule, steps, args.schedule.strip(), args.output
+        )
+    else:
+        plot_command.save_curves_plot(_config_curves(args.config, args), args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    try:
+        from optimsche.demo import run_demo
+    except ImportError as error:
+        raise RuntimeError(f"the demo is not available in this installation ({error})") from None
+    return int(run_demo(steps=args.steps, out=args.out, config=args.config, ddp=args.ddp))
+
+
+def _stdout_takes_unicode() -> bool:
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "┤⣿─".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``optimsche`` command with ``argv`` (default: ``sys.argv[1:]``); return the
+    exit status (0 success, 1 error, 2 usage)."""
+    from optimsche.cli.plot import PlotUnavailable
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handlers = {"show": _run_show, "plot": _run_plot, "demo": _run_demo}
+        return handlers[args.command](args)
+    except UsageError as error:
+        print(_one_line(error), file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help and --version
+        code = exit_.code
+        return code if isinstance(code, int) else 0 if code is None else 1
+    except (ConfigError, ValueError, OSError, PlotUnavailable, RuntimeError) as error:
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__

@@ -1,0 +1,161 @@
+"""The learning rate every optimizer of a configuration will use, computed without a model.
+
+Each entry is built as an :class:`~optimsche.OptimScheduler` around a stand-in optimizer
+(``torch.optim.SGD`` over one zero tensor, with the configured ``lr``, or the optimizer
+class's default lr, or 1.0), so that classes which read the optimizer's lr (``NoamLr``
+without ``d_model``, ``ExponentDecayLr``) see the same value as in training. Then, for a run
+of ``total_steps`` micro-steps with ``accum_grad`` micro-steps per window, the optimizer
+updates at the windows ``r = step_per_update, 2·step_per_update, ...`` whose last micro-step
+``r·accum_grad`` lies within the run, each with lr ``ft_factor · update_lr(r)``: exactly what
+``OptimScheduler.step`` applies.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+
+import attrs
+import torch
+
+from optimsche.cli.schedule_horizon import schedule_horizon
+from optimsche.config.building import build_optim_scheduler
+from optimsche.config.error import ConfigError
+from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
+from optimsche.config.type_resolution import ShellClassType, schedule_functions
+from optimsche.optim_scheduler import OptimScheduler
+from optimsche.optimizer.factory import resolve_optimizer_class
+
+MAX_POINTS = 100_000
+"""At most this many updates are evaluated per optimizer; longer runs are sampled evenly
+(first and last update included)."""
+
+
+@attrs.frozen
+class LrCurve:
+    """The lr of each update of one optimizer: at micro-step ``steps[i]`` (real step
+    ``real_steps[i]``) the update uses ``lrs[i]``. ``updates`` counts all the updates of the
+    run; when it exceeds :data:`MAX_POINTS` the points are an even sample (``sampled``)."""
+
+    name: str
+    summary: str
+    steps: tuple[int, ...]
+    real_steps: tuple[int, ...]
+    lrs: tuple[float, ...]
+    updates: int
+    sampled: bool
+
+
+def _stand_in_lr(spec: OptimSchedulerSpec) -> float:
+    configured = spec.optim_conf.get("lr")
+    if configured is not None:
+        if isinstance(configured, bool) or not isinstance(configured, int | float):
+            raise ConfigError(
+                f"{spec.where}.conf.optim_conf.lr: must be a number, got {configured!r}"
+            )
+        return float(configured)
+    try:
+        default = inspect.signature(resolve_optimizer_class(spec.optim_type)).parameters["lr"]
+    except (KeyError, ValueError, TypeError):
+        return 1.0
+    value = default.default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return 1.0
+
+
+def preview_optim_scheduler(
+    spec: OptimSchedulerSpec, settings: ExperimentSettings
+) -> OptimScheduler:
+    """``spec`` built around a one-tensor SGD stand-in with the configured lr (no model, no
+    AMP, no DDP): enough to ask it ``update_lr``."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=_stand_in_lr(spec))
+    local = attrs.evolve(settings, use_amp=False, distributed=False)
+    return build_optim_scheduler(spec, local, optimizer=optimizer)
+
+
+def _summary(spec: OptimSchedulerSpec, settings: ExperimentSettings) -> str:
+    modules = ", ".join(spec.updated_modules) if spec.updated_modules else "the whole model"
+    spu, accum = spec.step_per_update, settings.accum_grad
+    windows = "every window" if spu == 1 else f"every {spu} windows"
+    micro = "" if accum == 1 else f" of {accum} micro-steps"
+    parts = [
+        spec.type_name,
+        f"{spec.optim_type} over {modules}",
+        f"loss {spec.optim_loss or 'loss'!r}",
+        f"updates {windows}{micro}",
+    ]
+    if settings.ft_factor != 1.0:
+        parts.append(f"ft_factor {settings.ft_factor:g}")
+    return " · ".join(parts)
+
+
+def _update_lrs(shell: OptimScheduler, real_steps: tuple[int, ...]) -> list[float]:
+    """``shell.update_lr(r)`` for every ``r``. A plain OptimScheduler driven by a schedule
+    function of :mod:`schedules` (whose ``update_lr`` is ``float(schedule(r))``) is evaluated
+    in one call on a float64 Tensor of the steps; any other class step by step."""
+    schedule = shell.schedule
+    if (
+        type(shell).update_lr is OptimScheduler.update_lr
+        and isinstance(schedule, functools.partial)
+        and schedule.func in schedule_functions().values()
+        and real_steps
+    ):
+        values = schedule(torch.tensor(real_steps, dtype=torch.float64))
+        return [float(v) for v in values.tolist()]
+    return [float(shell.update_lr(real)) for real in real_steps]
+
+
+def lr_curve(
+    spec: OptimSchedulerSpec,
+    settings: ExperimentSettings,
+    total_steps: int,
+    *,
+    max_points: int = MAX_POINTS,
+) -> LrCurve:
+    """The lr of every update of ``spec`` in a run of ``total_steps`` micro-steps."""
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise ConfigError(f"steps: must be a positive integer, got {total_steps!r}")
+    shell = preview_optim_scheduler(spec, settings)
+    spu, accum = spec.step_per_update, settings.accum_grad
+    updates = (total_steps // accum) // spu
+    if updates <= max_points:
+        indices = list(range(1, updates + 1))
+    else:
+        indices = [1 + k * (updates - 1) // (max_points - 1) for k in range(max_points)]
+    real_steps = tuple(k * spu for k in indices)
+    lrs = [shell.ft_factor * value for value in _update_lrs(shell, real_steps)]
+    for real, lr in zip(real_steps, lrs, strict=True):
+        if not math.isfinite(lr):
+            raise ConfigError(f"{spec.where}: the lr at real step {real} is {lr!r}")
+    return LrCurve(
+        name=spec.name,
+        summary=_summary(spec, settings),
+        steps=tuple(real * accum for real in real_steps),
+        real_steps=real_steps,
+        lrs=tuple(lrs),
+        updates=updates,
+        sampled=len(indices) < updates,
+    )
+
+
+def default_total_steps(config: OptimSchesConfig, settings: ExperimentSettings) -> int:
+    """Micro-steps to show when none are asked for: the longest
+    :func:`~optimsche.schedule_horizon.schedule_horizon` of the entries, times
+    ``accum_grad``."""
+    horizons = []
+    for spec in config.optimizers:
+        target = spec.target
+        name = target.cls.__name__ if isinstance(target, ShellClassType) else target.name
+        horizons.append(schedule_horizon(name, spec.sche_conf))
+    return max(horizons) * settings.accum_grad
+
+
+def lr_curves(
+    config: OptimSchesConfig, settings: ExperimentSettings, total_steps: int | None = None
+) -> list[LrCurve]:
+    """:func:`lr_curve` of every entry of ``config``, over ``total_steps`` micro-steps
+    (default: :func:`default_total_steps`)."""
+    steps = default_total_steps(config, settings) if total_steps is None else total_steps
+    return [lr_curve(spec, settings, steps) for spec in config.optimizers]

@@ -1,0 +1,111 @@
+"""Building OptimSchedulers from a validated ``optim_sches`` configuration.
+
+``build_optim_sches(config, model, **experiment)`` validates the whole configuration into
+records first (:mod:`optimsche.config.parsing`), so nothing is built from a config with a
+mistake anywhere in it, then builds one :class:`~optimsche.OptimScheduler` per entry and
+groups them in an :class:`~optimsche.OptimSchedulerGroup`:
+
+* a class ``type`` (``noam.NoamLr``, a user's subclass) is called as SpeeChain does:
+  ``cls(optim_type, optim_conf, model, distributed, optim_loss, updated_modules,
+  step_per_update, use_amp, accum_grad, ft_factor, grad_clip, grad_norm_type, **sche_conf)``;
+* a schedule function ``type`` (``cosine``) gives
+  ``OptimScheduler(..., schedule=functools.partial(cosine, **hyperparameters))``.
+
+Errors raised while building (a module the model lacks, an optimizer argument torch refuses,
+a bad ``sche_init`` value) come out as a :class:`ConfigError` naming the entry.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+from torch.optim import Optimizer
+
+from optimsche.config.error import ConfigError
+from optimsche.config.parsing import parse_optim_sches
+from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
+from optimsche.config.type_resolution import ShellClassType
+from optimsche.group import OptimSchedulerGroup
+from optimsche.optim_scheduler import OptimScheduler
+
+
+def build_optim_scheduler(
+    spec: OptimSchedulerSpec,
+    settings: ExperimentSettings,
+    *,
+    model: nn.Module | None = None,
+    optimizer: Optimizer | None = None,
+) -> OptimScheduler:
+    """One OptimScheduler from its record: over ``model``'s ``updated_modules`` with the
+    configured optimizer, or, with ``optimizer=``, around that optimizer (``optim_type``,
+    ``optim_conf`` and ``updated_modules`` are then not used)."""
+    arguments: dict[str, Any] = {
+        "distributed": settings.distributed,
+        "optim_loss": spec.optim_loss,
+        "step_per_update": spec.step_per_update,
+        "use_amp": settings.use_amp,
+        "accum_grad": settings.accum_grad,
+        "ft_factor": settings.ft_factor,
+        "grad_clip": settings.grad_clip,
+        "grad_norm_type": settings.grad_norm_type,
+    }
+    if optimizer is None:
+        arguments.update(
+            optim_type=spec.optim_type,
+            optim_conf=dict(spec.optim_conf),
+            model=model,
+            updated_modules=None if spec.updated_modules is None else list(spec.updated_modules),
+        )
+    else:
+        arguments.update(optimizer=optimizer)
+    try:
+        if isinstance(spec.target, ShellClassType):
+            return spec.target.cls(**arguments, **spec.sche_conf)
+        schedule = functools.partial(spec.target.function, **spec.sche_conf)
+        return OptimScheduler(**arguments, schedule=schedule)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{spec.where}: {error}") from None
+
+
+def build_optim_sches(
+    config: Mapping[str, Any] | OptimSchesConfig,
+    model: nn.Module,
+    *,
+    accum_grad: int = 1,
+    ft_factor: float = 1.0,
+    use_amp: bool | str = False,
+    grad_clip: float | None = None,
+    grad_norm_type: float = 2.0,
+    distributed: bool | None = None,
+) -> OptimSchedulerGroup:
+    """Validate ``config`` and build its OptimSchedulers over ``model``, as a group.
+
+    ``config`` is the ``optim_sches`` mapping, a document holding an ``optim_sches`` key
+    (as :func:`~optimsche.load_config` returns it), or already validated records. The
+    keyword arguments are the run-level settings SpeeChain reads from its experiment config;
+    every OptimScheduler of the group gets the same ones. Any mistake raises a one-line
+    :class:`ConfigError` before anything is built.
+    """
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"build_optim_sches: model must be a torch.nn.Module, got {type(model).__name__}"
+        )
+    records = config if isinstance(config, OptimSchesConfig) else parse_optim_sches(config)
+    settings = ExperimentSettings(
+        accum_grad=accum_grad,
+        ft_factor=ft_factor,
+        use_amp=use_amp,
+        grad_clip=grad_clip,
+        grad_norm_type=grad_norm_type,
+        distributed=distributed,
+    )
+    members = {
+        spec.name: build_optim_scheduler(spec, settings, model=model) for spec in records.optimizers
+    }
+    try:
+        return OptimSchedulerGroup(members)
+    except ValueError as error:
+        raise ConfigError(f"optim_sches: {error}") from None

@@ -1,0 +1,118 @@
+"""Reading a YAML configuration into plain data.
+
+``load_config`` accepts a path to a YAML file or the YAML text itself and returns the whole
+document as a ``dict``. Two departures from PyYAML's ``safe_load``, both to catch mistakes
+early:
+
+* numbers in exponent notation without a dot (``3e-4``, ``1E+5``) are floats, as in YAML 1.2
+  (PyYAML's YAML 1.1 rules read them as strings, a classic trap for learning rates);
+* a key given twice in one mapping is an error (PyYAML keeps the last one silently).
+
+Every failure is a :class:`~optimsche.config_error.ConfigError` whose message starts with
+``<source>:<line>:<column>:`` when the position is known.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode
+
+from optimsche.config.error import ConfigError
+
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``SafeLoader`` with YAML 1.2 exponent floats and no duplicate keys."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first_line = seen.get(key)
+            except TypeError:  # unhashable key: the base class reports it
+                continue
+            if first_line is not None:
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given on line {first_line})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789.")
+)
+
+
+def _describe_yaml_error(source: str, error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    reason = f"{context}: {problem}" if context and problem != context else str(problem)
+    reason = " ".join(reason.split())
+    if mark is None:
+        return f"{source}: invalid YAML: {reason}"
+    return f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {reason}"
+
+
+def _looks_like_path(text: str) -> bool:
+    return "\n" not in text and text.strip() == text and text.endswith((".yaml", ".yml"))
+
+
+def load_config(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a YAML configuration into plain data: the whole document, as a ``dict``.
+
+    ``path_or_text`` is a path (a :class:`~pathlib.Path`, or a string naming an existing file
+    or ending in ``.yaml``/``.yml``) or the YAML text itself. Bad YAML raises a
+    :class:`ConfigError` ``"<source>:<line>:<column>: invalid YAML: <problem>"``; a document
+    that is not a mapping, a missing file and a duplicate key are errors too.
+    """
+    if isinstance(path_or_text, os.PathLike) or (
+        isinstance(path_or_text, str)
+        and (
+            _looks_like_path(path_or_text)
+            or ("\n" not in path_or_text and Path(path_or_text).is_file())
+        )
+    ):
+        path = Path(path_or_text)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a directory, not a configuration file") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: not a UTF-8 text file ({error.reason})") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+        source = str(path)
+    elif isinstance(path_or_text, str):
+        text, source = path_or_text, "<config text>"
+    else:
+        raise ConfigError(
+            "load_config expects a path or YAML text, got "
+            f"{type(path_or_text).__name__}: {path_or_text!r}"
+        )
+    try:
+        document = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as error:
+        raise ConfigError(_describe_yaml_error(source, error)) from None
+    if document is None:
+        raise ConfigError(f"{source}: the configuration is empty")
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"{source}: the configuration must be a mapping of keys to values, "
+            f"got a {type(document).__name__}"
+        )
+    return document

@@ -1,0 +1,246 @@
+"""From raw ``optim_sches`` data (as loaded from YAML) to validated records.
+
+The format is SpeeChain's::
+
+    optim_sches:                      # optional wrapper: a whole train config may be given
+      encoder_optim:                  # one entry per optimizer, keyed by its name
+        type: noam.NoamLr             # a class, a dotted path, or a schedule function name
+        conf:
+          optim_type: Adam            # a torch.optim class (or a dotted path to one)
+          optim_conf: {lr: 1.0e-3}    # its keyword arguments
+          optim_loss: encoder_loss    # (alias: optim_losses) default: the loss named "loss"
+          updated_modules: encoder    # a name or a list (dotted for deeper modules);
+                                      # default: the whole model
+          step_per_update: 2          # take part in every 2nd window only
+          d_model: 256                # scheduling keys of the type (here NoamLr.sche_init)
+          warmup_steps: 4000
+
+A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. Run-level
+settings (``accum_grad``, ``ft_factor``, ...) are not conf keys: they come from the
+experiment (``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from optimsche.config.error import ConfigError
+from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
+from optimsche.config.type_resolution import (
+    ResolvedType,
+    ScheduleFunctionType,
+    conf_parameters,
+    resolve_type,
+)
+from optimsche.config.value_types import describe_annotation, describe_value, value_matches
+from optimsche.optimizer.factory import optimizer_keywords, resolve_optimizer_class
+from schedules.close_matches import did_you_mean
+
+SINGLE_NAME = "main"
+"""The name of the optimizer of a single-entry config (``type`` and ``conf`` only)."""
+
+ENTRY_KEYS = ("type", "conf")
+GENERAL_KEYS = (
+    "optim_type",
+    "optim_conf",
+    "optim_loss",
+    "optim_losses",
+    "updated_modules",
+    "step_per_update",
+)
+RUN_LEVEL_KEYS = (
+    "accum_grad",
+    "ft_factor",
+    "use_amp",
+    "grad_clip",
+    "grad_norm_type",
+    "distributed",
+)
+
+
+def optim_sches_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``optim_sches`` mapping: ``config["optim_sches"]`` when present, else ``config``."""
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"optim_sches: must be a mapping of optimizer names to entries, got {config!r}"
+        )
+    if "optim_sches" in config:
+        section = config["optim_sches"]
+        if not isinstance(section, Mapping):
+            raise ConfigError(
+                "optim_sches: must be a mapping of optimizer names to {type, conf} entries, "
+                f"got {describe_value(section)}"
+            )
+        return section
+    return config
+
+
+def _optimizer_class(optim_type: object, where: str) -> type[torch.optim.Optimizer]:
+    try:
+        return resolve_optimizer_class(optim_type)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def _check_optim_conf(optim_conf: object, cls: type[torch.optim.Optimizer], where: str) -> None:
+    if not isinstance(optim_conf, Mapping):
+        raise ConfigError(
+            f"{where}: must be a mapping of {cls.__name__} arguments, "
+            f"got {describe_value(optim_conf)}"
+        )
+    valid, takes_any = optimizer_keywords(cls)
+    for key in optim_conf:
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}: keys must be strings, got {key!r}")
+        if key == "params":
+            raise ConfigError(
+                f"{where}: 'params' cannot be configured: updated_modules chooses the parameters"
+            )
+        if key not in valid and not takes_any:
+            raise ConfigError(
+                f"{where}: {cls.__name__} takes no argument {key!r}{did_you_mean(key, valid)} "
+                f"(valid: {', '.join(valid)})"
+            )
+
+
+def _updated_modules(value: object, where: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ConfigError(
+        f"{where}: must be a module name or a non-empty list of module names, "
+        f"got {describe_value(value)}"
+    )
+
+
+def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str) -> None:
+    params = conf_parameters(target)
+    kind = "schedule" if isinstance(target, ScheduleFunctionType) else "type"
+    for key, value in sche_conf.items():
+        if key in RUN_LEVEL_KEYS:
+            raise ConfigError(
+                f"{where}.{key}: {key} is a run-level setting, not an optimizer key: "
+                f"pass it to build_optim_sches(..., {key}=...)"
+            )
+        if key not in params.accepted and not params.accepts_any:
+            valid = ", ".join([*GENERAL_KEYS, *params.accepted])
+            raise ConfigError(
+                f"{where}: unknown key {key!r} for {kind} {target.name!r}"
+                f"{did_you_mean(key, [*GENERAL_KEYS, *params.accepted])} (valid keys: {valid})"
+            )
+        annotation = params.annotations.get(key)
+        if annotation is not None and not value_matches(value, annotation):
+            raise ConfigError(
+                f"{where}.{key}: must be {describe_annotation(annotation)}, "
+                f"got {describe_value(value)}"
+            )
+    missing = [key for key in params.required if key not in sche_conf]
+    if missing:
+        raise ConfigError(
+            f"{where}: missing key {missing[0]!r} required by {kind} {target.name!r} "
+            f"(required: {', '.join(params.required)})"
+        )
+    if isinstance(target, ScheduleFunctionType):
+        try:
+            target.function(1, **sche_conf)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"{where}: schedule {target.name!r}: {error}") from None
+
+
+def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
+    """One ``name: {type, conf}`` entry of ``optim_sches`` as a validated record."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            f"optim_sches: an optimizer name must be a non-empty string, got {name!r}"
+        )
+    where = f"optim_sches.{name}"
+    if not isinstance(entry, Mapping):
+        raise ConfigError(
+            f"{where}: must be a mapping with keys 'type' and 'conf', got {describe_value(entry)}"
+        )
+    for key in entry:
+        if key not in ENTRY_KEYS:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}{did_you_mean(str(key), ENTRY_KEYS)} "
+                "(an entry has exactly the keys 'type' and 'conf')"
+            )
+    if "type" not in entry:
+        raise ConfigError(
+            f"{where}: missing key 'type' (a class such as noam.NoamLr or a schedule name)"
+        )
+    if "conf" not in entry:
+        raise ConfigError(f"{where}: missing key 'conf' (it holds optim_type, optim_conf, ...)")
+    target = resolve_type(entry["type"], f"{where}.type")
+    conf = entry["conf"]
+    if not isinstance(conf, Mapping):
+        raise ConfigError(f"{where}.conf: must be a mapping, got {describe_value(conf)}")
+    for key in conf:
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}.conf: keys must be strings, got {key!r}")
+    if "optim_type" not in conf:
+        raise ConfigError(
+            f"{where}.conf: missing key 'optim_type' (a torch.optim class, e.g. Adam)"
+        )
+    optim_cls = _optimizer_class(conf["optim_type"], f"{where}.conf.optim_type")
+    optim_conf = conf.get("optim_conf") or {}
+    _check_optim_conf(optim_conf, optim_cls, f"{where}.conf.optim_conf")
+    if "optim_loss" in conf and "optim_losses" in conf:
+        raise ConfigError(
+            f"{where}.conf: give either 'optim_loss' or its alias 'optim_losses', not both"
+        )
+    loss_key = "optim_losses" if "optim_losses" in conf else "optim_loss"
+    optim_loss = conf.get(loss_key)
+    if optim_loss is not None and (not isinstance(optim_loss, str) or not optim_loss):
+        raise ConfigError(
+            f"{where}.conf.{loss_key}: must be the name of one loss (a string), "
+            f"got {describe_value(optim_loss)}"
+        )
+    modules = _updated_modules(conf.get("updated_modules"), f"{where}.conf.updated_modules")
+    step_per_update = conf.get("step_per_update", 1)
+    if (
+        isinstance(step_per_update, bool)
+        or not isinstance(step_per_update, int)
+        or step_per_update < 1
+    ):
+        raise ConfigError(
+            f"{where}.conf.step_per_update: must be a positive integer, "
+            f"got {describe_value(step_per_update)}"
+        )
+    sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS}
+    _check_sche_conf(target, sche_conf, f"{where}.conf")
+    return OptimSchedulerSpec(
+        name=name,
+        target=target,
+        optim_type=conf["optim_type"],
+        optim_conf=dict(optim_conf),
+        optim_loss=optim_loss,
+        updated_modules=modules,
+        step_per_update=step_per_update,
+        sche_conf=sche_conf,
+    )
+
+
+def parse_optim_sches(config: Mapping[str, Any]) -> OptimSchesConfig:
+    """Validate an ``optim_sches`` mapping (or a document holding one) into records.
+
+    Checks, each with a one-line :class:`ConfigError`: the entry keys, the ``type`` (close
+    matches when unknown), ``optim_type`` and the keys of ``optim_conf`` against the torch
+    optimizer's signature, ``optim_loss``/``optim_losses``, ``updated_modules``,
+    ``step_per_update``, the scheduling keys against ``sche_init`` or the schedule function
+    (unknown, missing, wrong type, bad value), and that the optimizers' modules are disjoint.
+    """
+    section = optim_sches_section(config)
+    if not section:
+        raise ConfigError("optim_sches: no optimizer is configured (the mapping is empty)")
+    if "type" in section and set(section) <= set(ENTRY_KEYS):
+        entries: Mapping[str, Any] = {SINGLE_NAME: section}
+    else:
+        entries = section
+    specs = tuple(parse_entry(name, entry) for name, entry in entries.items())
+    return OptimSchesConfig(optimizers=specs)

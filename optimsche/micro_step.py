@@ -1,0 +1,36 @@
+"""``MicroStep``: one micro-step of one OptimScheduler, checked and planned, not yet run.
+
+:meth:`OptimScheduler.prepare` makes it (validating every argument, changing nothing);
+:meth:`~OptimScheduler.backward`, :meth:`~OptimScheduler.advance` and
+:meth:`~OptimScheduler.update` run it. :class:`~optimsche.OptimSchedulerGroup` plans a
+micro-step of every member before it runs any backward.
+"""
+
+from __future__ import annotations
+
+import attrs
+from torch import Tensor
+
+
+@attrs.frozen(kw_only=True)
+class MicroStep:
+    """Micro-step ``step_num`` (1-based) of window ``real_step``.
+
+    * ``takes_part``: whether this optimizer runs backward (and, at ``ends_window``, its
+      update) in it: ``real_step % step_per_update == 0``;
+    * ``ends_window``: whether it is the window's last micro-step, ``step_num % accum_grad == 0``;
+    * ``loss``: the checked loss to backpropagate (``None`` when it takes no part);
+    * ``num_items``: the items the loss sums over, as given (``None``: a mean loss).
+    """
+
+    step_num: int
+    real_step: int
+    takes_part: bool
+    ends_window: bool
+    loss: Tensor | None
+    num_items: int | Tensor | None
+
+    @property
+    def updates(self) -> bool:
+        """Whether the optimizer's update is due at this micro-step."""
+        return self.takes_part and self.ends_window

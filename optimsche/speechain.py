@@ -1,0 +1,92 @@
+"""SpeeChain's two OptimScheduler subclasses, ported: ``NoamLr`` and ``ExponentDecayLr``.
+
+Config types ``noam.NoamLr`` (``noam.Noamlr``, SpeeChain's older spelling, is an alias) and
+``exp.ExponentDecayLr``: SpeeChain's module names, resolved by
+:mod:`optimsche.config.type_resolution`. Both are thin: the formula is a leaf of
+:mod:`schedules`, the subclass only maps SpeeChain's ``sche_conf`` keys onto it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from optimsche.optim_scheduler import OptimScheduler
+from schedules.exponential import exponential
+from schedules.noam import noam
+from schedules.validation import require_number, require_positive
+
+
+class NoamLr(OptimScheduler):
+    """An OptimScheduler whose lr rises linearly for ``warmup_steps`` real steps, then decays as
+    ``real_step^-½``.
+
+    * with ``d_model``: ``lr = d_model^-½ · min(r^-½, r · warmup_steps^-1.5)`` at real step
+      ``r`` (Vaswani et al. 2017), i.e. ``schedules.noam(r, d_model, warmup_steps)``;
+    * without: the peak is the optimizer's initial lr, reached at ``r = warmup_steps``:
+      ``lr = lr₀ · √warmup_steps · min(r^-½, r · warmup_steps^-1.5)``.
+
+    ``ft_factor`` multiplies either. The first update (``r = 1``) uses a small positive lr.
+    """
+
+    def sche_init(self, d_model: int | None = None, warmup_steps: int = 4000) -> None:
+        """``d_model``: the model width, or ``None`` to peak at the optimizer's lr.
+        ``warmup_steps``: the real step at which the lr peaks (> 0)."""
+        if d_model is not None:
+            require_positive("NoamLr: d_model", d_model)
+        require_positive("NoamLr: warmup_steps", warmup_steps)
+        self.d_model = d_model
+        self.warmup_steps = warmup_steps
+        if d_model is None:
+            # d_model = 1 and scale = lr₀·√warmup: the value at r = warmup is exactly lr₀.
+            self._noam_d_model: float = 1.0
+            self._noam_scale = self.get_lr() * math.sqrt(warmup_steps)
+        else:
+            self._noam_d_model = float(d_model)
+            self._noam_scale = 1.0
+        # SpeeChain's name for the factor in front of ``min(...)``.
+        self.init_lr = self._noam_scale / math.sqrt(self._noam_d_model)
+
+    def update_lr(self, real_step: int) -> float:
+        """``init_lr · min(r^-½, r · warmup_steps^-1.5)`` at real step ``r``."""
+        return noam(real_step, self._noam_d_model, self.warmup_steps, self._noam_scale)
+
+    def extra_repr_fn(self) -> str:
+        """``d_model`` and ``warmup_steps``."""
+        return f"d_model={self.d_model}, warmup_steps={self.warmup_steps}"
+
+
+Noamlr = NoamLr
+"""SpeeChain's original spelling of :class:`NoamLr`."""
+
+
+class ExponentDecayLr(OptimScheduler):
+    """An OptimScheduler with ``lr = lr₀ · decay_factor^(r - 1)`` at real step ``r``.
+
+    ``lr₀`` is the optimizer's initial lr (its first param group's), so the first update uses
+    ``lr₀``; ``ft_factor`` multiplies it. The value is a function of ``r`` alone: unlike
+    SpeeChain's version, which multiplied the *current* lr again on every call, it does not
+    compound across calls, and resuming from a checkpoint gives the same lr.
+    ``exponential(r - 1, lr₀, decay_factor, 1)`` of :mod:`schedules`; torch's ``ExponentialLR``.
+    """
+
+    def sche_init(self, decay_factor: float = 0.999) -> None:
+        """``decay_factor``: the factor per real step, in (0, 1]."""
+        factor = require_number("ExponentDecayLr: decay_factor", decay_factor)
+        if not 0.0 < factor <= 1.0:
+            raise ValueError(
+                f"ExponentDecayLr: decay_factor must lie in (0, 1], got {decay_factor!r}"
+            )
+        self.decay_factor = factor
+        self.init_lr = self.get_lr()
+        if not self.init_lr > 0:
+            raise ValueError(
+                f"ExponentDecayLr: the optimizer's initial lr must be > 0, got {self.init_lr!r}"
+            )
+
+    def update_lr(self, real_step: int) -> float:
+        """``init_lr · decay_factor^(real_step - 1)``."""
+        return exponential(real_step - 1, self.init_lr, self.decay_factor, 1)
+
+    def extra_repr_fn(self) -> str:
+        """``decay_factor``."""
+        return f"decay_factor={self.decay_factor}"

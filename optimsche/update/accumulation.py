@@ -1,0 +1,174 @@
+"""Gradient accumulation: the micro-step clock and the open window of one optimizer.
+
+Micro-steps are 1-based; window (real step) ``r = (n - 1) // accum_grad + 1`` holds
+micro-steps ``(r-1)·accum_grad + 1 … r·accum_grad`` and the update happens on its last one.
+With ``step_per_update = k`` an optimizer takes part (backward and update) only in windows
+with ``r % k == 0`` (:func:`schedules.step_arithmetic.takes_part`).
+
+Two ways to weigh the micro-batches of a window:
+
+* without ``num_items`` each micro-step backpropagates ``loss / accum_grad``: the window's
+  gradient is the mean of its micro-batch losses' gradients, which equals the large batch
+  when the loss is a per-batch mean and the micro-batches are equally large;
+* with ``num_items`` the loss is a *sum* over items (tokens, frames) and each micro-step
+  backpropagates it unscaled; the items are added up as given (Python ints, or tensors: no
+  host sync) and at the update the gradient is multiplied by ``world_size / total`` where
+  ``total`` is the window's items summed over all ranks (one all-reduce), counted exactly as
+  ``int64`` and divided in the gradients' precision (float64 for float64 gradients). Under
+  DDP the gradient all-reduce already averaged over ``world_size`` ranks, hence the factor:
+  the result is ``∑ grad(loss) / total``, the large batch exactly, whatever the micro-batch
+  lengths.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from optimsche.parallel.distributed import all_reduce_sum_
+from schedules.step_arithmetic import real_step
+
+Items = int | Tensor
+"""A number of items: a Python int or a one-element Tensor (any numeric dtype)."""
+
+
+def next_step_num(last: int, step_num: object, open_window_real_step: int, accum_grad: int) -> int:
+    """The micro-step to run after ``last``: ``step_num`` if given, else ``last + 1``.
+
+    A given ``step_num`` must be an int > ``last`` (going backwards, or repeating a micro-step,
+    is an error). It may jump forward, except out of a window that still holds accumulated
+    gradients (``open_window_real_step > 0``): those would be silently mixed into another
+    window.
+    """
+    if step_num is None:
+        return last + 1
+    if isinstance(step_num, bool) or not isinstance(step_num, int):
+        raise ValueError(f"step_num must be an int >= 1 or None, got {step_num!r}")
+    if step_num <= last:
+        raise ValueError(
+            f"step_num must increase: got step_num={step_num} after micro-step {last} (micro-steps "
+            f"are 1-based and each is run once; pass step_num=None to let the shell count)"
+        )
+    if open_window_real_step and real_step(step_num, accum_grad) != open_window_real_step:
+        raise ValueError(
+            f"step_num jumps from {last} to {step_num}, out of window {open_window_real_step} "
+            f"(micro-steps {(open_window_real_step - 1) * accum_grad + 1}.."
+            f"{open_window_real_step * accum_grad} with accum_grad={accum_grad}), which holds "
+            f"accumulated gradients not applied yet"
+        )
+    return step_num
+
+
+def check_items(num_items: object) -> Items:
+    """``num_items`` as given, after checking it is an int >= 0 or a one-element Tensor."""
+    if isinstance(num_items, Tensor):
+        if num_items.numel() != 1:
+            raise ValueError(
+                f"num_items must be an int or a one-element Tensor, got a Tensor of shape "
+                f"{tuple(num_items.shape)}"
+            )
+        if num_items.is_complex():
+            raise ValueError("num_items must be a real number of items, got a complex Tensor")
+        return num_items.detach().reshape(())
+    if isinstance(num_items, bool) or not isinstance(num_items, int) or num_items < 0:
+        raise ValueError(
+            f"num_items must be an int >= 0 or a one-element Tensor, got {num_items!r}"
+        )
+    return num_items
+
+
+class AccumulationWindow:
+    """The open window of one optimizer: what its micro-steps since the last update left.
+
+    ``losses``: each micro-step's loss, detached (only their finiteness is checked, at the
+    update). ``items``: the items counted so far when ``num_items`` is used, else ``None``.
+    ``real_step``: the window these belong to, 0 when nothing is accumulated.
+    """
+
+    __slots__ = ("items", "losses", "real_step")
+
+    def __init__(self) -> None:
+        self.losses: list[Tensor] = []
+        self.items: Items | None = None
+        self.real_step = 0
+
+    def add(self, real_step: int, loss: Tensor, num_items: object) -> None:
+        """Record one micro-step of window ``real_step``: its loss and, if given, its items.
+
+        A window counts items on all of its micro-steps or on none of them.
+        """
+        if num_items is not None:
+            items = check_items(num_items)
+            if self.items is None:
+                if self.losses:
+                    raise ValueError(
+                        "num_items given on a later micro-step of a window whose earlier "
+                        "micro-steps had none: pass num_items on every micro-step or never"
+                    )
+                self.items = items
+            else:
+                self.items = self.items + items
+        elif self.items is not None:
+            raise ValueError(
+                "num_items missing on a micro-step of a window whose earlier micro-steps had it: "
+                "pass num_items on every micro-step or never"
+            )
+        self.losses.append(loss.detach())
+        self.real_step = real_step
+
+    def clear(self) -> None:
+        """Forget the window (after its update)."""
+        self.losses = []
+        self.items = None
+        self.real_step = 0
+
+    def loss_sum(self, device: torch.device) -> Tensor:
+        """The sum of the window's losses as a float32 0-dim tensor on ``device``: finite iff
+        every loss is (barring an overflow of the sum itself, beyond 3e38)."""
+        losses = self.losses  # 0-dim each (the shell checks the loss is a scalar)
+        if len(losses) == 1:
+            total = losses[0].float()
+        else:
+            total = torch.stack(losses).sum(dtype=torch.float32)
+        return total.to(device, non_blocking=True)
+
+
+def items_total(items: Items, device: torch.device, distributed: bool) -> Tensor:
+    """The window's items summed over all ranks (one all-reduce when ``distributed``), as a
+    0-dim tensor on ``device``, made without a host sync.
+
+    Counted exactly: integer items (Python ints, integer tensors) as ``int64``; floating items
+    in their own dtype, at least ``float32``.
+    """
+    if isinstance(items, Tensor):
+        dtype = torch.int64 if not items.is_floating_point() else _at_least_float32(items.dtype)
+        total = items.to(device=device, dtype=dtype, copy=True)
+    else:
+        total = torch.full((), items, dtype=torch.int64, device=device)
+    if distributed:
+        all_reduce_sum_(total)
+    return total
+
+
+def _at_least_float32(dtype: torch.dtype) -> torch.dtype:
+    """``dtype`` if it is float32 or wider, else float32 (for float16/bfloat16 and the like)."""
+    return dtype if torch.finfo(dtype).bits >= 32 else torch.float32
+
+
+def divide_by_items_(grads: list[Tensor], total: Tensor, world: int) -> None:
+    """Multiply ``grads`` in place by ``world / total`` (see the module doc). A window of zero
+    items gives non-finite gradients, which the shell then skips as ``"nonfinite"``.
+
+    The factor is computed in float64 for float64 (and complex128) gradients, else in float32
+    (so float16/bfloat16 gradients do not see a count above 65504 overflow): the division adds
+    one rounding of the gradients' own precision at most, and a float64 model matches the
+    large batch to ~1e-15.
+    """
+    if not grads:
+        return
+    groups: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
+    for grad in grads:
+        wide = grad.dtype in (torch.float64, torch.complex128)
+        groups.setdefault((grad.device, torch.float64 if wide else torch.float32), []).append(grad)
+    for (device, dtype), group in groups.items():
+        torch._foreach_mul_(group, world / total.to(device=device, dtype=dtype))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
+from torch import Tensor
 
 from schedules.schedule_protocol import Schedule
 
@@ -89,6 +90,30 @@ CHILD_OPTIONS: dict[str, Any] = {
 }
 """``attrs.field`` options for wrapped schedule(s): compared with :func:`schedules_equal`,
 left out of the hash (partials hash by identity), shown with :func:`schedule_repr`."""
+
+
+class _Identity:
+    """A Tensor compared and hashed by identity (``==`` on Tensors is elementwise)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.value is self.value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+
+def _value_key(value: object) -> object:
+    return _Identity(value) if isinstance(value, Tensor) else value
+
+
+VALUE_OPTIONS: dict[str, Any] = {"eq": _value_key}
+"""``attrs.field`` options for a value hyperparameter: a number compares and hashes as
+itself, a Tensor by identity."""
 
 
 def using(check: Callable[[str, Any], object]) -> Callable[[Any, attrs.Attribute[Any], Any], None]:

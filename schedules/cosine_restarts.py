@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
 from schedules.validation import require_number, require_positive, require_value
@@ -43,7 +43,10 @@ def _cycle(ops: Ops[S], t: S, period: float, mult: float) -> tuple[S, S, S]:
     i = ops.where(t < _cycle_start(ops, estimate, period, mult), estimate - 1.0, estimate)
     i = ops.where(t >= _cycle_start(ops, i + 1.0, period, mult), i + 1.0, i)
     start = _cycle_start(ops, i, period, mult)
-    return i, t - start, _cycle_start(ops, i + 1.0, period, mult) - start
+    # A cycle lasts at least period steps; where consecutive starts round to the same float
+    # (beyond 2**53 · period), this keeps the division finite (the position is then 0).
+    length = ops.maximum(_cycle_start(ops, i + 1.0, period, mult) - start, period)
+    return i, t - start, length
 
 
 class _Recipe(NamedTuple):
@@ -66,6 +69,10 @@ def _prepare(
     decay = require_positive("decay", decay)
     if decay > 1.0:
         raise ValueError(f"decay must lie in (0, 1], got {decay!r}")
+    finite_constant("period", period, 1.0 / period, "1 / period")
+    if mult != 1.0:
+        finite_constant("mult", mult, period / (mult - 1.0), "period / (mult - 1)")
+        finite_constant("mult", mult, 1.0 / math.log(mult), "1 / log(mult)")
     return _Recipe(peak, period, mult, final, decay)
 
 

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
 from schedules.validation import require_choice, require_number, require_positive, require_value
@@ -44,8 +44,15 @@ def _prepare(
     gamma = require_number("gamma", gamma)
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must lie in (0, 1], got {gamma!r}")
-    total = up + down
-    return _Recipe(base, peak, total, up / total, mode, gamma)
+    total = finite_constant("up", up, up + down, "up + down")
+    finite_constant("up", up, 1.0 / total, "1 / (up + down)")
+    ratio = up / total
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(
+            f"up and down must be of comparable sizes: up / (up + down) = {ratio!r} "
+            f"(up={up!r}, down={down!r}) leaves no room for one of the two phases"
+        )
+    return _Recipe(base, peak, total, ratio, mode, gamma)
 
 
 def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:

@@ -46,7 +46,7 @@ def schedules_equal(a: object, b: object) -> bool:
     """
     if a is b:
         return True
-    if isinstance(a, functools.partial) and isinstance(b, functools.partial):
+    if type(a) is functools.partial and type(b) is functools.partial:  # not subclasses
         return (
             schedules_equal(a.func, b.func)
             and schedules_equal(a.args, b.args)
@@ -65,7 +65,7 @@ def schedules_equal(a: object, b: object) -> bool:
 def schedule_repr(schedule: object) -> str:
     """A readable repr: functions by qualified name, partials as ``partial(f, k=v)``, tuples
     of schedules element by element, anything else by its own ``repr``."""
-    if isinstance(schedule, functools.partial):
+    if type(schedule) is functools.partial:  # a subclass (a bound schedule) has its own repr
         parts = [schedule_repr(schedule.func)]
         parts += [repr(a) for a in schedule.args]
         parts += [f"{k}={v!r}" for k, v in schedule.keywords.items()]

@@ -65,7 +65,19 @@ def cosine(step: S, peak: Value, steps: float, final: Value = 0.0, exponent: flo
     Starts at ``peak``, ends at ``final`` at ``step = steps`` and holds it after. ``steps`` and
     ``exponent`` must be > 0; ``exponent > 1`` falls faster early, ``< 1`` later.
     """
-    return FAMILY.call(step, (peak, steps, final, exponent))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            steps,
+            final,
+            exponent,
+            peak.__class__,
+            steps.__class__,
+            final.__class__,
+            exponent.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

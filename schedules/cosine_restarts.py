@@ -115,7 +115,21 @@ def cosine_restarts(
     hit by integer steps). ``period`` must be > 0, ``mult >= 1`` (cycles that shrink would
     end in finite time), ``0 < decay <= 1`` (peaks never grow).
     """
-    return FAMILY.call(step, (peak, period, mult, final, decay))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            period,
+            mult,
+            final,
+            decay,
+            peak.__class__,
+            period.__class__,
+            mult.__class__,
+            final.__class__,
+            decay.__class__,
+        ),
+    )
 
 
 def _extent(h: Any) -> float:

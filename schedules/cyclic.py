@@ -105,7 +105,23 @@ def cyclic(
     any gamma; one above 1 grows without bound, to inf at large steps). ``peak`` may be
     below ``base``, as in torch. Negative steps behave as step 0.
     """
-    return FAMILY.call(step, (base, peak, up, down, mode, gamma))
+    return FAMILY.call(
+        step,
+        (
+            base,
+            peak,
+            up,
+            down,
+            mode,
+            gamma,
+            base.__class__,
+            peak.__class__,
+            up.__class__,
+            down.__class__,
+            mode.__class__,
+            gamma.__class__,
+        ),
+    )
 
 
 def _extent(h: Any) -> float:

@@ -63,7 +63,7 @@ def inverse_sqrt(step: S, peak: Value, warmup: float) -> S:
       family. (With ``num_warmup_steps=0`` transformers uses τ = 10 000 and no warm-up;
       here ``warmup`` must be > 0.)
     """
-    return FAMILY.call(step, (peak, warmup))
+    return FAMILY.call(step, (peak, warmup, peak.__class__, warmup.__class__))
 
 
 FAMILY = Family(

@@ -136,7 +136,25 @@ def one_cycle(
     that last case), where torch raises after ``total_steps`` and, at exactly ``total_steps``,
     extrapolates the last phase. Negative steps behave as step 0.
     """
-    return FAMILY.call(step, (peak, steps, pct_start, div, final_div, anneal, three_phase))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            steps,
+            pct_start,
+            div,
+            final_div,
+            anneal,
+            three_phase,
+            peak.__class__,
+            steps.__class__,
+            pct_start.__class__,
+            div.__class__,
+            final_div.__class__,
+            anneal.__class__,
+            three_phase.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

@@ -97,7 +97,7 @@ def piecewise_linear(step: S, points: Sequence[Sequence[Value]]) -> S:
     {x_i: v_i / v_{i-1}})`` is the same function when ``x_0 = 0`` and the steps are
     distinct (optax always starts at step 0). Negative steps behave as step 0.
     """
-    return FAMILY.call(step, (points,))
+    return FAMILY.call(step, (points, points.__class__))
 
 
 FAMILY = Family(

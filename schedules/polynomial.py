@@ -71,7 +71,21 @@ def polynomial(
     :func:`schedules.linear`; ``power > 1`` falls fast then flattens, ``power < 1`` the
     reverse. ``steps`` and ``power`` must be > 0, ``begin`` >= 0.
     """
-    return FAMILY.call(step, (start, end, steps, power, begin))
+    return FAMILY.call(
+        step,
+        (
+            start,
+            end,
+            steps,
+            power,
+            begin,
+            start.__class__,
+            end.__class__,
+            steps.__class__,
+            power.__class__,
+            begin.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

@@ -51,7 +51,9 @@ def _run(scalar: Callable[[Any, Any], Any], family: Family, recipe: Any, step: A
     """The call of a bound schedule: the formula for a Python ``int``/``float`` step (not
     NaN), :meth:`Family.evaluate` for anything else (Tensors, numpy numbers, refusals)."""
     cls = step.__class__
-    if cls is int or (cls is float and step == step):
+    if cls is int:
+        return scalar(step, recipe)
+    if cls is float and step == step:
         return scalar(step, recipe)
     return family.evaluate(step, recipe, scalar is not family.scalar)
 

@@ -17,7 +17,7 @@ from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.tensor_values import Checked, Value, interpolate
+from schedules.tensor_values import Checked, Value, cosine_interpolate, interpolate
 from schedules.validation import require_positive, require_value
 
 
@@ -52,10 +52,10 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     peak, steps, final, exponent, angle = r
-    factor = float_steps(step, 0.0, steps).mul_(angle).cos_().mul_(0.5).add_(0.5)
-    if exponent != 1.0:
-        factor = factor.pow_(exponent)
-    return interpolate(final, peak, factor)
+    cosine = float_steps(step, 0.0, steps).mul_(angle).cos_()
+    if exponent == 1.0:
+        return cosine_interpolate(final, peak, cosine)
+    return interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
 
 
 def cosine(step: S, peak: Value, steps: float, final: Value = 0.0, exponent: float = 1.0) -> S:

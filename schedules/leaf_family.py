@@ -26,7 +26,7 @@ and einops' recipes (validate once into a recipe, then straight-line code):
    values=..., lengths=..., horizon=..., extent=...)``, which :mod:`schedules.families`
    collects into ``FAMILIES``.
 
-:meth:`Family.call` is the direct keyword call: it validates every call, through a small cache
+:attr:`Family.call` is the direct keyword call: it validates every call, through a small cache
 of recipes keyed on the hyperparameters and their classes (so that ``True`` never passes for
 a cached ``1``; only Python numbers, strings, None and bools are cached; Tensor
 hyperparameters, lists and anything traced by ``torch.compile`` bypass it and are validated
@@ -46,7 +46,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import torch
@@ -80,6 +80,13 @@ def _holds_tensor(value: object) -> bool:
             return False  # numbers only: the common case, checked in C
         return any(_holds_tensor(v) for v in value)
     return False
+
+
+class DirectCall(Protocol):
+    """``call(step, key)``: a leaf at ``step`` for ``key = (*hyperparameters, *their
+    classes)``; a number in, a float out; a Tensor in, a Tensor out."""
+
+    def __call__(self, step: S, key: tuple[Any, ...], /) -> S: ...
 
 
 @attrs.frozen(eq=False)
@@ -118,6 +125,9 @@ class Family:
     parameters: tuple[str, ...] = attrs.field(init=False)
     defaults: Mapping[str, Any] = attrs.field(init=False, repr=False)
     _cache: dict[Any, Any] = attrs.field(init=False, factory=dict, repr=False)
+    call: DirectCall = attrs.field(init=False, repr=False)
+    """``call(step, key)``: the direct call of the leaf, ``key = (*hyperparameters, *their
+    classes)`` in signature order."""
 
     def __attrs_post_init__(self) -> None:
         signature = inspect.signature(self.function)
@@ -133,6 +143,7 @@ class Family:
         object.__setattr__(self, "name", self.function.__name__)
         object.__setattr__(self, "parameters", tuple(names))
         object.__setattr__(self, "defaults", defaults)
+        object.__setattr__(self, "call", self._make_call())
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -191,23 +202,34 @@ class Family:
         horizon = None if self.horizon is None else self.horizon(complete)
         return 1000.0 if horizon is None else horizon
 
-    def call(self, step: S, key: tuple[Any, ...]) -> S:
-        """``function(step, *hyperparameters)`` for ``key = (*hyperparameters, *their
-        classes)``: the hyperparameters validated (through the cache of recipes), then the
-        formula for ``step``."""
-        if torch.compiler.is_compiling():  # dynamo would guard on the cache's contents
-            args = key[: len(self.parameters)]
-            return self.evaluate(step, self.prepare(*args), _holds_tensor(args))  # type: ignore[no-any-return]
-        try:
-            recipe = self._cache[key]
-        except KeyError:
-            return self._uncached(step, key, True)  # type: ignore[no-any-return]
-        except TypeError:  # unhashable (a list of boundaries): checked afresh
-            return self._uncached(step, key, False)  # type: ignore[no-any-return]
-        cls = step.__class__
-        if cls is int or (cls is float and step == step):
-            return self.scalar(step, recipe)  # type: ignore[return-value]  # S is float here
-        return self.evaluate(step, recipe, False)  # type: ignore[no-any-return]
+    def _make_call(self) -> DirectCall:
+        """The direct call, as a closure over the cache and the formulas (no attribute
+        lookups, no bound method per call: it runs at every direct call)."""
+        cache, scalar, evaluate, uncached = self._cache, self.scalar, self.evaluate, self._uncached
+        arity = len(self.parameters)
+        is_dynamo_compiling = torch.compiler.is_dynamo_compiling
+
+        def call(step: Any, key: tuple[Any, ...]) -> Any:
+            if is_dynamo_compiling():  # dynamo would guard on the cache's contents
+                args = key[:arity]
+                return evaluate(step, self.prepare(*args), _holds_tensor(args))
+            try:
+                recipe = cache[key]
+            except KeyError:
+                return uncached(step, key, True)
+            except TypeError:  # unhashable (a list of boundaries): checked afresh
+                return uncached(step, key, False)
+            cls = step.__class__
+            if cls is int or (cls is float and step == step):
+                return scalar(step, recipe)
+            return evaluate(step, recipe, False)
+
+        call.__doc__ = (
+            f"{self.name}(step, *hyperparameters) for key = (*hyperparameters, *their "
+            "classes): the hyperparameters validated (through the cache of recipes), then the "
+            "formula for the step."
+        )
+        return call
 
     def _uncached(self, step: Any, key: tuple[Any, ...], hashable: bool) -> Any:
         arity = len(self.parameters)

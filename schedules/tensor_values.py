@@ -18,7 +18,16 @@ from schedules.validation import Checked
 Value = float | Tensor
 """A value hyperparameter: a float, or a Tensor that broadcasts with the step."""
 
-__all__ = ["Checked", "Value", "interpolate", "plus", "promoted", "select", "times"]
+__all__ = [
+    "Checked",
+    "Value",
+    "cosine_interpolate",
+    "interpolate",
+    "plus",
+    "promoted",
+    "select",
+    "times",
+]
 
 
 def promoted(buffer: Tensor, *values: Value) -> tuple[Tensor, list[Tensor]]:
@@ -52,6 +61,17 @@ def interpolate(start: Value, end: Value, weight: Tensor) -> Tensor:
         return torch.lerp(weight.new_full((), start), weight.new_full((), end), weight)
     weight, (low, high) = promoted(weight, start, end)
     return torch.lerp(low, high, weight)
+
+
+def cosine_interpolate(start: Value, end: Value, cosine: Tensor) -> Tensor:
+    """``start + (end - start) · ½(1 + cosine)``, exactly ``end`` where ``cosine = 1`` and
+    ``start`` where ``cosine = -1``. ``cosine`` is owned by the caller and may be
+    overwritten: with ``start = 0`` and a float ``end`` it is 2 passes in place
+    (``end/2 · cosine + end/2``), otherwise 3 (the weight, then :func:`interpolate`)."""
+    if start.__class__ is float and start == 0.0 and end.__class__ is float:
+        half = 0.5 * end  # exact: end/2 + end/2 == end, -end/2 + end/2 == 0
+        return cosine.mul_(half).add_(half)
+    return interpolate(start, end, cosine.mul_(0.5).add_(0.5))
 
 
 def times(factor: Value, buffer: Tensor) -> Tensor:

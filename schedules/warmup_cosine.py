@@ -19,7 +19,7 @@ from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.tensor_values import Checked, Value, interpolate, select
+from schedules.tensor_values import Checked, Value, cosine_interpolate, interpolate, select
 from schedules.validation import require_non_negative, require_positive, require_value
 
 
@@ -72,14 +72,15 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     peak, warmup, steps, start, final, exponent, angle = r
-    # The decay, clamped to peak during the warmup: 6 passes over one buffer (+1 for final).
-    factor = float_steps(step, warmup, steps)
+    # The decay, clamped to peak during the warmup: 6 kernels on one buffer (final = 0).
+    cosine = float_steps(step, warmup, steps)
     if warmup != 0.0:
-        factor = factor.sub_(warmup)
-    factor = factor.mul_(angle).cos_().mul_(0.5).add_(0.5)
-    if exponent != 1.0:
-        factor = factor.pow_(exponent)
-    decayed = interpolate(final, peak, factor)
+        cosine = cosine.sub_(warmup)
+    cosine = cosine.mul_(angle).cos_()
+    if exponent == 1.0:
+        decayed = cosine_interpolate(final, peak, cosine)
+    else:
+        decayed = interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
     if warmup == 0.0:
         return decayed
     numbers = peak.__class__ is float and start.__class__ is float and final.__class__ is float

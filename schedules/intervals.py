@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from schedules.step_input import float_steps
 from schedules.tensor_values import Value
 
 
@@ -30,9 +31,23 @@ def bisection_table(given: Sequence[float], checked: Sequence[float]) -> tuple[f
 
 
 def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:
-    """``#{b in bounds : b <= step}`` elementwise (int64), ``bounds`` sorted."""
-    table = torch.tensor(bounds, dtype=step.dtype, device=step.device)
+    """``#{b in bounds : b <= step}`` elementwise (int64), ``bounds`` sorted; compared in the
+    step's dtype when it is floating, in float64 for integer steps."""
+    dtype = step.dtype if step.is_floating_point() else torch.float64
+    table = torch.tensor(bounds, dtype=dtype, device=step.device)
     return torch.bucketize(step, table, right=True)
+
+
+def lookup(levels: Sequence[Value] | Tensor, step: Tensor, bounds: Sequence[float]) -> Tensor:
+    """``levels[#{b in bounds : b <= max(step, 0)}]`` elementwise, NaN at NaN steps: two
+    kernels (``bucketize``, a gather) for integer steps, plus two for the NaN of floating
+    ones, plus a clamp when some boundary is <= 0 (only then can a negative step differ from
+    step 0)."""
+    floating = step.is_floating_point()
+    s = step if not bounds or bounds[0] > 0 else float_steps(step)
+    dtype = step.dtype if floating else torch.float64
+    value = pick(levels, tensor_interval(s, bounds), dtype, step.device)
+    return nan_where_nan(value, step) if floating else value
 
 
 def nan_where_nan(value: Tensor, step: Tensor) -> Tensor:
@@ -41,18 +56,19 @@ def nan_where_nan(value: Tensor, step: Tensor) -> Tensor:
     return torch.where(step == step, value, step.to(value.dtype))
 
 
-def pick(levels: Sequence[Value] | Tensor, index: Tensor, like: Tensor) -> Tensor:
-    """``levels[index]`` elementwise; floats give ``like``'s dtype, Tensor levels (a sequence
-    of Tensors and floats, or one Tensor whose first dimension runs over the levels) are
-    promoted together with it and the result broadcasts ``index`` with their shape."""
+def pick(
+    levels: Sequence[Value] | Tensor, index: Tensor, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """``levels[index]`` elementwise; floats give ``dtype``, Tensor levels (a sequence of
+    Tensors and floats, or one Tensor whose first dimension runs over the levels) are
+    promoted with it and the result broadcasts ``index`` with their shape."""
     if not isinstance(levels, Tensor) and all(v.__class__ is float for v in levels):
-        return torch.tensor(levels, dtype=like.dtype, device=like.device)[index]
+        return torch.tensor(levels, dtype=dtype, device=device)[index]
     if isinstance(levels, Tensor):
         table = levels
-        if table.dtype != torch.promote_types(table.dtype, like.dtype):
-            table = table.to(torch.promote_types(table.dtype, like.dtype))
+        if table.dtype != torch.promote_types(table.dtype, dtype):
+            table = table.to(torch.promote_types(table.dtype, dtype))
     else:
-        dtype, device = like.dtype, like.device
         for v in levels:
             if isinstance(v, Tensor):
                 dtype, device = torch.promote_types(dtype, v.dtype), v.device

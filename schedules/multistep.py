@@ -13,10 +13,9 @@ from typing import NamedTuple
 from torch import Tensor
 
 from schedules import scalar_math
-from schedules.intervals import bisection_table, nan_where_nan, pick, tensor_interval
+from schedules.intervals import bisection_table, lookup
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
-from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, times
 from schedules.validation import require_increasing, require_positive, require_value
 
@@ -44,8 +43,7 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    t = float_steps(step)
-    value = nan_where_nan(pick(r.levels, tensor_interval(t, r.milestones), t), t)
+    value = lookup(r.levels, step, r.milestones)
     return value if r.start.__class__ is float else times(r.start, value)
 
 

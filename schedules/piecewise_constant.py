@@ -12,10 +12,9 @@ from typing import Any, NamedTuple, cast
 
 from torch import Tensor
 
-from schedules.intervals import bisection_table, nan_where_nan, pick, tensor_interval
+from schedules.intervals import bisection_table, lookup
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
-from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value
 from schedules.validation import require_increasing, require_value, require_values
 
@@ -53,8 +52,7 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    t = float_steps(step)
-    return nan_where_nan(pick(r.values, tensor_interval(t, r.boundaries), t), t)
+    return lookup(r.values, step, r.boundaries)
 
 
 def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> S:

@@ -68,16 +68,20 @@ def _scalar(step: float, r: _Recipe) -> float:
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     xs, vs, starts, widths = r
     if len(xs) == 1:
-        return pick(vs, torch.zeros_like(step, dtype=torch.int64), float_steps(step))
+        t = float_steps(step)
+        return pick(vs, torch.zeros_like(step, dtype=torch.int64), t.dtype, t.device)
     if xs[0] >= 0.0:
         t = float_steps(step, xs[0], xs[-1])
     else:  # negative steps act as step 0
         t = float_steps(step).clamp_min_(xs[0]).clamp_max_(xs[-1])
     segment = tensor_interval(t, xs).sub_(1).clamp_min_(0).clamp_max_(len(xs) - 2)
-    fraction = t.sub_(pick(starts, segment, t)).div_(pick(widths, segment, t))
+    dtype, device = t.dtype, t.device
+    fraction = t.sub_(pick(starts, segment, dtype, device)).div_(
+        pick(widths, segment, dtype, device)
+    )
     fraction = fraction.clamp_min_(0.0).clamp_max_(1.0)
-    low = pick(vs[:-1], segment, fraction)
-    high = pick(vs[1:], segment, fraction)
+    low = pick(vs[:-1], segment, dtype, device)
+    high = pick(vs[1:], segment, dtype, device)
     fraction, (low, high) = promoted(fraction, low, high)
     return torch.lerp(low, high, fraction)
 

@@ -24,8 +24,9 @@ would cost a device sync). Lengths, counts, rates, exponents and modes stay Pyth
 
 ``FAMILIES`` is the registry of the leaves (:mod:`schedules.families`). Every leaf module is
 written in one pattern (checks into a recipe, a ``math`` formula, a torch formula, a
-``Family`` entry): see :mod:`schedules.leaf_family` for it and for how to add a
-hyperparameter or a leaf.
+``Family`` entry): see :mod:`schedules.leaf_family` and ``docs/leaf_pattern.md`` for it and
+for how to add a hyperparameter or a leaf. ``docs/deviations.md`` lists every deviation from
+the anchor libraries.
 """
 
 from schedules.accumulate import accumulate

@@ -21,6 +21,7 @@ from schedules.exponential import exponential
 from schedules.inverse_sqrt import inverse_sqrt
 from schedules.join import join
 from schedules.linear import linear
+from schedules.lr_noise import lr_noise
 from schedules.multistep import multistep
 from schedules.noam import noam
 from schedules.one_cycle import one_cycle
@@ -31,6 +32,7 @@ from schedules.scale import scale
 from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
 from schedules.stretch import stretch
+from schedules.tanh_decay import tanh_decay
 from schedules.tri_stage import tri_stage
 from schedules.warmup import warmup
 from schedules.warmup_cosine import warmup_cosine
@@ -48,6 +50,7 @@ __all__ = [
     "is_update_step",
     "join",
     "linear",
+    "lr_noise",
     "multistep",
     "noam",
     "one_cycle",
@@ -58,6 +61,7 @@ __all__ = [
     "scale",
     "step_decay",
     "stretch",
+    "tanh_decay",
     "tri_stage",
     "warmup",
     "warmup_cosine",

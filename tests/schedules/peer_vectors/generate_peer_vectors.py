@@ -6,7 +6,8 @@ dependency of the project or its tests), with ESPnet's wheel unpacked but not in
 espnet would pull in far more than its scheduler needs; only one module file is imported):
 
     python3 -m venv /tmp/peers-venv
-    /tmp/peers-venv/bin/pip install torch==2.13.0 timm transformers optax jax
+    /tmp/peers-venv/bin/pip install timm transformers optax jax
+    /tmp/peers-venv/bin/pip install torch==2.13.0  # last: timm's torchvision pulls a newer one
     pip download --no-deps espnet -d /tmp/espnet-dl
     python3 -m zipfile -e /tmp/espnet-dl/espnet-*.whl /tmp/espnet-dl/x
     /tmp/peers-venv/bin/python generate_peer_vectors.py /tmp/espnet-dl/x .

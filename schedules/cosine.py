@@ -9,25 +9,71 @@ this schedule holds ``final``). Loshchilov & Hutter 2017, SGDR.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_number, require_positive
+from torch import Tensor
+
+from schedules import scalar_math
+from schedules.leaf_family import Family, finite_constant
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, interpolate
+from schedules.validation import require_positive, require_value
 
 
-def cosine(step: S, peak: float, steps: float, final: float = 0.0, exponent: float = 1.0) -> S:
+class _Recipe(NamedTuple):
+    peak: Checked
+    steps: float
+    final: Checked
+    exponent: float
+    angle: float  # π / steps: the angle per step
+
+
+def _prepare(peak: Value, steps: float, final: Value = 0.0, exponent: float = 1.0) -> _Recipe:
+    peak = require_value("peak", peak)
+    steps = require_positive("steps", steps)
+    final = require_value("final", final)
+    exponent = require_positive("exponent", exponent)
+    angle = finite_constant("steps", steps, math.pi / steps, "π / steps")
+    return _Recipe(peak, steps, final, exponent, angle)
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    peak, steps, final, exponent, angle = r
+    if step >= steps:
+        return final
+    if step <= 0:
+        return peak
+    factor = 0.5 * (1.0 + math.cos(step * angle))
+    if exponent != 1.0:
+        factor **= exponent
+    return scalar_math.interpolate(final, peak, factor)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    peak, steps, final, exponent, angle = r
+    factor = float_steps(step, 0.0, steps).mul_(angle).cos_().mul_(0.5).add_(0.5)
+    if exponent != 1.0:
+        factor = factor.pow_(exponent)
+    return interpolate(final, peak, factor)
+
+
+def cosine(step: S, peak: Value, steps: float, final: Value = 0.0, exponent: float = 1.0) -> S:
     """``final + (peak - final) · (½ · (1 + cos(π · t / steps))) ** exponent``,
     ``t = min(step, steps)``.
 
     Starts at ``peak``, ends at ``final`` at ``step = steps`` and holds it after. ``steps`` and
     ``exponent`` must be > 0; ``exponent > 1`` falls faster early, ``< 1`` later.
     """
-    peak = require_number("peak", peak)
-    steps = require_positive("steps", steps)
-    final = require_number("final", final)
-    exponent = require_positive("exponent", exponent)
-    ops = ops_for(step)
-    t = ops.minimum(ops.step(step), steps)
-    cosine_factor = 0.5 * (1.0 + ops.cos(t * (math.pi / steps)))
-    if exponent != 1.0:
-        cosine_factor = ops.power(cosine_factor, exponent)
-    return ops.interpolate(final, peak, cosine_factor)
+    return FAMILY.call(step, (peak, steps, final, exponent))
+
+
+FAMILY = Family(
+    cosine,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("steps",),
+    horizon=lambda h: float(h["steps"]),
+)

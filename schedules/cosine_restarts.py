@@ -11,9 +11,14 @@ final=lr_min, decay=cycle_decay)``.
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
-from schedules.scalar_or_tensor import Ops, S, ops_for
-from schedules.validation import require_number, require_positive
+from torch import Tensor
+
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
+from schedules.tensor_values import Checked, Value
+from schedules.validation import require_number, require_positive, require_value
 
 
 def _cycle_start(ops: Ops[S], i: S, period: float, mult: float) -> S:
@@ -41,12 +46,52 @@ def _cycle(ops: Ops[S], t: S, period: float, mult: float) -> tuple[S, S, S]:
     return i, t - start, _cycle_start(ops, i + 1.0, period, mult) - start
 
 
+class _Recipe(NamedTuple):
+    peak: Checked
+    period: float
+    mult: float
+    final: Checked
+    decay: float
+
+
+def _prepare(
+    peak: Value, period: float, mult: float = 1.0, final: Value = 0.0, decay: float = 1.0
+) -> _Recipe:
+    peak = require_value("peak", peak)
+    period = require_positive("period", period)
+    mult = require_number("mult", mult)
+    if mult < 1.0:
+        raise ValueError(f"mult must be >= 1, got {mult!r}")
+    final = require_value("final", final)
+    decay = require_positive("decay", decay)
+    if decay > 1.0:
+        raise ValueError(f"decay must lie in (0, 1], got {decay!r}")
+    return _Recipe(peak, period, mult, final, decay)
+
+
+def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:
+    peak, period, mult, final, decay = r
+    t = ops.step(step)
+    i, position, length = _cycle(ops, t, period, mult)
+    cosine_factor = 0.5 * (1.0 + ops.cos(math.pi * position / length))
+    cycle_peak = peak if decay == 1.0 else peak * ops.pow(decay, i)
+    return final + (cycle_peak - final) * cosine_factor
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    return _formula(SCALAR, step, r)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    return _formula(TENSOR, step, r)
+
+
 def cosine_restarts(
     step: S,
-    peak: float,
+    peak: Value,
     period: float,
     mult: float = 1.0,
-    final: float = 0.0,
+    final: Value = 0.0,
     decay: float = 1.0,
 ) -> S:
     """``final + (peak · decay**i - final) · ½ · (1 + cos(π · t_i / T_i))``.
@@ -63,18 +108,21 @@ def cosine_restarts(
     hit by integer steps). ``period`` must be > 0, ``mult >= 1`` (cycles that shrink would
     end in finite time), ``0 < decay <= 1`` (peaks never grow).
     """
-    peak = require_number("peak", peak)
-    period = require_positive("period", period)
-    mult = require_number("mult", mult)
-    if mult < 1.0:
-        raise ValueError(f"mult must be >= 1, got {mult!r}")
-    final = require_number("final", final)
-    decay = require_positive("decay", decay)
-    if decay > 1.0:
-        raise ValueError(f"decay must lie in (0, 1], got {decay!r}")
-    ops = ops_for(step)
-    t = ops.step(step)
-    i, position, length = _cycle(ops, t, period, mult)
-    cosine_factor = 0.5 * (1.0 + ops.cos(math.pi * position / length))
-    cycle_peak = peak if decay == 1.0 else peak * ops.pow(decay, i)
-    return final + (cycle_peak - final) * cosine_factor
+    return FAMILY.call(step, (peak, period, mult, final, decay))
+
+
+def _extent(h: Any) -> float:
+    period, mult = h["period"], h["mult"]
+    return float(period * (1 + mult + mult * mult))  # three cycles
+
+
+FAMILY = Family(
+    cosine_restarts,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("period",),
+    horizon=None,
+    extent=_extent,
+)

@@ -6,17 +6,75 @@ for Training Neural Networks").
 
 from __future__ import annotations
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_choice, require_number, require_positive
+from typing import Any, NamedTuple
+
+from torch import Tensor
+
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
+from schedules.tensor_values import Checked, Value
+from schedules.validation import require_choice, require_number, require_positive, require_value
 
 MODES = ("triangular", "triangular2", "exp_range")
 """The amplitude policies of :func:`cyclic`."""
 
 
+class _Recipe(NamedTuple):
+    base: Checked
+    peak: Checked
+    total: float  # up + down: the cycle
+    ratio: float  # up / total
+    mode: str
+    gamma: float
+
+
+def _prepare(
+    base: Value,
+    peak: Value,
+    up: float,
+    down: float | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+) -> _Recipe:
+    base = require_value("base", base)
+    peak = require_value("peak", peak)
+    up = require_positive("up", up)
+    down = up if down is None else require_positive("down", down)
+    mode = require_choice("mode", mode, MODES)
+    gamma = require_number("gamma", gamma)
+    if not 0.0 < gamma <= 1.0:
+        raise ValueError(f"gamma must lie in (0, 1], got {gamma!r}")
+    total = up + down
+    return _Recipe(base, peak, total, up / total, mode, gamma)
+
+
+def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:
+    base, peak, total, ratio, mode, gamma = r
+    s = ops.step(step)
+    cycle = ops.floor(1.0 + s / total)
+    x = 1.0 + s / total - cycle
+    height = ops.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
+    if mode == "triangular":
+        amplitude = height
+    elif mode == "triangular2":
+        amplitude = height * ops.pow(0.5, cycle - 1.0)
+    else:
+        amplitude = height * ops.pow(gamma, s)
+    return base + (peak - base) * amplitude
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    return _formula(SCALAR, step, r)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    return _formula(TENSOR, step, r)
+
+
 def cyclic(
     step: S,
-    base: float,
-    peak: float,
+    base: Value,
+    peak: Value,
     up: float,
     down: float | None = None,
     mode: str = "triangular",
@@ -40,25 +98,21 @@ def cyclic(
     any gamma; one above 1 grows without bound, to inf at large steps). ``peak`` may be
     below ``base``, as in torch. Negative steps behave as step 0.
     """
-    base = require_number("base", base)
-    peak = require_number("peak", peak)
-    up = require_positive("up", up)
-    down = up if down is None else require_positive("down", down)
-    mode = require_choice("mode", mode, MODES)
-    gamma = require_number("gamma", gamma)
-    if not 0.0 < gamma <= 1.0:
-        raise ValueError(f"gamma must lie in (0, 1], got {gamma!r}")
-    total = up + down
-    ratio = up / total
-    ops = ops_for(step)
-    s = ops.step(step)
-    cycle = ops.floor(1.0 + s / total)
-    x = 1.0 + s / total - cycle
-    height = ops.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
-    if mode == "triangular":
-        amplitude = height
-    elif mode == "triangular2":
-        amplitude = height * ops.pow(0.5, cycle - 1.0)
-    else:
-        amplitude = height * ops.pow(gamma, s)
-    return base + (peak - base) * amplitude
+    return FAMILY.call(step, (base, peak, up, down, mode, gamma))
+
+
+def _extent(h: Any) -> float:
+    up = h["up"]
+    return 3.0 * float(up + (up if h["down"] is None else h["down"]))  # three cycles
+
+
+FAMILY = Family(
+    cyclic,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("base", "peak"),
+    lengths=("up", "down"),
+    horizon=None,
+    extent=_extent,
+)

@@ -6,11 +6,44 @@ References: fairseq ``inverse_sqrt`` (``InverseSquareRootSchedule``); ESPnet
 
 from __future__ import annotations
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_number, require_positive
+import math
+from typing import NamedTuple
+
+from torch import Tensor
+
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, times
+from schedules.validation import require_positive, require_value
 
 
-def inverse_sqrt(step: S, peak: float, warmup: float) -> S:
+class _Recipe(NamedTuple):
+    peak: Checked
+    warmup: float
+
+
+def _prepare(peak: Value, warmup: float) -> _Recipe:
+    return _Recipe(require_value("peak", peak), require_positive("warmup", warmup))
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    peak, warmup = r
+    if step < warmup:
+        return peak * (step / warmup) if step > 0 else 0.0
+    return peak * math.sqrt(warmup / step)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    peak, warmup = r
+    s = float_steps(step)
+    rising = s / warmup
+    decaying = s.clamp_min_(warmup).reciprocal_().mul_(warmup).sqrt_()  # √(warmup / s)
+    # rising < 1 = decaying before warmup, rising >= 1 >= decaying from it on: the minimum
+    return times(peak, decaying.clamp_max_(rising))
+
+
+def inverse_sqrt(step: S, peak: Value, warmup: float) -> S:
     """``peak · min(s / warmup, √(warmup / s))``, and 0 at ``s = 0``.
 
     Rises linearly from 0 to ``peak`` at ``s = warmup``, then decays as ``s^-½``.
@@ -30,10 +63,16 @@ def inverse_sqrt(step: S, peak: float, warmup: float) -> S:
       family. (With ``num_warmup_steps=0`` transformers uses τ = 10 000 and no warm-up;
       here ``warmup`` must be > 0.)
     """
-    peak = require_number("peak", peak)
-    warmup = require_positive("warmup", warmup)
-    ops = ops_for(step)
-    s = ops.step(step)
-    rising = s / warmup
-    decaying = ops.sqrt(warmup / ops.maximum(s, warmup))
-    return peak * ops.where(s < warmup, rising, decaying)
+    return FAMILY.call(step, (peak, warmup))
+
+
+FAMILY = Family(
+    inverse_sqrt,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak",),
+    lengths=("warmup",),
+    horizon=None,
+    extent=lambda h: 10.0 * h["warmup"],
+)

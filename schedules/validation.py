@@ -1,23 +1,64 @@
 """Checks of hyperparameters at the boundary: each failure is a ``ValueError`` naming the
-argument, its value and what was expected."""
+argument, its value and what was expected.
+
+Numbers are Python ``int``/``float`` (numpy integers and floats too, not bools), finite unless
+said otherwise. Only :func:`require_value` accepts a ``torch.Tensor`` (the value
+hyperparameters of a schedule: ``peak``, ``final``, ...), which it does not range-check (that
+would cost a device sync); every other check refuses a Tensor with a message saying so.
+"""
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
+from torch import Tensor
+
 _INF = math.inf
+
+Checked = float
+"""The type of a checked value hyperparameter in a recipe (:func:`require_value`): typed
+``float``, so that the scalar formulas are checked as the float arithmetic they are; at run
+time a Tensor where the caller gave one, which only the tensor formulas see (a recipe with a
+Tensor value never reaches a scalar formula)."""
 
 
 def require_number(name: str, value: object) -> float:
     """``value`` as a float; it must be a finite real number (not a bool)."""
     if (value.__class__ is float or value.__class__ is int) and -_INF < value < _INF:
         return float(value)  # the fast path: a plain finite number
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, Tensor):
+        raise ValueError(
+            f"{name} must be a Python number, not a Tensor (only a schedule's value "
+            f"hyperparameters, such as peak or final, may be Tensors), got {value!r}"
+        )
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
-    if not abs(value) < math.inf:  # not math.isfinite: dynamo traces this on symbolic floats
+    if not abs(float(value)) < math.inf:  # not math.isfinite: dynamo traces this on symbolic floats
         raise ValueError(f"{name} must be finite, got {value!r}")
     return float(value)
+
+
+def require_value(name: str, value: object) -> Checked:
+    """A value hyperparameter (``peak``, ``final``, ``start``, ...): a finite number, as a
+    float, or a floating-point ``torch.Tensor`` of any shape, returned as it is.
+
+    A Tensor is not range-checked (no finiteness or sign check: that would cost a device
+    sync); it may require grad, be batched under ``torch.func.vmap`` or traced by
+    ``torch.compile``.
+    """
+    if value.__class__ is float or value.__class__ is int:
+        if -_INF < value < _INF:
+            return float(value)
+    elif isinstance(value, Tensor):
+        if not value.is_floating_point():
+            raise ValueError(
+                f"{name} must be a number or a floating-point Tensor, got a Tensor of dtype "
+                f"{value.dtype}: {value!r}"
+            )
+        return value  # type: ignore[return-value]  # a Tensor: see Checked
+    return require_number(name, value)
 
 
 def require_positive(name: str, value: object) -> float:

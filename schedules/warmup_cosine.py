@@ -11,18 +11,98 @@ this schedule holds ``final``).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_non_negative, require_number, require_positive
+from torch import Tensor
+
+from schedules import scalar_math
+from schedules.leaf_family import Family, finite_constant
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, interpolate, select
+from schedules.validation import require_non_negative, require_positive, require_value
+
+
+class _Recipe(NamedTuple):
+    peak: Checked
+    warmup: float
+    steps: float
+    start: Checked
+    final: Checked
+    exponent: float
+    angle: float  # π / (steps - warmup): the angle per step of the decay
+
+
+def _prepare(
+    peak: Value,
+    warmup: float,
+    steps: float,
+    start: Value = 0.0,
+    final: Value = 0.0,
+    exponent: float = 1.0,
+) -> _Recipe:
+    peak = require_value("peak", peak)
+    warmup = require_non_negative("warmup", warmup)
+    steps = require_positive("steps", steps)
+    if steps <= warmup:
+        raise ValueError(
+            f"steps must be > warmup ({warmup!r}): steps is the total length, warmup "
+            f"included, got {steps!r}"
+        )
+    start = require_value("start", start)
+    final = require_value("final", final)
+    exponent = require_positive("exponent", exponent)
+    angle = finite_constant("steps", steps, math.pi / (steps - warmup), "π / (steps - warmup)")
+    return _Recipe(peak, warmup, steps, start, final, exponent, angle)
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    peak, warmup, steps, start, final, exponent, angle = r
+    if step < warmup:
+        if step <= 0:
+            return start
+        return scalar_math.interpolate(start, peak, step / warmup)
+    if step >= steps:
+        return final
+    factor = 0.5 * (1.0 + math.cos((step - warmup) * angle))
+    if exponent != 1.0:
+        factor **= exponent
+    return scalar_math.interpolate(final, peak, factor)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    peak, warmup, steps, start, final, exponent, angle = r
+    # The decay, clamped to peak during the warmup: 6 passes over one buffer (+1 for final).
+    factor = float_steps(step, warmup, steps)
+    if warmup != 0.0:
+        factor = factor.sub_(warmup)
+    factor = factor.mul_(angle).cos_().mul_(0.5).add_(0.5)
+    if exponent != 1.0:
+        factor = factor.pow_(exponent)
+    decayed = interpolate(final, peak, factor)
+    if warmup == 0.0:
+        return decayed
+    numbers = peak.__class__ is float and start.__class__ is float and final.__class__ is float
+    if numbers and start <= peak and final <= peak:
+        # The ramp, extrapolated past the warmup, lies above the decay there and below it
+        # (at peak) during the warmup: the schedule is their minimum (3 passes + 1).
+        ramp = interpolate(start, peak, float_steps(step).div_(warmup))
+        return decayed.clamp_max_(ramp)
+    if numbers and start >= peak and final >= peak:
+        ramp = interpolate(start, peak, float_steps(step).div_(warmup))
+        return decayed.clamp_min_(ramp)
+    t = float_steps(step)
+    ramp = interpolate(start, peak, t.clamp(max=warmup).div_(warmup))
+    return select(t < warmup, ramp, decayed)
 
 
 def warmup_cosine(
     step: S,
-    peak: float,
+    peak: Value,
     warmup: float,
     steps: float,
-    start: float = 0.0,
-    final: float = 0.0,
+    start: Value = 0.0,
+    final: Value = 0.0,
     exponent: float = 1.0,
 ) -> S:
     """Linear warmup then cosine decay; ``steps`` is the total length, warmup included.
@@ -34,28 +114,18 @@ def warmup_cosine(
     Reaches ``peak`` at ``step = warmup``, ``final`` at ``step = steps``, and holds ``final``
     after. ``warmup`` must be >= 0 (0: no warmup, a plain :func:`schedules.cosine`) and
     ``steps > warmup`` (the decay needs at least one step, as optax requires);
-    ``exponent > 0``.
+    ``exponent > 0``. With ``peak = 0`` the decay still runs from 0 to ``final`` (optax
+    returns 0 after the warmup: see docs/deviations.md).
     """
-    peak = require_number("peak", peak)
-    warmup = require_non_negative("warmup", warmup)
-    steps = require_positive("steps", steps)
-    if steps <= warmup:
-        raise ValueError(
-            f"steps must be > warmup ({warmup!r}): steps is the total length, warmup "
-            f"included, got {steps!r}"
-        )
-    start = require_number("start", start)
-    final = require_number("final", final)
-    exponent = require_positive("exponent", exponent)
-    ops = ops_for(step)
-    t = ops.step(step)
-    decay_steps = steps - warmup
-    d = ops.clip(t - warmup, 0.0, decay_steps)
-    cosine_factor = 0.5 * (1.0 + ops.cos(d * (math.pi / decay_steps)))
-    if exponent != 1.0:
-        cosine_factor = ops.power(cosine_factor, exponent)
-    decayed = ops.interpolate(final, peak, cosine_factor)
-    if warmup == 0.0:
-        return decayed
-    ramp = ops.interpolate(start, peak, ops.minimum(t, warmup) / warmup)
-    return ops.where(t < warmup, ramp, decayed)
+    return FAMILY.call(step, (peak, warmup, steps, start, final, exponent))
+
+
+FAMILY = Family(
+    warmup_cosine,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "start", "final"),
+    lengths=("warmup", "steps"),
+    horizon=lambda h: float(h["steps"]),
+)

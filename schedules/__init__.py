@@ -21,6 +21,7 @@ from schedules.exponential import exponential
 from schedules.inverse_sqrt import inverse_sqrt
 from schedules.join import join
 from schedules.linear import linear
+from schedules.multiply import multiply
 from schedules.multistep import multistep
 from schedules.noam import noam
 from schedules.one_cycle import one_cycle
@@ -51,6 +52,7 @@ __all__ = [
     "is_update_step",
     "join",
     "linear",
+    "multiply",
     "multistep",
     "noam",
     "one_cycle",

@@ -88,12 +88,27 @@ def require_increasing(name: str, values: Sequence[float], *, strict: bool = Tru
     return numbers
 
 
-def require_non_negative_int(name: str, value: object) -> int:
-    """``value`` must be an int >= 0 (a patience, a cooldown, a counter); bools are refused."""
-    if value.__class__ is int and value >= 0:
-        return value  # the fast path
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+def require_int(
+    name: str, value: object, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` must be an int (bools are refused) in ``[minimum, maximum]``; either bound
+    may be ``None`` (unbounded). The message states the bounds: ``"step_num must be an int
+    >= 0, got -1"``, ``"rank must be an int in [0, 3], got 4"``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        if minimum is not None and maximum is not None:
+            bounds = f" in [{minimum}, {maximum}]"
+        elif minimum is not None:
+            bounds = f" >= {minimum}"
+        elif maximum is not None:
+            bounds = f" <= {maximum}"
+        else:
+            bounds = ""
+        raise ValueError(f"{name} must be an int{bounds}, got {value!r}")
     return value
 
 

@@ -60,6 +60,7 @@ from torch.optim import Optimizer
 
 from optimsche.update.accumulation import AccumulationWindow, Items
 from schedules.step_arithmetic import real_step
+from schedules.validation import require_int, require_number
 
 CHECKPOINT_VERSION = 1
 """The version :func:`to_state_dict` writes and :func:`read_state_dict` reads."""
@@ -151,10 +152,10 @@ def _fail(message: str) -> ValueError:
     return ValueError(f"{_PREFIX}: {message}")
 
 
-def _require_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _fail(f"counters[{name!r}] must be an int >= {minimum}, got {value!r}")
-    return value
+def _field(name: str) -> str:
+    """A field of the checkpoint as a ``require_*`` validator names it, so that its message
+    starts as :func:`_fail`'s do."""
+    return f"{_PREFIX}: {name}"
 
 
 def _check_shapes(saved: object, optimizer: Optimizer) -> None:
@@ -223,8 +224,8 @@ def _read_window(
         restored.append(grad)
     if not isinstance(losses, list) or not losses or not all(isinstance(x, Tensor) for x in losses):
         raise _fail(f"window losses must be a non-empty list of tensors, got {losses!r}")
-    if items is not None and (isinstance(items, bool) or not isinstance(items, int | Tensor)):
-        raise _fail(f"window items must be None, an int or a Tensor, got {items!r}")
+    if items is not None and not isinstance(items, Tensor):
+        items = require_int(_field("window items"), items, 0)
     return restored, [loss.clone() for loss in losses], items
 
 
@@ -233,15 +234,9 @@ def _saved_process(state_dict: Mapping[str, Any]) -> tuple[int, int] | None:
     if "rank" not in state_dict and "world_size" not in state_dict:
         return None
     saved_rank, saved_world = state_dict.get("rank"), state_dict.get("world_size")
-    if isinstance(saved_world, bool) or not isinstance(saved_world, int) or saved_world < 1:
-        raise _fail(f"'world_size' must be an int >= 1, got {saved_world!r}")
-    if (
-        isinstance(saved_rank, bool)
-        or not isinstance(saved_rank, int)
-        or not 0 <= saved_rank < saved_world
-    ):
-        raise _fail(f"'rank' must be an int in [0, world_size={saved_world}), got {saved_rank!r}")
-    return saved_rank, saved_world
+    world = require_int(_field("'world_size'"), saved_world, 1)
+    rank = require_int(_field(f"'rank' (world_size={world})"), saved_rank, 0, world - 1)
+    return rank, world
 
 
 def _check_same_process(
@@ -320,12 +315,10 @@ def read_state_dict(
         raise _fail(
             f"'counters' must hold step_num, accum_grad, step_per_update and lr, got {counters!r}"
         )
-    step_num = _require_int("step_num", counters["step_num"], 0)
-    saved_accum = _require_int("accum_grad", counters["accum_grad"], 1)
-    _require_int("step_per_update", counters["step_per_update"], 1)
-    lr = counters["lr"]
-    if isinstance(lr, bool) or not isinstance(lr, int | float):
-        raise _fail(f"counters['lr'] must be a number, got {lr!r}")
+    step_num = require_int(_field("counters['step_num']"), counters["step_num"], 0)
+    saved_accum = require_int(_field("counters['accum_grad']"), counters["accum_grad"], 1)
+    require_int(_field("counters['step_per_update']"), counters["step_per_update"], 1)
+    lr = require_number(_field("counters['lr']"), counters["lr"])
     saved_scaler = _scaler_state(state_dict["scaler"])
     saved_process = _saved_process(state_dict)
     window = state_dict["window"]

@@ -42,12 +42,15 @@ from schedules.join import join
 from schedules.leaf_family import Family
 from schedules.linear import linear
 from schedules.lr_noise import lr_noise
+from schedules.multiply import multiply
 from schedules.multistep import multistep
 from schedules.noam import noam
 from schedules.one_cycle import one_cycle
 from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
+from schedules.plateau_state import PlateauState
 from schedules.polynomial import polynomial
+from schedules.reduce_on_plateau import reduce_on_plateau
 from schedules.scale import scale
 from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
@@ -62,6 +65,7 @@ __all__ = [
     "FAMILIES",
     "BoundSchedule",
     "Family",
+    "PlateauState",
     "accumulate",
     "bind",
     "bound_or_same",
@@ -77,6 +81,7 @@ __all__ = [
     "join",
     "linear",
     "lr_noise",
+    "multiply",
     "multistep",
     "noam",
     "one_cycle",
@@ -84,6 +89,7 @@ __all__ = [
     "piecewise_linear",
     "polynomial",
     "real_step",
+    "reduce_on_plateau",
     "scale",
     "step_decay",
     "stretch",

@@ -21,11 +21,12 @@ import torch
 
 from optimsche.cli.schedule_horizon import schedule_horizon
 from optimsche.config.building import build_optim_scheduler
-from optimsche.config.error import ConfigError
+from optimsche.config.error import ConfigError, config_require
 from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.type_resolution import ShellClassType, schedule_functions
 from optimsche.optim_scheduler import OptimScheduler
 from optimsche.optimizer.factory import resolve_optimizer_class
+from schedules.validation import require_count, require_number
 
 MAX_POINTS = 100_000
 """At most this many updates are evaluated per optimizer; longer runs are sampled evenly
@@ -50,19 +51,12 @@ class LrCurve:
 def _stand_in_lr(spec: OptimSchedulerSpec) -> float:
     configured = spec.optim_conf.get("lr")
     if configured is not None:
-        if isinstance(configured, bool) or not isinstance(configured, int | float):
-            raise ConfigError(
-                f"{spec.where}.conf.optim_conf.lr: must be a number, got {configured!r}"
-            )
-        return float(configured)
+        return config_require(require_number, f"{spec.where}.conf.optim_conf.lr", configured)
     try:
         default = inspect.signature(resolve_optimizer_class(spec.optim_type)).parameters["lr"]
+        return require_number("lr", default.default)
     except (KeyError, ValueError, TypeError):
         return 1.0
-    value = default.default
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return 1.0
 
 
 def preview_optim_scheduler(
@@ -115,8 +109,7 @@ def lr_curve(
     max_points: int = MAX_POINTS,
 ) -> LrCurve:
     """The lr of every update of ``spec`` in a run of ``total_steps`` micro-steps."""
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-        raise ConfigError(f"steps: must be a positive integer, got {total_steps!r}")
+    config_require(require_count, "steps", total_steps)
     shell = preview_optim_scheduler(spec, settings)
     spu, accum = spec.step_per_update, settings.accum_grad
     updates = (total_steps // accum) // spu

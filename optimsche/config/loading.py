@@ -8,7 +8,7 @@ early:
   (PyYAML's YAML 1.1 rules read them as strings, a classic trap for learning rates);
 * a key given twice in one mapping is an error (PyYAML keeps the last one silently).
 
-Every failure is a :class:`~optimsche.config_error.ConfigError` whose message starts with
+Every failure is a :class:`~optimsche.config.error.ConfigError` whose message starts with
 ``<source>:<line>:<column>:`` when the position is known.
 """
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from optimsche.config.error import ConfigError
+from optimsche.config.error import ConfigError, config_require
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.type_resolution import (
     ResolvedType,
@@ -35,9 +35,11 @@ from optimsche.config.type_resolution import (
     conf_parameters,
     resolve_type,
 )
-from optimsche.config.value_types import describe_annotation, describe_value, value_matches
+from optimsche.config.value_types import describe_value, require_fits
 from optimsche.optimizer.factory import optimizer_keywords, resolve_optimizer_class
+from optimsche.sche_conf import check_sche_conf
 from schedules.close_matches import did_you_mean
+from schedules.validation import require_count
 
 SINGLE_NAME = "main"
 """The name of the optimizer of a single-entry config (``type`` and ``conf`` only)."""
@@ -122,24 +124,25 @@ def _updated_modules(value: object, where: str) -> tuple[str, ...] | None:
 def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str) -> None:
     params = conf_parameters(target)
     kind = "schedule" if isinstance(target, ScheduleFunctionType) else "type"
-    for key, value in sche_conf.items():
+    for key in sche_conf:
         if key in RUN_LEVEL_KEYS:
             raise ConfigError(
                 f"{where}.{key}: {key} is a run-level setting, not an optimizer key: "
                 f"pass it to build_optim_sches(..., {key}=...)"
             )
-        if key not in params.accepted and not params.accepts_any:
-            valid = ", ".join([*GENERAL_KEYS, *params.accepted])
-            raise ConfigError(
-                f"{where}: unknown key {key!r} for {kind} {target.name!r}"
-                f"{did_you_mean(key, [*GENERAL_KEYS, *params.accepted])} (valid keys: {valid})"
-            )
-        annotation = params.annotations.get(key)
-        if annotation is not None and not value_matches(value, annotation):
-            raise ConfigError(
-                f"{where}.{key}: must be {describe_annotation(annotation)}, "
-                f"got {describe_value(value)}"
-            )
+    try:
+        check_sche_conf(
+            where,
+            None if params.accepts_any else params.accepted,
+            sche_conf,
+            owner=f"{kind} {target.name!r}",
+            also_valid=GENERAL_KEYS,
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    for key, value in sche_conf.items():
+        if key in params.annotations:
+            require_fits(f"{where}.{key}:", value, params.annotations[key])
     missing = [key for key in params.required if key not in sche_conf]
     if missing:
         raise ConfigError(
@@ -202,16 +205,9 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
             f"got {describe_value(optim_loss)}"
         )
     modules = _updated_modules(conf.get("updated_modules"), f"{where}.conf.updated_modules")
-    step_per_update = conf.get("step_per_update", 1)
-    if (
-        isinstance(step_per_update, bool)
-        or not isinstance(step_per_update, int)
-        or step_per_update < 1
-    ):
-        raise ConfigError(
-            f"{where}.conf.step_per_update: must be a positive integer, "
-            f"got {describe_value(step_per_update)}"
-        )
+    step_per_update = config_require(
+        require_count, f"{where}.conf.step_per_update", conf.get("step_per_update", 1)
+    )
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS}
     _check_sche_conf(target, sche_conf, f"{where}.conf")
     return OptimSchedulerSpec(

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from optimsche.parallel.distributed import all_reduce_sum_
 from schedules.step_arithmetic import real_step
+from schedules.validation import require_int
 
 Items = int | Tensor
 """A number of items: a Python int or a one-element Tensor (any numeric dtype)."""
@@ -42,8 +43,7 @@ def next_step_num(last: int, step_num: object, open_window_real_step: int, accum
     """
     if step_num is None:
         return last + 1
-    if isinstance(step_num, bool) or not isinstance(step_num, int):
-        raise ValueError(f"step_num must be an int >= 1 or None, got {step_num!r}")
+    step_num = require_int("step_num", step_num, 1)
     if step_num <= last:
         raise ValueError(
             f"step_num must increase: got step_num={step_num} after micro-step {last} (micro-steps "
@@ -70,11 +70,7 @@ def check_items(num_items: object) -> Items:
         if num_items.is_complex():
             raise ValueError("num_items must be a real number of items, got a complex Tensor")
         return num_items.detach().reshape(())
-    if isinstance(num_items, bool) or not isinstance(num_items, int) or num_items < 0:
-        raise ValueError(
-            f"num_items must be an int >= 0 or a one-element Tensor, got {num_items!r}"
-        )
-    return num_items
+    return require_int("num_items", num_items, 0)
 
 
 class AccumulationWindow:

@@ -88,9 +88,9 @@ def test_exponent_decay_resumes_with_the_same_lr() -> None:
 
 
 def test_sche_init_keys_are_the_speechain_names() -> None:
-    with pytest.raises(ValueError, match=r"NoamLr: unknown sche_conf key\(s\) 'warmup' "):
+    with pytest.raises(ValueError, match=r"NoamLr: unknown key 'warmup' for NoamLr\.sche_init; "):
         NoamLr("SGD", {"lr": 0.1}, tiny_mlp(), warmup=3)
-    with pytest.raises(ValueError, match=r"valid keys: 'decay_factor'$"):
+    with pytest.raises(ValueError, match=r"valid keys: 'decay_factor'\)$"):
         ExponentDecayLr("SGD", {"lr": 0.1}, tiny_mlp(), gamma=0.9)
 
 

@@ -84,7 +84,7 @@ def test_step_num_is_counted_or_checked() -> None:
     # but not out of a window that holds gradients (micro-step 5 opened window 3 = 5..6)
     with pytest.raises(ValueError, match=r"out of window 3 \(micro-steps 5\.\.6"):
         sche.step(mse(model, *data[3]), step_num=7)
-    with pytest.raises(ValueError, match="step_num must be an int >= 1 or None, got True"):
+    with pytest.raises(ValueError, match="step_num must be an int >= 1, got True"):
         sche.step(mse(model, *data[3]), step_num=True)  # type: ignore[arg-type]
     assert sche.step(mse(model, *data[3]), step_num=6).updated
 

@@ -72,7 +72,10 @@ def test_parsed_schedule_equals_the_function_with_those_arguments(
         ),
         ("cosine(1, 2, 3, 4, 5)", "cosine takes at most 4 positional hyperparameters"),
         ("cosine(1, peak=2, steps=3)", "'peak' is given twice"),
-        ("cosine(peak=1, stepz=2)", "has no hyperparameter 'stepz'; did you mean 'steps'?"),
+        (
+            "cosine(peak=1, stepz=2)",
+            "unknown key 'stepz' for schedule 'cosine'; did you mean 'steps'?",
+        ),
         ("cosine(peak='a', steps=2)", "peak must be a number, got 'a' (a string)"),
         ("cosine(peak=1, steps=-2)", "steps must be > 0, got -2"),
         ("cosine(", "not a valid call"),

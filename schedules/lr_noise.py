@@ -17,10 +17,12 @@ import torch
 from torch import Tensor
 
 from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
-from schedules.scalar_or_tensor import S, ops_for
+from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
+from schedules.step_input import float_steps, number_step
 from schedules.validation import (
     require_choice,
+    require_int,
     require_non_negative,
     require_number,
     require_positive,
@@ -34,12 +36,6 @@ _SEEDS = 2**64  # torch.Generator.manual_seed takes seeds modulo 2**64 (negative
 
 def _require_end(name: str, value: object) -> float | None:
     return None if value is None else require_number(name, value)
-
-
-def _require_seed(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
-    return value
 
 
 def _require_kind(name: str, value: object) -> str:
@@ -80,8 +76,9 @@ class lr_noise:
       about ``std / (0.8 · pct)`` draws per step);
     * ``kind="uniform"``: uniform on ``[-pct, pct)``; ``std`` is not used.
 
-    A float step uses the noise of its whole step ``floor(s)`` (timm's steps are integers).
-    Negative steps behave as step 0.
+    A float step uses the noise of its whole step ``floor(s)`` (timm's steps are integers);
+    a NaN or infinite step is a ``ValueError``. Negative steps behave as step 0. Where the
+    schedule gives a Tensor for a Python step (Tensor value hyperparameters), so does this.
 
     Tensor steps give the scalar path's values elementwise (bit for bit in ``float64``), but
     not as a traced computation: the steps are read to the host (one device sync per call)
@@ -99,7 +96,7 @@ class lr_noise:
     end: float | None = attrs.field(default=None, validator=using(_require_end))
     pct: float = attrs.field(default=0.67, validator=using(require_positive))
     std: float = attrs.field(default=1.0, validator=using(require_non_negative))
-    seed: int = attrs.field(default=42, validator=using(_require_seed))
+    seed: int = attrs.field(default=42, validator=using(require_int))
     kind: str = attrs.field(default="normal", validator=using(_require_kind))
 
     def __attrs_post_init__(self) -> None:
@@ -114,8 +111,8 @@ class lr_noise:
 
     def __call__(self, step: S) -> S:
         value = self.schedule(step)
-        s = ops_for(step).step(step)
-        if isinstance(s, Tensor):
+        if isinstance(step, Tensor):
+            s = float_steps(step)
             values = value if isinstance(value, Tensor) else torch.as_tensor(value, device=s.device)
             whole = [_whole_step(x) for x in s.detach().reshape(-1).tolist()]
             in_range = [self._in_range(n) for n in whole]
@@ -126,7 +123,8 @@ class lr_noise:
             mask = torch.tensor(in_range, device=values.device).reshape(s.shape)
             noisy = values + values * noise_tensor.reshape(s.shape)
             return torch.where(mask, noisy, values)
-        n = _whole_step(s)
-        if not self._in_range(n):
-            return float(value)
-        return float(value + value * self._noise_at(n))
+        n = _whole_step(max(number_step(step), 0))
+        if self._in_range(n):
+            value = value + value * self._noise_at(n)
+        # a Tensor where the schedule gave one (Tensor value hyperparameters), else a float
+        return value if isinstance(value, Tensor) else float(value)

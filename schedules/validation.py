@@ -101,6 +101,13 @@ def require_count(name: str, value: object) -> int:
     return value
 
 
+def require_bool(name: str, value: object) -> bool:
+    """``value`` must be ``True`` or ``False`` (not 0, 1, None or another truthy value)."""
+    if value is True or value is False:
+        return value
+    raise ValueError(f"{name} must be a bool, got {type(value).__name__}: {value!r}")
+
+
 def require_open_unit(name: str, value: object) -> float:
     """``value`` must lie strictly between 0 and 1."""
     number = require_number(name, value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,22 @@ def test_matches_anchor_for_python_steps(case: dict[str, Any]) -> None:
         assert math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-12), (
             f"{_name(case)} at step {step} = {got}, {case['anchor']} says {expected}"
         )
+
+
+def _leaf_cases() -> list[Any]:
+    return [c for c in _cases() if "fn" in c.values[0]]
+
+
+@pytest.mark.parametrize("case", _leaf_cases())
+def test_the_bound_form_gives_the_same_numbers(case: dict[str, Any]) -> None:
+    bound = schedules.bind(getattr(schedules, case["fn"]), **_leaf_kwargs(case))
+    direct = _schedule(case)
+    assert [bound(s) for s in case["steps"]] == [direct(s) for s in case["steps"]]
+    steps = torch.tensor(case["steps"])
+    assert torch.equal(bound(steps), direct(steps))
+    assert schedules.FAMILIES[case["fn"]].function is getattr(schedules, case["fn"])
+    if not case.get("callables"):  # the test's scale functions are lambdas
+        assert pickle.loads(pickle.dumps(bound)) == bound
 
 
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float64])

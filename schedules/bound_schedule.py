@@ -42,47 +42,53 @@ def _has_tensor(value: Any) -> bool:
     return isinstance(value, tuple) and any(_has_tensor(v) for v in value)
 
 
-class BoundSchedule:
+def _tensor_formula(family: Family, step: Any, recipe: Any) -> Any:
+    """A Python step with Tensor values: the tensor formula (the result broadcasts)."""
+    return family.evaluate(step, recipe, True)
+
+
+def _run(scalar: Callable[[Any, Any], Any], family: Family, recipe: Any, step: Any) -> Any:
+    """The call of a bound schedule: the formula for a Python ``int``/``float`` step (not
+    NaN), :meth:`Family.evaluate` for anything else (Tensors, numpy numbers, refusals)."""
+    cls = step.__class__
+    if cls is int or (cls is float and step == step):
+        return scalar(step, recipe)
+    return family.evaluate(step, recipe, scalar is not family.scalar)
+
+
+class BoundSchedule(functools.partial):  # type: ignore[type-arg]
     """``family.function(step, **hyperparameters)`` with the hyperparameters checked once.
 
     Build it with :func:`bind`. ``family`` is the :class:`~schedules.leaf_family.Family`,
     ``function`` its leaf, ``hyperparameters`` the complete keyword arguments (defaults
     filled in; lists as tuples) and ``given`` the names given to :func:`bind`.
+
+    It is a ``functools.partial`` of its runner (the C-level call of a partial is the
+    cheapest there is: a bound scalar call costs about what the formula written inline does),
+    but compares, hashes, prints and pickles as the bound leaf, and is frozen.
     """
 
-    __slots__ = ("_given", "_hash", "_recipe", "_scalar", "_tensor_values", "_values", "family")
+    __slots__ = ("_given", "_hash", "_values", "family")
 
     family: Family
     _values: tuple[Any, ...]
     _given: tuple[str, ...]
-    _recipe: Any
-    _scalar: Callable[[Any, Any], float] | None
-    _tensor_values: bool
     _hash: int | None
 
-    def __init__(self, family: Family, hyperparameters: Mapping[str, Any]) -> None:
+    def __new__(cls, family: Family, hyperparameters: Mapping[str, Any]) -> BoundSchedule:
         values = tuple(_frozen(v) for v in family.resolve(hyperparameters))
         recipe = family.prepare(*values)
         tensor_values = any(_has_tensor(v) for v in values)
-        given = tuple(n for n in family.parameters if n in hyperparameters)
+        scalar = functools.partial(_tensor_formula, family) if tensor_values else family.scalar
+        self = super().__new__(cls, _run, scalar, family, recipe)
         for name, value in (
             ("family", family),
             ("_values", values),
-            ("_given", given),
-            ("_recipe", recipe),
-            ("_scalar", None if tensor_values else family.scalar),
-            ("_tensor_values", tensor_values),
+            ("_given", tuple(n for n in family.parameters if n in hyperparameters)),
             ("_hash", None),
         ):
             object.__setattr__(self, name, value)
-
-    def __call__(self, step: Any) -> Any:
-        cls = step.__class__
-        if cls is int or (cls is float and step == step):
-            scalar = self._scalar
-            if scalar is not None:
-                return scalar(step, self._recipe)
-        return self.family.evaluate(step, self._recipe, self._tensor_values)
+        return self
 
     @property
     def function(self) -> Callable[..., Any]:
@@ -164,7 +170,7 @@ def bound_or_same(schedule: Any) -> Any:
     The hyperparameters are checked now: a bad one is the leaf's ``ValueError`` here instead
     of at the first step. Values are the same, step for step (the same formula).
     """
-    if isinstance(schedule, functools.partial) and not schedule.args:
+    if type(schedule) is functools.partial and not schedule.args:
         family = family_of(schedule.func)
         if family is not None:
             return BoundSchedule(family, schedule.keywords)

@@ -42,7 +42,7 @@ def constant(step: S, value: Value) -> S:
     (``float64`` for integer steps, the step's dtype for floating steps) filled with ``value``
     (broadcast with ``value`` when it is a Tensor).
     """
-    return FAMILY.call(step, (value,))
+    return FAMILY.call(step, (value, value.__class__))
 
 
 FAMILY = Family(

@@ -86,7 +86,21 @@ def cosine(
     later. ``k_decay`` is timm's k-decay (``t**k / T**k`` in place of ``t / T``): ``k > 1``
     stays near ``peak`` longer, ``k < 1`` leaves it sooner.
     """
-    return FAMILY.call(step, (peak, steps, final, exponent, k_decay))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            steps,
+            final,
+            exponent,
+            k_decay,
+            peak.__class__,
+            steps.__class__,
+            final.__class__,
+            exponent.__class__,
+            k_decay.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

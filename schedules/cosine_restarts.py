@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
 from schedules.validation import (
@@ -52,7 +52,10 @@ def _cycle(ops: Ops[S], t: S, period: float, mult: float) -> tuple[S, S, S]:
     i = ops.where(t < _cycle_start(ops, estimate, period, mult), estimate - 1.0, estimate)
     i = ops.where(t >= _cycle_start(ops, i + 1.0, period, mult), i + 1.0, i)
     start = _cycle_start(ops, i, period, mult)
-    return i, t - start, _cycle_start(ops, i + 1.0, period, mult) - start
+    # A cycle lasts at least period steps; where consecutive starts round to the same float
+    # (beyond 2**53 · period), this keeps the division finite (the position is then 0).
+    length = ops.maximum(_cycle_start(ops, i + 1.0, period, mult) - start, period)
+    return i, t - start, length
 
 
 def _warm_cycle_start(ops: Ops[S], i: S, period: float, mult: float, warmup: float) -> S:
@@ -85,7 +88,9 @@ def _warm_cycle(ops: Ops[S], t: S, period: float, mult: float, warmup: float) ->
         high = ops.where(inside, high, middle - 1.0)
     i = ops.where(t < _warm_cycle_start(ops, low, period, mult, warmup), low - 1.0, low)
     start = _warm_cycle_start(ops, i, period, mult, warmup)
-    return i, t - start, _warm_cycle_start(ops, i + 1.0, period, mult, warmup) - start
+    # at least period steps, as in _cycle: finite where consecutive starts round together
+    length = ops.maximum(_warm_cycle_start(ops, i + 1.0, period, mult, warmup) - start, period)
+    return i, t - start, length
 
 
 class _Recipe(NamedTuple):
@@ -120,6 +125,10 @@ def _prepare(
             f"warmup must be < period ({period!r}): each cycle warms up then anneals, "
             f"got {warmup!r}"
         )
+    finite_constant("period", period, 1.0 / period, "1 / period")
+    if mult != 1.0:
+        finite_constant("mult", mult, period / (mult - 1.0), "period / (mult - 1)")
+        finite_constant("mult", mult, 1.0 / math.log(mult), "1 / log(mult)")
     return _Recipe(peak, period, mult, final, decay, warmup)
 
 
@@ -187,7 +196,23 @@ def cosine_restarts(
     rule (nor its own ``step()``); with ``w = 0`` ESPnet gives ``min_lr`` at step 0 where
     this gives ``peak``.
     """
-    return FAMILY.call(step, (peak, period, mult, final, decay, warmup))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            period,
+            mult,
+            final,
+            decay,
+            warmup,
+            peak.__class__,
+            period.__class__,
+            mult.__class__,
+            final.__class__,
+            decay.__class__,
+            warmup.__class__,
+        ),
+    )
 
 
 def _extent(h: Any) -> float:

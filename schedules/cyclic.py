@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, cast
 
 from torch import Tensor
 
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
 from schedules.validation import require_choice, require_number, require_positive, require_value
@@ -71,8 +71,15 @@ def _prepare(
             f"mode must be 'triangular' (the default) when scale_fn is given: scale_fn "
             f"replaces the mode's amplitude, got {mode!r}"
         )
-    total = up + down
-    return _Recipe(base, peak, total, up / total, mode, gamma, scale_fn, scale_mode)
+    total = finite_constant("up", up, up + down, "up + down")
+    finite_constant("up", up, 1.0 / total, "1 / (up + down)")
+    ratio = up / total
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(
+            f"up and down must be of comparable sizes: up / (up + down) = {ratio!r} "
+            f"(up={up!r}, down={down!r}) leaves no room for one of the two phases"
+        )
+    return _Recipe(base, peak, total, ratio, mode, gamma, scale_fn, scale_mode)
 
 
 def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:
@@ -143,7 +150,27 @@ def cyclic(
     for ``0 <= scale_fn(x) <= 1``; that is not checked. A call with a ``scale_fn`` is
     validated afresh each time (callables are not cached); :func:`schedules.bind` it once.
     """
-    return FAMILY.call(step, (base, peak, up, down, mode, gamma, scale_fn, scale_mode))
+    return FAMILY.call(
+        step,
+        (
+            base,
+            peak,
+            up,
+            down,
+            mode,
+            gamma,
+            scale_fn,
+            scale_mode,
+            base.__class__,
+            peak.__class__,
+            up.__class__,
+            down.__class__,
+            mode.__class__,
+            gamma.__class__,
+            scale_fn.__class__,
+            scale_mode.__class__,
+        ),
+    )
 
 
 def _extent(h: Any) -> float:

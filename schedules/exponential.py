@@ -117,7 +117,23 @@ def exponential(
     ``end`` underflows to 0 and a growth without ``end`` overflows to ``inf`` at very large
     steps (never an error, never NaN).
     """
-    return FAMILY.call(step, (start, rate, steps, begin, staircase, end))
+    return FAMILY.call(
+        step,
+        (
+            start,
+            rate,
+            steps,
+            begin,
+            staircase,
+            end,
+            start.__class__,
+            rate.__class__,
+            steps.__class__,
+            begin.__class__,
+            staircase.__class__,
+            end.__class__,
+        ),
+    )
 
 
 def _horizon(h: Hyperparameters) -> float | None:

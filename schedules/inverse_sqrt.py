@@ -77,7 +77,17 @@ def inverse_sqrt(step: S, peak: Value, warmup: float, timescale: float | None = 
       ``num_warmup_steps=0`` transformers uses τ = 10 000 and no warm-up; here ``warmup``
       must be > 0.)
     """
-    return FAMILY.call(step, (peak, warmup, timescale))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            warmup,
+            timescale,
+            peak.__class__,
+            warmup.__class__,
+            timescale.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

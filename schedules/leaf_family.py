@@ -21,20 +21,24 @@ and einops' recipes (validate once into a recipe, then straight-line code):
    be Tensors here (the result broadcasts); Python steps with Tensor values arrive as a 0-d
    ``float64`` Tensor.
 4. The public function ``leaf(step, *hyperparameters)`` (its signature and docstring are the
-   documentation), whose body is ``return FAMILY.call(step, (h1, h2, ...))``, and
-   ``FAMILY = Family(leaf, _prepare, _scalar, _tensor, values=..., lengths=..., horizon=...,
-   extent=...)``, which :mod:`schedules.families` collects into ``FAMILIES``.
+   documentation), whose body is ``return FAMILY.call(step, (h1, h2, ..., h1.__class__,
+   h2.__class__, ...))``, and ``FAMILY = Family(leaf, _prepare, _scalar, _tensor,
+   values=..., lengths=..., horizon=..., extent=...)``, which :mod:`schedules.families`
+   collects into ``FAMILIES``.
 
 :meth:`Family.call` is the direct keyword call: it validates every call, through a small cache
-of recipes keyed on the hyperparameters and their types (only Python numbers, strings, None
-and bools are cached; Tensor hyperparameters, lists and anything traced by ``torch.compile``
-bypass it and are validated afresh). :func:`schedules.bind` validates once and keeps the
-recipe.
+of recipes keyed on the hyperparameters and their classes (so that ``True`` never passes for
+a cached ``1``; only Python numbers, strings, None and bools are cached; Tensor
+hyperparameters, lists and anything traced by ``torch.compile`` bypass it and are validated
+afresh). :func:`schedules.bind` validates once and keeps the recipe.
 
-Adding a hyperparameter to a leaf: add it to the public signature, the tuple passed to
-``FAMILY.call``, ``_prepare`` (check it, store it in the recipe) and the formulas; name it in
-``values`` if it may be a Tensor, in ``lengths`` if it is a step count; extend ``horizon`` and
-``extent`` if it moves them.
+Adding a hyperparameter to a leaf: add it to the public signature, to the key passed to
+``FAMILY.call`` (its value and its class), to ``_prepare`` (check it, store it in the
+recipe) and to the formulas; name it in ``values`` if it may be a Tensor, in ``lengths`` if it
+is a step count; extend ``horizon`` and ``extent`` if it moves them. Adding a leaf: a module
+in this pattern, its ``FAMILY`` in :mod:`schedules.families` (in table order), its export in
+:mod:`schedules`, a hypothesis strategy in :mod:`schedules.testing.family_strategies` and its
+facts in ``tests/schedules/test_family_properties.py`` (both fail loudly when one is missing).
 """
 
 from __future__ import annotations
@@ -181,27 +185,30 @@ class Family:
         horizon = None if self.horizon is None else self.horizon(complete)
         return 1000.0 if horizon is None else horizon
 
-    def call(self, step: S, args: tuple[Any, ...]) -> S:
-        """``function(step, *args)``: the hyperparameters validated (through the cache of
-        recipes), then the formula for ``step``."""
-        if torch.compiler.is_compiling():
+    def call(self, step: S, key: tuple[Any, ...]) -> S:
+        """``function(step, *hyperparameters)`` for ``key = (*hyperparameters, *their
+        classes)``: the hyperparameters validated (through the cache of recipes), then the
+        formula for ``step``."""
+        if torch.compiler.is_compiling():  # dynamo would guard on the cache's contents
+            args = key[: len(self.parameters)]
             return self.evaluate(step, self.prepare(*args), _holds_tensor(args))  # type: ignore[no-any-return]
-        key = (args, tuple(map(type, args)))
         try:
             recipe = self._cache[key]
         except KeyError:
-            return self._uncached(step, args, key)  # type: ignore[no-any-return]
+            return self._uncached(step, key, True)  # type: ignore[no-any-return]
         except TypeError:  # unhashable (a list of boundaries): checked afresh
-            return self._uncached(step, args, None)  # type: ignore[no-any-return]
+            return self._uncached(step, key, False)  # type: ignore[no-any-return]
         cls = step.__class__
         if cls is int or (cls is float and step == step):
             return self.scalar(step, recipe)  # type: ignore[return-value]  # S is float here
         return self.evaluate(step, recipe, False)  # type: ignore[no-any-return]
 
-    def _uncached(self, step: Any, args: tuple[Any, ...], key: Any) -> Any:
+    def _uncached(self, step: Any, key: tuple[Any, ...], hashable: bool) -> Any:
+        arity = len(self.parameters)
+        args = key[:arity]
         recipe = self.prepare(*args)
         tensor_values = _holds_tensor(args)
-        if key is not None and not tensor_values and _CACHEABLE.issuperset(key[1]):
+        if hashable and not tensor_values and _CACHEABLE.issuperset(key[arity:]):
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()
             self._cache[key] = recipe

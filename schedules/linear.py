@@ -56,7 +56,19 @@ def linear(step: S, start: Value, end: Value, steps: float, begin: float = 0) ->
 
     Holds ``start`` before ``begin`` and ``end`` from ``begin + steps`` on.
     """
-    return FAMILY.call(step, (start, end, steps, begin))
+    return FAMILY.call(
+        step,
+        (
+            start,
+            end,
+            steps,
+            begin,
+            start.__class__,
+            end.__class__,
+            steps.__class__,
+            begin.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

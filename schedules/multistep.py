@@ -6,14 +6,14 @@ milestones=milestones, gamma=gamma)``.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from torch import Tensor
 
 from schedules import scalar_math
-from schedules.intervals import pick, tensor_interval
+from schedules.intervals import bisection_table, pick, tensor_interval
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
@@ -35,11 +35,12 @@ def _prepare(start: Value, milestones: Sequence[float], gamma: float) -> _Recipe
     gamma = require_positive("gamma", gamma)
     factor = start if start.__class__ is float else 1.0
     levels = tuple(factor * scalar_math.power(gamma, k) for k in range(len(bounds) + 1))
-    return _Recipe(start, tuple(bounds), levels)
+    return _Recipe(start, bisection_table(milestones, bounds), levels)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    return r.levels[bisect.bisect_right(r.milestones, step if step > 0 else 0)]
+    _, milestones, levels = r
+    return levels[bisect_right(milestones, step if step > 0 else 0)]
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
@@ -57,7 +58,9 @@ def multistep(step: S, start: Value, milestones: Sequence[float], gamma: float) 
     ``gamma`` must be > 0. The milestone passed is found by binary search (``bisect``;
     ``torch.bucketize`` for Tensor steps): O(log n) per step.
     """
-    return FAMILY.call(step, (start, milestones, gamma))
+    return FAMILY.call(
+        step, (start, milestones, gamma, start.__class__, milestones.__class__, gamma.__class__)
+    )
 
 
 FAMILY = Family(

@@ -68,7 +68,9 @@ def noam(step: S, d_model: float, warmup: float, scale: Value = 1.0) -> S:
     ``warmup`` must be > 0, with ``warmup ** -1.5`` and ``scale · d_model ** -0.5`` finite
     (``warmup=1e-300`` is a ``ValueError``).
     """
-    return FAMILY.call(step, (d_model, warmup, scale))
+    return FAMILY.call(
+        step, (d_model, warmup, scale, d_model.__class__, warmup.__class__, scale.__class__)
+    )
 
 
 FAMILY = Family(

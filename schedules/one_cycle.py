@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Value
 from schedules.validation import require_choice, require_open_unit, require_positive, require_value
@@ -55,6 +55,9 @@ def _prepare(
             f"pct_start · steps must not be 1 (got pct_start={pct_start!r}, steps={steps!r}): "
             "the warm-up phase would have zero length"
         )
+    if peak.__class__ is float:
+        finite_constant("div", div, peak / div, "peak / div")
+        finite_constant("final_div", final_div, peak / div / final_div, "peak / div / final_div")
     initial = peak / div
     minimum = initial / final_div
     last = steps - 1.0
@@ -133,7 +136,25 @@ def one_cycle(
     that last case), where torch raises after ``total_steps`` and, at exactly ``total_steps``,
     extrapolates the last phase. Negative steps behave as step 0.
     """
-    return FAMILY.call(step, (peak, steps, pct_start, div, final_div, anneal, three_phase))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            steps,
+            pct_start,
+            div,
+            final_div,
+            anneal,
+            three_phase,
+            peak.__class__,
+            steps.__class__,
+            pct_start.__class__,
+            div.__class__,
+            final_div.__class__,
+            anneal.__class__,
+            three_phase.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

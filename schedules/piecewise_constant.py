@@ -6,13 +6,13 @@ values themselves are given).
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
 from torch import Tensor
 
-from schedules.intervals import pick, tensor_interval
+from schedules.intervals import bisection_table, pick, tensor_interval
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
@@ -33,7 +33,9 @@ def _prepare(boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> _
                 f"values must have len(boundaries) + 1 = {len(bounds) + 1} entries (along "
                 f"its first dimension, for a Tensor), got shape {tuple(values.shape)}"
             )
-        return _Recipe(tuple(bounds), cast(Any, require_value("values", values)))
+        return _Recipe(
+            bisection_table(boundaries, bounds), cast(Any, require_value("values", values))
+        )
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise ValueError(f"values must be a sequence of numbers, got {values!r}")
     if len(values) != len(bounds) + 1:
@@ -42,11 +44,12 @@ def _prepare(boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> _
             f"got {len(values)}: {list(values)!r}"
         )
     levels = tuple(require_value(f"values[{i}]", v) for i, v in enumerate(values))
-    return _Recipe(tuple(bounds), levels)
+    return _Recipe(bisection_table(boundaries, bounds), levels)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    return r.values[bisect.bisect_right(r.boundaries, step if step > 0 else 0)]
+    boundaries, values = r
+    return values[bisect_right(boundaries, step if step > 0 else 0)]
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
@@ -70,7 +73,7 @@ def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[Va
     scales, so it cannot express a sign change or a step up from 0). Negative steps behave
     as step 0.
     """
-    return FAMILY.call(step, (boundaries, values))
+    return FAMILY.call(step, (boundaries, values, boundaries.__class__, values.__class__))
 
 
 FAMILY = Family(

@@ -115,7 +115,15 @@ def piecewise_linear(
     ``piecewise_interpolate_schedule("cosine", ...)`` likewise. Negative steps behave as
     step 0.
     """
-    return FAMILY.call(step, (points, interpolation))
+    return FAMILY.call(
+        step,
+        (
+            points,
+            interpolation,
+            points.__class__,
+            interpolation.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

@@ -92,7 +92,23 @@ def polynomial(
     ``power < 1`` the reverse. ``k_decay`` is timm's k-decay (``t**k / T**k`` in place of
     ``t / T``). ``steps``, ``power`` and ``k_decay`` must be > 0, ``begin`` >= 0.
     """
-    return FAMILY.call(step, (start, end, steps, power, begin, k_decay))
+    return FAMILY.call(
+        step,
+        (
+            start,
+            end,
+            steps,
+            power,
+            begin,
+            k_decay,
+            start.__class__,
+            end.__class__,
+            steps.__class__,
+            power.__class__,
+            begin.__class__,
+            k_decay.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from schedules import scalar_math
+from schedules.step_input import number_step
 from schedules.tensor_values import promoted, select
 
 S = TypeVar("S", float, Tensor)
@@ -113,10 +114,10 @@ class ScalarOps(Ops[float]):
         return scalar_math.interpolate(start, end, fraction)
 
     def floor(self, x: float) -> float:
-        return float(math.floor(x))
+        return float(math.floor(x)) if -math.inf < x < math.inf else x  # inf, nan as torch
 
     def cos(self, x: float) -> float:
-        return math.cos(x)
+        return math.cos(x) if -math.inf < x < math.inf else math.nan  # as torch
 
     def sqrt(self, x: float) -> float:
         return math.sqrt(x)
@@ -193,13 +194,12 @@ def ops_for(step: Tensor) -> Ops[Tensor]: ...
 @overload
 def ops_for(step: float) -> Ops[float]: ...
 def ops_for(step: float | Tensor) -> Ops[float] | Ops[Tensor]:
-    """The evaluator for ``step``: :data:`TENSOR` for a Tensor, :data:`SCALAR` otherwise."""
-    if step.__class__ is int or step.__class__ is float:  # fast path: isinstance(Tensor) is slow
+    """The evaluator for ``step``: :data:`TENSOR` for a Tensor, :data:`SCALAR` for a number
+    (numpy integers and floats included). A NaN number is a ``ValueError``, anything else a
+    ``TypeError`` (:func:`schedules.step_input.number_step`)."""
+    if step.__class__ is int:  # fast path: isinstance(Tensor) is slow
         return SCALAR
     if isinstance(step, Tensor):
         return TENSOR
-    if isinstance(step, bool) or not isinstance(step, int | float):
-        raise TypeError(
-            f"step must be an int, a float or a torch.Tensor, got {type(step).__name__}: {step!r}"
-        )
+    number_step(step)
     return SCALAR

@@ -56,7 +56,9 @@ def step_decay(step: S, start: Value, every: float, gamma: float) -> S:
     ``gamma = 1`` is constant, ``gamma > 1`` grows and overflows to ``inf`` at very large
     steps, as in torch.
     """
-    return FAMILY.call(step, (start, every, gamma))
+    return FAMILY.call(
+        step, (start, every, gamma, start.__class__, every.__class__, gamma.__class__)
+    )
 
 
 FAMILY = Family(

@@ -84,7 +84,21 @@ def tanh_decay(
     it; it never rises. ``steps`` must be > 0 and ``upper > lower`` (so that it decays).
     Negative steps behave as step 0.
     """
-    return FAMILY.call(step, (peak, steps, final, lower, upper))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            steps,
+            final,
+            lower,
+            upper,
+            peak.__class__,
+            steps.__class__,
+            final.__class__,
+            lower.__class__,
+            upper.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

@@ -83,7 +83,23 @@ def tri_stage(
     step for step with ``update_num = s``. fairseq also accepts ``warmup_steps=0``; here
     ``warmup`` and ``decay`` must be > 0 and ``hold`` >= 0. Negative steps behave as step 0.
     """
-    return FAMILY.call(step, (peak, warmup, hold, decay, init_scale, final_scale))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            warmup,
+            hold,
+            decay,
+            init_scale,
+            final_scale,
+            peak.__class__,
+            warmup.__class__,
+            hold.__class__,
+            decay.__class__,
+            init_scale.__class__,
+            final_scale.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

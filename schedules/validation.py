@@ -81,6 +81,15 @@ def require_non_negative(name: str, value: object) -> float:
     return number
 
 
+def require_non_negative_value(name: str, value: object) -> Checked:
+    """A value hyperparameter that must be >= 0 when it is a number (:func:`require_value`;
+    a Tensor is not range-checked)."""
+    checked = require_value(name, value)
+    if checked.__class__ is float and checked < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return checked
+
+
 def require_order(name: str, value: object) -> float:
     """``value`` must be a number > 0, infinity allowed (the order of a norm: 2.0 = L2,
     ``math.inf`` = max)."""

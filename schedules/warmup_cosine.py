@@ -129,7 +129,25 @@ def warmup_cosine(
     ``exponent > 0``, ``cycles > 0``. With ``peak = 0`` the decay still runs from 0 to
     ``final`` (optax returns 0 after the warmup: see docs/deviations.md).
     """
-    return FAMILY.call(step, (peak, warmup, steps, start, final, exponent, cycles))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            warmup,
+            steps,
+            start,
+            final,
+            exponent,
+            cycles,
+            peak.__class__,
+            warmup.__class__,
+            steps.__class__,
+            start.__class__,
+            final.__class__,
+            exponent.__class__,
+            cycles.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

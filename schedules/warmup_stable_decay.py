@@ -104,7 +104,23 @@ def warmup_stable_decay(
     ½) is fixed at ½ here. ``warmup`` and ``decay`` must be > 0, ``stable`` >= 0.
     Negative steps behave as step 0.
     """
-    return FAMILY.call(step, (peak, warmup, stable, decay, final, shape))
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            warmup,
+            stable,
+            decay,
+            final,
+            shape,
+            peak.__class__,
+            warmup.__class__,
+            stable.__class__,
+            decay.__class__,
+            final.__class__,
+            shape.__class__,
+        ),
+    )
 
 
 FAMILY = Family(

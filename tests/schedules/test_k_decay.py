@@ -143,3 +143,12 @@ def test_bad_k_decay_raises(fn: str, bad: Any, match: str) -> None:
             cosine(1, peak=1.0, steps=10, k_decay=bad)
         else:
             polynomial(1, start=1.0, end=0.0, steps=10, k_decay=bad)
+
+
+def test_a_cached_k_decay_of_one_does_not_let_true_through() -> None:
+    assert cosine(3, peak=1.0, steps=10, k_decay=1) == cosine(3, peak=1.0, steps=10)
+    with pytest.raises(ValueError, match=r"k_decay must be a number, got bool: True"):
+        cosine(3, peak=1.0, steps=10, k_decay=True)
+    polynomial(3, start=1.0, end=0.0, steps=10, k_decay=1)
+    with pytest.raises(ValueError, match=r"k_decay must be a number, got bool: True"):
+        polynomial(3, start=1.0, end=0.0, steps=10, k_decay=True)

@@ -682,6 +682,9 @@ class OptimScheduler:
             window=self._window,
             rank=self._rank(),
             world_size=self._world,
+            items_seen=self._items_seen,
+            epoch_num=self._epoch_num,
+            plateau=self._plateau_state,
         )
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -701,6 +704,7 @@ class OptimScheduler:
             params=self._params,
             rank=self._rank(),
             world_size=self._world,
+            has_plateau=self.plateau is not None,
         )
         own_lrs = [group["lr"] for group in self.optimizer.param_groups]
         try:
@@ -717,6 +721,12 @@ class OptimScheduler:
         if restored.scaler is not None and self.scaler is not None:
             self.scaler.load_state_dict(restored.scaler)
         self._step_num = restored.step_num
+        self._items_seen = restored.items_seen
+        self._epoch_num = restored.epoch_num
+        self._flushed_after = None
+        if self.plateau is not None:
+            state = restored.plateau
+            self._plateau_state = state if state is not None else self.plateau.init()
         if restored.lr is not None:
             self._lr = restored.lr
         else:

@@ -15,9 +15,11 @@ The format is SpeeChain's::
           d_model: 256                # scheduling keys of the type (here NoamLr.sche_init)
           warmup_steps: 4000
 
-A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. Run-level
-settings (``accum_grad``, ``ft_factor``, ...) are not conf keys: they come from the
-experiment (``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
+A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. A whole
+SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sches``
+(:mod:`optimsche.config.experiment_document`). Run-level settings (``accum_grad``,
+``ft_factor``, ...) are not conf keys: they come from the experiment (its top level,
+``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import torch
 
 from optimsche.config.error import ConfigError, config_require
+from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.type_resolution import (
     ResolvedType,
@@ -64,20 +67,10 @@ RUN_LEVEL_KEYS = (
 
 
 def optim_sches_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The ``optim_sches`` mapping: ``config["optim_sches"]`` when present, else ``config``."""
-    if not isinstance(config, Mapping):
-        raise ConfigError(
-            f"optim_sches: must be a mapping of optimizer names to entries, got {config!r}"
-        )
-    if "optim_sches" in config:
-        section = config["optim_sches"]
-        if not isinstance(section, Mapping):
-            raise ConfigError(
-                "optim_sches: must be a mapping of optimizer names to {type, conf} entries, "
-                f"got {describe_value(section)}"
-            )
-        return section
-    return config
+    """The ``optim_sches`` mapping: ``config["optim_sches"]``, ``config["train_cfg"]
+    ["optim_sches"]`` (a whole SpeeChain experiment configuration), or ``config`` itself
+    (:func:`optimsche.config.experiment_document.find_optim_sches`)."""
+    return find_optim_sches(config).entries
 
 
 def _optimizer_class(optim_type: object, where: str) -> type[torch.optim.Optimizer]:

@@ -53,6 +53,8 @@ def build_optim_scheduler(
         "ft_factor": settings.ft_factor,
         "grad_clip": settings.grad_clip,
         "grad_norm_type": settings.grad_norm_type,
+        "clock": spec.clock,
+        "plateau": None if spec.plateau is None else dict(spec.plateau),
     }
     if optimizer is None:
         arguments.update(

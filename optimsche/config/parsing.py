@@ -14,6 +14,8 @@ The format is SpeeChain's::
           step_per_update: 2          # take part in every 2nd window only
           d_model: 256                # scheduling keys of the type (here NoamLr.sche_init)
           warmup_steps: 4000
+          clock: update               # or epoch, items (optimsche.update.clock)
+          plateau: {patience: 2}      # reduce_on_plateau's arguments (optional)
 
 A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. A whole
 SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sches``
@@ -32,6 +34,7 @@ import torch
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
+from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import (
     ResolvedType,
     ScheduleFunctionType,
@@ -55,6 +58,8 @@ GENERAL_KEYS = (
     "optim_losses",
     "updated_modules",
     "step_per_update",
+    "clock",
+    "plateau",
 )
 RUN_LEVEL_KEYS = (
     "accum_grad",
@@ -201,6 +206,8 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
     step_per_update = config_require(
         require_count, f"{where}.conf.step_per_update", conf.get("step_per_update", 1)
     )
+    clock = parse_clock(conf.get("clock", "update"), f"{where}.conf.clock")
+    plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS}
     _check_sche_conf(target, sche_conf, f"{where}.conf")
     return OptimSchedulerSpec(
@@ -212,6 +219,8 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         updated_modules=modules,
         step_per_update=step_per_update,
         sche_conf=sche_conf,
+        clock=clock,
+        plateau=plateau,
     )
 
 

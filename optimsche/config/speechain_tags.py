@@ -184,6 +184,8 @@ class _Resolution:
                 raise ConfigError(
                     f"{where}: {path} ({type(value).__name__}) has no item [{index}]"
                 ) from None
+        if value is tagged:
+            raise ConfigError(f"{where}: {name!r} refers to itself")
         if isinstance(value, Tagged):
             raise ConfigError(
                 f"{where}: {name!r} is defined below (line {value.line}) by a {value.tag} tag "

@@ -112,15 +112,6 @@ def require_int(
     return value
 
 
-def require_non_negative_int(name: str, value: object) -> int:
-    """``value`` must be an int >= 0 (a patience, a cooldown, a counter); bools are refused."""
-    if value.__class__ is int and value >= 0:
-        return value  # the fast path
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return value
-
-
 def require_unit_interval(name: str, value: object) -> float:
     """``value`` must lie in the closed interval [0, 1]."""
     number = require_number(name, value)

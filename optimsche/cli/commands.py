@@ -120,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--config", type=Path, metavar="FILE", help="your own optim_sches YAML")
     demo.add_argument(
-        "--ddp", type=_non_negative_int, default=0, metavar="N", help="N gloo processes (0: none)"
+        "--ddp",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="N gloo processes on 127.0.0.1 (0: none); a collective waits at most 60 s",
     )
     return parser
 

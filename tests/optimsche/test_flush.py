@@ -305,3 +305,37 @@ def test_group_jump_flushes_the_members_windows_first() -> None:
     opt_b.step()
     for p, q in zip(model.parameters(), reference.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
+
+
+def test_a_group_jump_under_fp16_rescales_every_members_new_gradients() -> None:
+    """Window 1 overflows in both members (the shared scaler halves its scale); micro-step 3's
+    gradients, scaled before, are unscaled right: the group equals a float32 run in which
+    window 1 was skipped."""
+    model, reference = EncoderTwoHeads(), EncoderTwoHeads()
+
+    def member(net: EncoderTwoHeads, modules: list[str], loss: str, amp: bool) -> OptimScheduler:
+        return OptimScheduler(
+            "SGD", {"lr": 0.1}, net, optim_loss=loss, updated_modules=modules, accum_grad=2,
+            use_amp="fp16" if amp else False,
+        )  # fmt: skip
+
+    def group_of(net: EncoderTwoHeads, amp: bool) -> OptimSchedulerGroup:
+        return OptimSchedulerGroup(
+            {
+                "a": member(net, ["encoder", "head_a"], "a", amp),
+                "b": member(net, ["head_b"], "b", amp),
+            }
+        )
+
+    group, plain = group_of(model, True), group_of(reference, False)
+    losses = group_losses(model, 0)
+    group.step({name: loss * 1e36 for name, loss in losses.items()})
+    reports = group.step(group_losses(model, 1), step_num=3)
+    assert all(
+        r.flushed is not None and r.flushed.skipped == "amp_overflow" for r in reports.values()
+    )
+    group.step(group_losses(model, 2))
+    plain.step(group_losses(reference, 1), step_num=3)
+    plain.step(group_losses(reference, 2))
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)

@@ -53,9 +53,11 @@ def build_optim_scheduler(
         "ft_factor": settings.ft_factor,
         "grad_clip": settings.grad_clip,
         "grad_norm_type": settings.grad_norm_type,
-        "clock": spec.clock,
-        "plateau": None if spec.plateau is None else dict(spec.plateau),
     }
+    if spec.clock != "update":  # only when configured: a subclass's own __init__ may not take it
+        arguments["clock"] = spec.clock
+    if spec.plateau is not None:
+        arguments["plateau"] = dict(spec.plateau)
     if optimizer is None:
         arguments.update(
             optim_type=spec.optim_type,

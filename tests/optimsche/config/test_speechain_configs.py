@@ -237,3 +237,14 @@ def test_bad_clock_and_plateau_conf_keys(conf: dict[str, Any], message: str) -> 
     with pytest.raises(ConfigError) as caught:
         parse_optim_sches(_entry(**conf))
     assert str(caught.value).startswith(message)
+
+
+def test_the_cli_shows_a_whole_experiment_with_its_run_settings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from optimsche.cli.commands import main
+
+    assert main(["show", str(FILES / "asr_exp_cfg.yaml"), "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "updates every window of 2 micro-steps · ft_factor 0.5" in out
+    assert "10 updates, the last at step 20" in out

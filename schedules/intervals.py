@@ -35,6 +35,12 @@ def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:
     return torch.bucketize(step, table, right=True)
 
 
+def nan_where_nan(value: Tensor, step: Tensor) -> Tensor:
+    """``value``, NaN where ``step`` is NaN (``torch.bucketize`` puts a NaN step past every
+    boundary; a schedule at a NaN step is NaN)."""
+    return torch.where(step == step, value, step.to(value.dtype))
+
+
 def pick(levels: Sequence[Value] | Tensor, index: Tensor, like: Tensor) -> Tensor:
     """``levels[index]`` elementwise; floats give ``like``'s dtype, Tensor levels (a sequence
     of Tensors and floats, or one Tensor whose first dimension runs over the levels) are

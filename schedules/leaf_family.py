@@ -68,10 +68,16 @@ CACHE_SIZE = 256
 _CACHEABLE = frozenset({int, float, str, bool, type(None)})
 
 
+_PLAIN = frozenset({int, float})
+
+
 def _holds_tensor(value: object) -> bool:
+    """Whether ``value`` is a Tensor or a list/tuple holding one (at any depth)."""
     if isinstance(value, Tensor):
         return True
-    if isinstance(value, list | tuple):
+    if value.__class__ is list or value.__class__ is tuple:
+        if _PLAIN.issuperset(map(type, value)):
+            return False  # numbers only: the common case, checked in C
         return any(_holds_tensor(v) for v in value)
     return False
 

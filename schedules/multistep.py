@@ -13,7 +13,7 @@ from typing import NamedTuple
 from torch import Tensor
 
 from schedules import scalar_math
-from schedules.intervals import bisection_table, pick, tensor_interval
+from schedules.intervals import bisection_table, nan_where_nan, pick, tensor_interval
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
@@ -45,7 +45,7 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     t = float_steps(step)
-    value = pick(r.levels, tensor_interval(t, r.milestones), t)
+    value = nan_where_nan(pick(r.levels, tensor_interval(t, r.milestones), t), t)
     return value if r.start.__class__ is float else times(r.start, value)
 
 

@@ -12,12 +12,12 @@ from typing import Any, NamedTuple, cast
 
 from torch import Tensor
 
-from schedules.intervals import bisection_table, pick, tensor_interval
+from schedules.intervals import bisection_table, nan_where_nan, pick, tensor_interval
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value
-from schedules.validation import require_increasing, require_value
+from schedules.validation import require_increasing, require_value, require_values
 
 
 class _Recipe(NamedTuple):
@@ -43,7 +43,7 @@ def _prepare(boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> _
             f"values must have len(boundaries) + 1 = {len(bounds) + 1} entries, "
             f"got {len(values)}: {list(values)!r}"
         )
-    levels = tuple(require_value(f"values[{i}]", v) for i, v in enumerate(values))
+    levels = tuple(require_values("values", values))
     return _Recipe(bisection_table(boundaries, bounds), levels)
 
 
@@ -54,7 +54,7 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     t = float_steps(step)
-    return pick(r.values, tensor_interval(t, r.boundaries), t)
+    return nan_where_nan(pick(r.values, tensor_interval(t, r.boundaries), t), t)
 
 
 def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> S:

@@ -81,6 +81,16 @@ def require_non_negative(name: str, value: object) -> float:
     return number
 
 
+def require_values(name: str, values: Sequence[object]) -> list[Checked]:
+    """Each entry of ``values`` checked by :func:`require_value` (named ``name[i]``)."""
+    return [
+        float(v)
+        if (v.__class__ is int or v.__class__ is float) and -_INF < v < _INF
+        else require_value(f"{name}[{i}]", v)
+        for i, v in enumerate(values)
+    ]
+
+
 def require_non_negative_value(name: str, value: object) -> Checked:
     """A value hyperparameter that must be >= 0 when it is a number (:func:`require_value`;
     a Tensor is not range-checked)."""
@@ -137,7 +147,12 @@ def require_increasing(name: str, values: Sequence[float], *, strict: bool = Tru
     """``values`` must be a sequence of numbers sorted in increasing order."""
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise ValueError(f"{name} must be a sequence of numbers, got {values!r}")
-    numbers = [require_number(f"{name}[{i}]", v) for i, v in enumerate(values)]
+    numbers = [
+        float(v)
+        if (v.__class__ is int or v.__class__ is float) and -_INF < v < _INF
+        else require_number(f"{name}[{i}]", v)
+        for i, v in enumerate(values)
+    ]
     for i in range(1, len(numbers)):
         if numbers[i] < numbers[i - 1] or (strict and numbers[i] == numbers[i - 1]):
             order = "strictly increasing" if strict else "sorted"

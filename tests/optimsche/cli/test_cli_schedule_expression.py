@@ -77,7 +77,7 @@ def test_parsed_schedule_equals_the_function_with_those_arguments(
             "cosine(peak=1, stepz=2)",
             "unknown key 'stepz' for schedule 'cosine'; did you mean 'steps'?",
         ),
-        ("cosine(peak='a', steps=2)", "peak must be a number, got 'a' (a string)"),
+        ("cosine(peak='a', steps=2)", "peak must be a number, got str: 'a'"),
         ("cosine(peak=1, steps=-2)", "steps must be > 0, got -2"),
         ("cosine(", "not a valid call"),
         ("", "expected a call such as"),

@@ -17,7 +17,14 @@
           "losses": [Tensor per micro-step],       # the window's losses (finiteness check)
           "items": int | Tensor | None,            # num_items counted so far
       },
+      "clock": {"items_seen": n, "epoch_num": e},  # items seen over all ranks (0 without
+                                                  # num_items), the last epoch (or None)
+      "plateau": PlateauState.as_dict() or None,  # the reduce-on-plateau state
     }
+
+``"clock"`` and ``"plateau"`` came later in version 1: a checkpoint without them loads with
+``items_seen = 0``, no last epoch, and the plateau rule's initial state. A plateau state loaded
+into a shell without a plateau rule is refused.
 
 Like torch's own ``state_dict()``, the optimizer's tensors are references to live state (save
 the dict before training on); the window's gradients are copies.
@@ -59,7 +66,9 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from optimsche.update.accumulation import AccumulationWindow, Items
+from schedules.plateau_state import PlateauState
 from schedules.step_arithmetic import real_step
+from schedules.validation import require_int, require_non_negative, require_number
 
 CHECKPOINT_VERSION = 1
 """The version :func:`to_state_dict` writes and :func:`read_state_dict` reads."""
@@ -75,8 +84,10 @@ _KEYS = (
     "rank",
     "world_size",
     "window",
+    "clock",
+    "plateau",
 )
-_OPTIONAL_KEYS = frozenset({"rank", "world_size"})
+_OPTIONAL_KEYS = frozenset({"rank", "world_size", "clock", "plateau"})
 _LEGACY_KEYS = frozenset({"optimizer", "scaler"})
 _PREFIX = "OptimScheduler.load_state_dict"
 
@@ -99,6 +110,9 @@ def to_state_dict(
     window: AccumulationWindow,
     rank: int,
     world_size: int,
+    items_seen: int | float = 0,
+    epoch_num: float | None = None,
+    plateau: PlateauState | None = None,
 ) -> dict[str, Any]:
     """The checkpoint of a shell in the format of the module doc, saved by ``rank`` of
     ``world_size`` processes."""
@@ -125,6 +139,8 @@ def to_state_dict(
         "rank": rank,
         "world_size": world_size,
         "window": window_state,
+        "clock": {"items_seen": items_seen, "epoch_num": epoch_num},
+        "plateau": None if plateau is None else plateau.as_dict(),
     }
 
 
@@ -145,16 +161,19 @@ class Restored:
     grads: list[Tensor | None] | None
     losses: list[Tensor]
     items: Items | None
+    items_seen: int | float = 0
+    epoch_num: float | None = None
+    plateau: PlateauState | None = None
 
 
 def _fail(message: str) -> ValueError:
     return ValueError(f"{_PREFIX}: {message}")
 
 
-def _require_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _fail(f"counters[{name!r}] must be an int >= {minimum}, got {value!r}")
-    return value
+def _field(name: str) -> str:
+    """A field of the checkpoint as a ``require_*`` validator names it, so that its message
+    starts as :func:`_fail`'s do."""
+    return f"{_PREFIX}: {name}"
 
 
 def _check_shapes(saved: object, optimizer: Optimizer) -> None:
@@ -223,9 +242,38 @@ def _read_window(
         restored.append(grad)
     if not isinstance(losses, list) or not losses or not all(isinstance(x, Tensor) for x in losses):
         raise _fail(f"window losses must be a non-empty list of tensors, got {losses!r}")
-    if items is not None and (isinstance(items, bool) or not isinstance(items, int | Tensor)):
-        raise _fail(f"window items must be None, an int or a Tensor, got {items!r}")
+    if items is not None and not isinstance(items, Tensor):
+        items = require_int(_field("window items"), items, 0)
     return restored, [loss.clone() for loss in losses], items
+
+
+def _read_clock(saved: object) -> tuple[int | float, float | None]:
+    """``(items_seen, epoch_num)`` of a ``"clock"`` entry (absent: ``(0, None)``)."""
+    if saved is None:
+        return 0, None
+    if not isinstance(saved, Mapping) or set(saved) != {"items_seen", "epoch_num"}:
+        raise _fail(f"'clock' must be a dict with items_seen and epoch_num, got {saved!r}")
+    items_seen = saved["items_seen"]
+    require_non_negative(_field("clock['items_seen']"), items_seen)
+    epoch_num = saved["epoch_num"]
+    if epoch_num is not None:
+        require_number(_field("clock['epoch_num']"), epoch_num)
+    return items_seen, epoch_num
+
+
+def _read_plateau(saved: object, has_plateau: bool) -> PlateauState | None:
+    """The plateau state of a checkpoint, checked (``None`` when it holds none)."""
+    if saved is None:
+        return None
+    if not has_plateau:
+        raise _fail(
+            "the checkpoint holds a reduce-on-plateau state, but this shell has no plateau "
+            "rule (build it with plateau=... to resume it)"
+        )
+    try:
+        return PlateauState.from_dict(saved)
+    except ValueError as error:
+        raise _fail(f"'plateau': {error}") from None
 
 
 def _saved_process(state_dict: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -233,15 +281,9 @@ def _saved_process(state_dict: Mapping[str, Any]) -> tuple[int, int] | None:
     if "rank" not in state_dict and "world_size" not in state_dict:
         return None
     saved_rank, saved_world = state_dict.get("rank"), state_dict.get("world_size")
-    if isinstance(saved_world, bool) or not isinstance(saved_world, int) or saved_world < 1:
-        raise _fail(f"'world_size' must be an int >= 1, got {saved_world!r}")
-    if (
-        isinstance(saved_rank, bool)
-        or not isinstance(saved_rank, int)
-        or not 0 <= saved_rank < saved_world
-    ):
-        raise _fail(f"'rank' must be an int in [0, world_size={saved_world}), got {saved_rank!r}")
-    return saved_rank, saved_world
+    world = require_int(_field("'world_size'"), saved_world, 1)
+    rank = require_int(_field(f"'rank' (world_size={world})"), saved_rank, 0, world - 1)
+    return rank, world
 
 
 def _check_same_process(
@@ -270,6 +312,7 @@ def read_state_dict(
     params: Sequence[nn.Parameter],
     rank: int,
     world_size: int,
+    has_plateau: bool = False,
 ) -> Restored:
     """Check ``state_dict`` against the shell, loading on ``rank`` of ``world_size`` processes,
     and convert it (see the module doc)."""
@@ -320,12 +363,10 @@ def read_state_dict(
         raise _fail(
             f"'counters' must hold step_num, accum_grad, step_per_update and lr, got {counters!r}"
         )
-    step_num = _require_int("step_num", counters["step_num"], 0)
-    saved_accum = _require_int("accum_grad", counters["accum_grad"], 1)
-    _require_int("step_per_update", counters["step_per_update"], 1)
-    lr = counters["lr"]
-    if isinstance(lr, bool) or not isinstance(lr, int | float):
-        raise _fail(f"counters['lr'] must be a number, got {lr!r}")
+    step_num = require_int(_field("counters['step_num']"), counters["step_num"], 0)
+    saved_accum = require_int(_field("counters['accum_grad']"), counters["accum_grad"], 1)
+    require_int(_field("counters['step_per_update']"), counters["step_per_update"], 1)
+    lr = require_number(_field("counters['lr']"), counters["lr"])
     saved_scaler = _scaler_state(state_dict["scaler"])
     saved_process = _saved_process(state_dict)
     window = state_dict["window"]
@@ -352,6 +393,8 @@ def read_state_dict(
             )
         _check_same_process(saved_process, step_num, rank, world_size)
         grads, losses, items = _read_window(window, params, _grad_factor(saved_scaler, scaler))
+    items_seen, epoch_num = _read_clock(state_dict.get("clock"))
+    plateau = _read_plateau(state_dict.get("plateau"), has_plateau)
     return Restored(
         step_num=step_num,
         lr=float(lr),
@@ -360,4 +403,7 @@ def read_state_dict(
         grads=grads,
         losses=losses,
         items=items,
+        items_seen=items_seen,
+        epoch_num=epoch_num,
+        plateau=plateau,
     )

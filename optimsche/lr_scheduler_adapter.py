@@ -55,8 +55,9 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from optimsche.optimizer.param_group_values import write_group_value
 from schedules import real_step
-from schedules.validation import require_count
+from schedules.validation import require_count, require_positive
 
 _STATE_KEYS = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "accum_grad")
 
@@ -75,17 +76,9 @@ class ScheduleLR(LRScheduler):
     ) -> None:
         if not callable(schedule):
             raise TypeError(f"schedule must be a callable step -> lr, got {schedule!r}")
-        require_count("accum_grad", accum_grad)
-        if (
-            isinstance(ft_factor, bool)
-            or not isinstance(ft_factor, int | float)
-            or not math.isfinite(ft_factor)
-            or ft_factor <= 0
-        ):
-            raise ValueError(f"ft_factor must be a finite number > 0, got {ft_factor!r}")
         self.schedule = schedule
-        self.accum_grad = accum_grad
-        self.ft_factor = float(ft_factor)
+        self.accum_grad = require_count("accum_grad", accum_grad)
+        self.ft_factor = require_positive("ft_factor", ft_factor)
         super().__init__(optimizer)
 
     def lr_at(self, calls: int) -> float:
@@ -134,10 +127,7 @@ class ScheduleLR(LRScheduler):
         for key in _STATE_KEYS:
             setattr(self, key, state_dict[key])
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            if isinstance(group["lr"], Tensor):
-                group["lr"].fill_(lr)
-            else:
-                group["lr"] = lr
+            write_group_value(group, "lr", lr)
         self._last_lr = [
             g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"]
             for g in self.optimizer.param_groups

@@ -3,16 +3,17 @@
 
 SpeeChain passes every key of an ``optim_sches`` entry that is not a constructor argument on to
 ``sche_init(**sche_conf)``; a misspelt key (``warmup`` for ``warmup_steps``) would raise a bare
-``TypeError`` there, or be swallowed by a ``**kwargs``. Here it is checked first, and the error
-lists the valid keys.
+``TypeError`` there, or be swallowed by a ``**kwargs``. Here it is checked first (by the shell
+and by :mod:`optimsche.config.parsing` alike), and the error lists the valid keys.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from schedules.close_matches import did_you_mean
 
 
 def sche_conf_keys(sche_init: Callable[..., Any]) -> list[str] | None:
@@ -32,30 +33,37 @@ def sche_conf_keys(sche_init: Callable[..., Any]) -> list[str] | None:
     return names
 
 
-def check_sche_conf(class_name: str, valid: list[str] | None, sche_conf: Mapping[str, Any]) -> None:
-    """Raise a ``ValueError`` naming the keys of ``sche_conf`` that are not in ``valid``.
+def check_sche_conf(
+    where: str,
+    valid: Sequence[str] | None,
+    sche_conf: Mapping[str, Any],
+    *,
+    owner: str | None = None,
+    also_valid: Sequence[str] = (),
+) -> None:
+    """Raise a ``ValueError`` naming the keys of ``sche_conf`` in neither ``valid`` nor
+    ``also_valid``, with their close matches and the valid keys.
 
-    ``valid = None`` accepts everything; ``valid = []`` means the class takes no sche_conf.
+    ``valid = None`` accepts everything; ``valid = []`` (and no ``also_valid``) means the class
+    takes no sche_conf. The message reads ``"<where>: unknown key 'warmup' for <owner>; did
+    you mean 'warmup_steps'? (valid keys: ...)"``; ``where`` is the class name (the shell) or
+    the place in a config, ``owner`` defaults to ``"<where>.sche_init"``.
     """
     if valid is None:
         return
-    unknown = [key for key in sche_conf if key not in valid]
+    choices = [*also_valid, *valid]
+    unknown = [key for key in sche_conf if key not in choices]
     if not unknown:
         return
-    hints = []
-    for key in unknown:
-        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-        if close:
-            hints.append(f"{key!r} -> {close[0]!r}?")
-    hint = f" (did you mean: {', '.join(hints)})" if hints else ""
-    if valid:
-        accepted = f"valid keys: {', '.join(repr(v) for v in valid)}"
+    if choices:
+        accepted = f"valid keys: {', '.join(repr(c) for c in choices)}"
     else:
         accepted = (
-            "it takes none (give schedule= for a pure schedule, or use a subclass such as "
-            "NoamLr or ExponentDecayLr)"
+            "it takes none: give schedule= for a pure schedule, or use a subclass such as "
+            "NoamLr or ExponentDecayLr"
         )
+    noun = "key" if len(unknown) == 1 else "keys"
     raise ValueError(
-        f"{class_name}: unknown sche_conf key(s) {', '.join(repr(k) for k in unknown)}{hint}; "
-        f"{accepted}"
+        f"{where}: unknown {noun} {', '.join(repr(k) for k in unknown)} for "
+        f"{owner or f'{where}.sche_init'}{did_you_mean(unknown, choices)} ({accepted})"
     )

@@ -42,16 +42,21 @@ from schedules.inverse_sqrt import inverse_sqrt
 from schedules.join import join
 from schedules.leaf_family import Family
 from schedules.linear import linear
+from schedules.lr_noise import lr_noise
+from schedules.multiply import multiply
 from schedules.multistep import multistep
 from schedules.noam import noam
 from schedules.one_cycle import one_cycle
 from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
+from schedules.plateau_state import PlateauState
 from schedules.polynomial import polynomial
+from schedules.reduce_on_plateau import reduce_on_plateau
 from schedules.scale import scale
 from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
 from schedules.stretch import stretch
+from schedules.tanh_decay import tanh_decay
 from schedules.tri_stage import tri_stage
 from schedules.warmup import warmup
 from schedules.warmup_cosine import warmup_cosine
@@ -61,6 +66,7 @@ __all__ = [
     "FAMILIES",
     "BoundSchedule",
     "Family",
+    "PlateauState",
     "accumulate",
     "bind",
     "bound_or_same",
@@ -75,6 +81,8 @@ __all__ = [
     "is_update_step",
     "join",
     "linear",
+    "lr_noise",
+    "multiply",
     "multistep",
     "noam",
     "one_cycle",
@@ -82,9 +90,11 @@ __all__ = [
     "piecewise_linear",
     "polynomial",
     "real_step",
+    "reduce_on_plateau",
     "scale",
     "step_decay",
     "stretch",
+    "tanh_decay",
     "tri_stage",
     "warmup",
     "warmup_cosine",

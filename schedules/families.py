@@ -52,6 +52,7 @@ from schedules.piecewise_constant import FAMILY as PIECEWISE_CONSTANT
 from schedules.piecewise_linear import FAMILY as PIECEWISE_LINEAR
 from schedules.polynomial import FAMILY as POLYNOMIAL
 from schedules.step_decay import FAMILY as STEP_DECAY
+from schedules.tanh_decay import FAMILY as TANH_DECAY
 from schedules.tri_stage import FAMILY as TRI_STAGE
 from schedules.warmup_cosine import FAMILY as WARMUP_COSINE
 from schedules.warmup_stable_decay import FAMILY as WARMUP_STABLE_DECAY
@@ -74,6 +75,7 @@ _IN_TABLE_ORDER = (
     CYCLIC,
     PIECEWISE_CONSTANT,
     PIECEWISE_LINEAR,
+    TANH_DECAY,  # the peer families (issue 9) after the design table's
 )
 
 FAMILIES: Mapping[str, Family] = MappingProxyType(

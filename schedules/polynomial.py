@@ -2,7 +2,9 @@
 
 Reference: optax ``polynomial_schedule(init_value, end_value, power, transition_steps,
 transition_begin)``; torch ``PolynomialLR(total_iters, power)`` is
-``polynomial(s, start=base_lr, end=0.0, steps=total_iters, power=power)``.
+``polynomial(s, start=base_lr, end=0.0, steps=total_iters, power=power)``; timm
+``PolyLRScheduler(t_initial, power, lr_min, k_decay)`` with one cycle is ``polynomial(s,
+start=base_lr, end=lr_min, steps=t_initial, power=power, k_decay=k_decay)``.
 """
 
 from __future__ import annotations
@@ -25,10 +27,16 @@ class _Recipe(NamedTuple):
     steps: float
     power: float
     begin: float
+    k_decay: float
 
 
 def _prepare(
-    start: Value, end: Value, steps: float, power: float = 1.0, begin: float = 0
+    start: Value,
+    end: Value,
+    steps: float,
+    power: float = 1.0,
+    begin: float = 0,
+    k_decay: float = 1.0,
 ) -> _Recipe:
     return _Recipe(
         require_value("start", start),
@@ -36,40 +44,53 @@ def _prepare(
         require_positive("steps", steps),
         require_positive("power", power),
         require_non_negative("begin", begin),
+        require_positive("k_decay", k_decay),
     )
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    start, end, steps, power, begin = r
+    start, end, steps, power, begin, k_decay = r
     t = step - begin
     if t <= 0:
         return start
     if t >= steps:
         return end
-    remaining = (1.0 - t / steps) ** power
+    fraction = t / steps if k_decay == 1.0 else (t / steps) ** k_decay
+    remaining = (1.0 - fraction) ** power
     return scalar_math.interpolate(end, start, remaining)
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    start, end, steps, power, begin = r
+    start, end, steps, power, begin, k_decay = r
     if begin == 0.0:
         t = float_steps(step, 0.0, steps)
     else:
         t = float_steps(step).sub_(begin).clamp_min_(0.0).clamp_max_(steps)
-    remaining = t.sub_(steps).div_(-steps)  # (steps - t) / steps
+    if k_decay == 1.0:
+        remaining = t.sub_(steps).div_(-steps)  # (steps - t) / steps
+    else:
+        remaining = t.div_(steps).pow_(k_decay).neg_().add_(1.0)  # 1 - (t / steps) ** k
     if power != 1.0:
         remaining = remaining.pow_(power)
     return interpolate(end, start, remaining)
 
 
 def polynomial(
-    step: S, start: Value, end: Value, steps: float, power: float = 1.0, begin: float = 0
+    step: S,
+    start: Value,
+    end: Value,
+    steps: float,
+    power: float = 1.0,
+    begin: float = 0,
+    k_decay: float = 1.0,
 ) -> S:
-    """``end + (start - end) · (1 - t / steps) ** power`` with ``t = clip(step - begin, 0, steps)``.
+    """``end + (start - end) · (1 - (t / steps) ** k_decay) ** power`` with
+    ``t = clip(step - begin, 0, steps)``.
 
-    Holds ``start`` before ``begin`` and ``end`` from ``begin + steps`` on. ``power = 1`` is
-    :func:`schedules.linear`; ``power > 1`` falls fast then flattens, ``power < 1`` the
-    reverse. ``steps`` and ``power`` must be > 0, ``begin`` >= 0.
+    Holds ``start`` before ``begin`` and ``end`` from ``begin + steps`` on. ``power = 1`` (with
+    ``k_decay = 1``) is :func:`schedules.linear`; ``power > 1`` falls fast then flattens,
+    ``power < 1`` the reverse. ``k_decay`` is timm's k-decay (``t**k / T**k`` in place of
+    ``t / T``). ``steps``, ``power`` and ``k_decay`` must be > 0, ``begin`` >= 0.
     """
     return FAMILY.call(
         step,
@@ -79,11 +100,13 @@ def polynomial(
             steps,
             power,
             begin,
+            k_decay,
             start.__class__,
             end.__class__,
             steps.__class__,
             power.__class__,
             begin.__class__,
+            k_decay.__class__,
         ),
     )
 

@@ -120,6 +120,13 @@ def require_count(name: str, value: object) -> int:
     return value
 
 
+def require_bool(name: str, value: object) -> bool:
+    """``value`` must be ``True`` or ``False`` (not 0, 1, None or another truthy value)."""
+    if value is True or value is False:
+        return value
+    raise ValueError(f"{name} must be a bool, got {type(value).__name__}: {value!r}")
+
+
 def require_open_unit(name: str, value: object) -> float:
     """``value`` must lie strictly between 0 and 1."""
     number = require_number(name, value)
@@ -151,3 +158,45 @@ def require_increasing(name: str, values: Sequence[float], *, strict: bool = Tru
             order = "strictly increasing" if strict else "sorted"
             raise ValueError(f"{name} must be {order}, got {list(values)!r}")
     return numbers
+
+
+def require_int(
+    name: str, value: object, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` must be an int (bools are refused) in ``[minimum, maximum]``; either bound
+    may be ``None`` (unbounded). The message states the bounds: ``"step_num must be an int
+    >= 0, got -1"``, ``"rank must be an int in [0, 3], got 4"``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        if minimum is not None and maximum is not None:
+            bounds = f" in [{minimum}, {maximum}]"
+        elif minimum is not None:
+            bounds = f" >= {minimum}"
+        elif maximum is not None:
+            bounds = f" <= {maximum}"
+        else:
+            bounds = ""
+        raise ValueError(f"{name} must be an int{bounds}, got {value!r}")
+    return value
+
+
+def require_unit_interval(name: str, value: object) -> float:
+    """``value`` must lie in the closed interval [0, 1]."""
+    number = require_number(name, value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must lie in the closed interval [0, 1], got {value!r}")
+    return number
+
+
+def require_not_nan(name: str, value: object) -> float:
+    """``value`` as a float; it must be a real number (not a bool), ``inf`` and ``-inf``
+    allowed, NaN refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
+    if value != value:
+        raise ValueError(f"{name} must not be NaN, got {value!r}")
+    return float(value)

@@ -3,9 +3,10 @@
 References: optax ``warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps,
 decay_steps, end_value, exponent)`` (``decay_steps`` counts the warmup, like ``steps``
 here); transformers ``get_cosine_schedule_with_warmup(optimizer, num_warmup_steps,
-num_training_steps)`` is ``warmup_cosine(s, peak=base_lr, warmup=num_warmup_steps,
-steps=num_training_steps)`` up to ``num_training_steps`` (transformers rises again after it;
-this schedule holds ``final``).
+num_training_steps, num_cycles)`` is ``warmup_cosine(s, peak=base_lr, warmup=num_warmup_steps,
+steps=num_training_steps, cycles=num_cycles)`` up to ``num_training_steps`` (transformers keeps
+cycling after it; this schedule holds its value there), and transformers
+``get_cosine_with_min_lr_schedule_with_warmup(..., min_lr_rate=r)`` adds ``final=r · base_lr``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class _Recipe(NamedTuple):
     start: Checked
     final: Checked
     exponent: float
-    angle: float  # π / (steps - warmup): the angle per step of the decay
+    angle: float  # 2π · cycles / (steps - warmup): the angle per step of the decay
+    cycles: float
 
 
 def _prepare(
@@ -40,6 +42,7 @@ def _prepare(
     start: Value = 0.0,
     final: Value = 0.0,
     exponent: float = 1.0,
+    cycles: float = 0.5,
 ) -> _Recipe:
     peak = require_value("peak", peak)
     warmup = require_non_negative("warmup", warmup)
@@ -52,18 +55,23 @@ def _prepare(
     start = require_value("start", start)
     final = require_value("final", final)
     exponent = require_positive("exponent", exponent)
-    angle = finite_constant("steps", steps, math.pi / (steps - warmup), "π / (steps - warmup)")
-    return _Recipe(peak, warmup, steps, start, final, exponent, angle)
+    cycles = require_positive("cycles", cycles)
+    angle = finite_constant(
+        "steps", steps, 2.0 * math.pi * cycles / (steps - warmup), "2π · cycles / (steps - warmup)"
+    )  # 2π · ½ = π exactly: the default half cycle is π / (steps - warmup), bit for bit
+    return _Recipe(peak, warmup, steps, start, final, exponent, angle, cycles)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    peak, warmup, steps, start, final, exponent, angle = r
+    peak, warmup, steps, start, final, exponent, angle, cycles = r
     if step < warmup:
         if step <= 0:
             return start
         return scalar_math.interpolate(start, peak, step / warmup)
     if step >= steps:
-        return final
+        if cycles == 0.5:
+            return final
+        step = steps  # holds the value at the end of the decay
     factor = 0.5 * (1.0 + math.cos((step - warmup) * angle))
     if exponent != 1.0:
         factor **= exponent
@@ -71,7 +79,7 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    peak, warmup, steps, start, final, exponent, angle = r
+    peak, warmup, steps, start, final, exponent, angle, _ = r
     # The decay, clamped to peak during the warmup: 6 kernels on one buffer (final = 0).
     cosine = float_steps(step, warmup, steps)
     if warmup != 0.0:
@@ -105,18 +113,22 @@ def warmup_cosine(
     start: Value = 0.0,
     final: Value = 0.0,
     exponent: float = 1.0,
+    cycles: float = 0.5,
 ) -> S:
     """Linear warmup then cosine decay; ``steps`` is the total length, warmup included.
 
     * ``step < warmup``: ``start + (peak - start) · step / warmup``;
-    * ``warmup <= step``: ``final + (peak - final) · (½ · (1 + cos(π · d))) ** exponent``
-      with ``d = min(step - warmup, steps - warmup) / (steps - warmup)``.
+    * ``warmup <= step``: ``final + (peak - final) · (½ · (1 + cos(2π · cycles · d))) **
+      exponent`` with ``d = min(step - warmup, steps - warmup) / (steps - warmup)``.
 
-    Reaches ``peak`` at ``step = warmup``, ``final`` at ``step = steps``, and holds ``final``
-    after. ``warmup`` must be >= 0 (0: no warmup, a plain :func:`schedules.cosine`) and
-    ``steps > warmup`` (the decay needs at least one step, as optax requires);
-    ``exponent > 0``. With ``peak = 0`` the decay still runs from 0 to ``final`` (optax
-    returns 0 after the warmup: see docs/deviations.md).
+    With the default half cycle it reaches ``peak`` at ``step = warmup``, ``final`` at
+    ``step = steps``, and holds ``final`` after. ``cycles`` is transformers' ``num_cycles``,
+    the number of cosine periods over the decay (``cycles = 1``: down to ``final`` and back
+    up to ``peak``); from ``step = steps`` on the value at ``d = 1`` is held (transformers
+    keeps cycling). ``warmup`` must be >= 0 (0: no warmup, a plain :func:`schedules.cosine`)
+    and ``steps > warmup`` (the decay needs at least one step, as optax requires);
+    ``exponent > 0``, ``cycles > 0``. With ``peak = 0`` the decay still runs from 0 to
+    ``final`` (optax returns 0 after the warmup: see docs/deviations.md).
     """
     return FAMILY.call(
         step,
@@ -127,12 +139,14 @@ def warmup_cosine(
             start,
             final,
             exponent,
+            cycles,
             peak.__class__,
             warmup.__class__,
             steps.__class__,
             start.__class__,
             final.__class__,
             exponent.__class__,
+            cycles.__class__,
         ),
     )
 

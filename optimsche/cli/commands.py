@@ -22,19 +22,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from optimsche.cli.lr_curves import LrCurve, lr_curves
 from optimsche.cli.schedule_horizon import schedule_horizon
 from optimsche.cli.show import render_show
 from optimsche.config.error import ConfigError
+from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.loading import load_config
 from optimsche.config.parsing import parse_optim_sches
 from optimsche.config.records import ExperimentSettings
+from schedules.validation import require_count, require_int, require_positive
 
 PROG = "optimsche"
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -48,34 +52,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _argument_type(
+    parse: Callable[[str], object], check: Callable[[str, object], T], expected: str
+) -> Callable[[str], T]:
+    """An argparse ``type=``: ``text`` parsed by ``parse`` (``int``, ``float``) and checked by
+    ``check`` (a :mod:`schedules.validation` ``require_*``); a failure reads ``"expected
+    <expected>, got '<text>'"``."""
+
+    def convert(text: str) -> T:
+        try:
+            return check("value", parse(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+_positive_int = _argument_type(int, require_count, "a positive integer")
+_non_negative_int = _argument_type(
+    int, lambda name, value: require_int(name, value, 0), "an integer >= 0"
+)
+_positive_float = _argument_type(float, require_positive, "a positive number")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--config", type=Path, metavar="FILE", help="your own optim_sches YAML")
     demo.add_argument(
-        "--ddp", type=_non_negative_int, default=0, metavar="N", help="N gloo processes (0: none)"
+        "--ddp",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="N gloo processes on 127.0.0.1 (0: none); a collective waits at most 60 s",
     )
     return parser
 
@@ -142,8 +143,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(document: Mapping[str, Any], args: argparse.Namespace) -> ExperimentSettings:
-    """accum_grad and ft_factor: the flags, else the document's ``experiment`` section."""
-    section = document.get("experiment", {}) if "optim_sches" in document else {}
+    """accum_grad and ft_factor: the flags, else the document's ``experiment`` section (the
+    top level of a whole SpeeChain experiment configuration)."""
+    if "optim_sches" in document:
+        section = document.get("experiment", {})
+    else:
+        section = find_optim_sches(document).run_settings
     if not isinstance(section, Mapping):
         raise ConfigError(f"experiment: must be a mapping, got {section!r}")
     accum_grad = args.accum_grad if args.accum_grad is not None else section.get("accum_grad", 1)

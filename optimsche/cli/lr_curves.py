@@ -8,6 +8,11 @@ of ``total_steps`` micro-steps with ``accum_grad`` micro-steps per window, the o
 updates at the windows ``r = step_per_update, 2·step_per_update, ...`` whose last micro-step
 ``r·accum_grad`` lies within the run, each with lr ``ft_factor · update_lr(r)``: exactly what
 ``OptimScheduler.step`` applies.
+
+A shell scheduled by the epoch (``clock: epoch``, or ``ExponentDecayLr``) is previewed with
+one epoch per update (epoch ``r`` at real step ``r``), since a configuration does not say
+how many updates an epoch holds. ``clock: items`` cannot be previewed (the lr depends on the
+items the data will hold): a :class:`ConfigError` says so.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ import torch
 
 from optimsche.cli.schedule_horizon import schedule_horizon
 from optimsche.config.building import build_optim_scheduler
-from optimsche.config.error import ConfigError
+from optimsche.config.error import ConfigError, config_require
 from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.type_resolution import ShellClassType, schedule_functions
 from optimsche.optim_scheduler import OptimScheduler
 from optimsche.optimizer.factory import resolve_optimizer_class
+from schedules.validation import require_count, require_number
 
 MAX_POINTS = 100_000
 """At most this many updates are evaluated per optimizer; longer runs are sampled evenly
@@ -50,19 +56,12 @@ class LrCurve:
 def _stand_in_lr(spec: OptimSchedulerSpec) -> float:
     configured = spec.optim_conf.get("lr")
     if configured is not None:
-        if isinstance(configured, bool) or not isinstance(configured, int | float):
-            raise ConfigError(
-                f"{spec.where}.conf.optim_conf.lr: must be a number, got {configured!r}"
-            )
-        return float(configured)
+        return config_require(require_number, f"{spec.where}.conf.optim_conf.lr", configured)
     try:
         default = inspect.signature(resolve_optimizer_class(spec.optim_type)).parameters["lr"]
+        return require_number("lr", default.default)
     except (KeyError, ValueError, TypeError):
         return 1.0
-    value = default.default
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return 1.0
 
 
 def preview_optim_scheduler(
@@ -94,7 +93,8 @@ def _summary(spec: OptimSchedulerSpec, settings: ExperimentSettings) -> str:
 def _update_lrs(shell: OptimScheduler, real_steps: tuple[int, ...]) -> list[float]:
     """``shell.update_lr(r)`` for every ``r``. A plain OptimScheduler driven by a schedule
     function of :mod:`schedules` (whose ``update_lr`` is ``float(schedule(r))``) is evaluated
-    in one call on a float64 Tensor of the steps; any other class step by step."""
+    in one call on a float64 Tensor of the steps; any other class step by step. A shell
+    scheduled by the epoch sees epoch ``r`` at real step ``r`` (module doc)."""
     schedule = shell.schedule
     if (
         type(shell).update_lr is OptimScheduler.update_lr
@@ -104,7 +104,8 @@ def _update_lrs(shell: OptimScheduler, real_steps: tuple[int, ...]) -> list[floa
     ):
         values = schedule(torch.tensor(real_steps, dtype=torch.float64))
         return [float(v) for v in values.tolist()]
-    return [float(shell.update_lr(real)) for real in real_steps]
+    by_epoch = shell.requires_epoch_num
+    return [shell.update_lr_at(real, real if by_epoch else None) for real in real_steps]
 
 
 def lr_curve(
@@ -115,9 +116,13 @@ def lr_curve(
     max_points: int = MAX_POINTS,
 ) -> LrCurve:
     """The lr of every update of ``spec`` in a run of ``total_steps`` micro-steps."""
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-        raise ConfigError(f"steps: must be a positive integer, got {total_steps!r}")
+    config_require(require_count, "steps", total_steps)
     shell = preview_optim_scheduler(spec, settings)
+    if shell.clock == "items":
+        raise ConfigError(
+            f"{spec.where}.conf.clock: 'items' schedules by the items (tokens) seen, which a "
+            f"configuration does not know: its lr curve cannot be previewed"
+        )
     spu, accum = spec.step_per_update, settings.accum_grad
     updates = (total_steps // accum) // spu
     if updates <= max_points:

@@ -22,13 +22,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from schedules.validation import require_number
+
 DEFAULT_HORIZON = 1000
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    """``value`` as a float when it is a finite number, else ``None`` (no guess from it)."""
+    try:
+        return require_number("hyperparameter", value)
+    except ValueError:
         return None
-    return float(value)
 
 
 def _last(values: Any) -> float | None:

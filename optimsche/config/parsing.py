@@ -14,10 +14,14 @@ The format is SpeeChain's::
           step_per_update: 2          # take part in every 2nd window only
           d_model: 256                # scheduling keys of the type (here NoamLr.sche_init)
           warmup_steps: 4000
+          clock: update               # or epoch, items (optimsche.update.clock)
+          plateau: {patience: 2}      # reduce_on_plateau's arguments (optional)
 
-A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. Run-level
-settings (``accum_grad``, ``ft_factor``, ...) are not conf keys: they come from the
-experiment (``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
+A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. A whole
+SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sches``
+(:mod:`optimsche.config.experiment_document`). Run-level settings (``accum_grad``,
+``ft_factor``, ...) are not conf keys: they come from the experiment (its top level,
+``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
 """
 
 from __future__ import annotations
@@ -27,17 +31,21 @@ from typing import Any
 
 import torch
 
-from optimsche.config.error import ConfigError
+from optimsche.config.error import ConfigError, config_require
+from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
+from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import (
     ResolvedType,
     ScheduleFunctionType,
     conf_parameters,
     resolve_type,
 )
-from optimsche.config.value_types import describe_annotation, describe_value, value_matches
+from optimsche.config.value_types import describe_value, require_fits
 from optimsche.optimizer.factory import optimizer_keywords, resolve_optimizer_class
+from optimsche.sche_conf import check_sche_conf
 from schedules.close_matches import did_you_mean
+from schedules.validation import require_count
 
 SINGLE_NAME = "main"
 """The name of the optimizer of a single-entry config (``type`` and ``conf`` only)."""
@@ -50,6 +58,8 @@ GENERAL_KEYS = (
     "optim_losses",
     "updated_modules",
     "step_per_update",
+    "clock",
+    "plateau",
 )
 RUN_LEVEL_KEYS = (
     "accum_grad",
@@ -62,20 +72,10 @@ RUN_LEVEL_KEYS = (
 
 
 def optim_sches_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The ``optim_sches`` mapping: ``config["optim_sches"]`` when present, else ``config``."""
-    if not isinstance(config, Mapping):
-        raise ConfigError(
-            f"optim_sches: must be a mapping of optimizer names to entries, got {config!r}"
-        )
-    if "optim_sches" in config:
-        section = config["optim_sches"]
-        if not isinstance(section, Mapping):
-            raise ConfigError(
-                "optim_sches: must be a mapping of optimizer names to {type, conf} entries, "
-                f"got {describe_value(section)}"
-            )
-        return section
-    return config
+    """The ``optim_sches`` mapping: ``config["optim_sches"]``, ``config["train_cfg"]
+    ["optim_sches"]`` (a whole SpeeChain experiment configuration), or ``config`` itself
+    (:func:`optimsche.config.experiment_document.find_optim_sches`)."""
+    return find_optim_sches(config).entries
 
 
 def _optimizer_class(optim_type: object, where: str) -> type[torch.optim.Optimizer]:
@@ -122,24 +122,25 @@ def _updated_modules(value: object, where: str) -> tuple[str, ...] | None:
 def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str) -> None:
     params = conf_parameters(target)
     kind = "schedule" if isinstance(target, ScheduleFunctionType) else "type"
-    for key, value in sche_conf.items():
+    for key in sche_conf:
         if key in RUN_LEVEL_KEYS:
             raise ConfigError(
                 f"{where}.{key}: {key} is a run-level setting, not an optimizer key: "
                 f"pass it to build_optim_sches(..., {key}=...)"
             )
-        if key not in params.accepted and not params.accepts_any:
-            valid = ", ".join([*GENERAL_KEYS, *params.accepted])
-            raise ConfigError(
-                f"{where}: unknown key {key!r} for {kind} {target.name!r}"
-                f"{did_you_mean(key, [*GENERAL_KEYS, *params.accepted])} (valid keys: {valid})"
-            )
-        annotation = params.annotations.get(key)
-        if annotation is not None and not value_matches(value, annotation):
-            raise ConfigError(
-                f"{where}.{key}: must be {describe_annotation(annotation)}, "
-                f"got {describe_value(value)}"
-            )
+    try:
+        check_sche_conf(
+            where,
+            None if params.accepts_any else params.accepted,
+            sche_conf,
+            owner=f"{kind} {target.name!r}",
+            also_valid=GENERAL_KEYS,
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    for key, value in sche_conf.items():
+        if key in params.annotations:
+            require_fits(f"{where}.{key}:", value, params.annotations[key])
     missing = [key for key in params.required if key not in sche_conf]
     if missing:
         raise ConfigError(
@@ -202,16 +203,11 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
             f"got {describe_value(optim_loss)}"
         )
     modules = _updated_modules(conf.get("updated_modules"), f"{where}.conf.updated_modules")
-    step_per_update = conf.get("step_per_update", 1)
-    if (
-        isinstance(step_per_update, bool)
-        or not isinstance(step_per_update, int)
-        or step_per_update < 1
-    ):
-        raise ConfigError(
-            f"{where}.conf.step_per_update: must be a positive integer, "
-            f"got {describe_value(step_per_update)}"
-        )
+    step_per_update = config_require(
+        require_count, f"{where}.conf.step_per_update", conf.get("step_per_update", 1)
+    )
+    clock = parse_clock(conf.get("clock", "update"), f"{where}.conf.clock")
+    plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS}
     _check_sche_conf(target, sche_conf, f"{where}.conf")
     return OptimSchedulerSpec(
@@ -223,6 +219,8 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         updated_modules=modules,
         step_per_update=step_per_update,
         sche_conf=sche_conf,
+        clock=clock,
+        plateau=plateau,
     )
 
 

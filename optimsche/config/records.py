@@ -3,36 +3,22 @@
 Raw YAML data becomes these records in :mod:`optimsche.config.parsing`; only records are
 built into OptimSchedulers. Each record checks its own fields, so a record made by hand is
 as trustworthy as one parsed from YAML. Every failure is a
-:class:`~optimsche.config_error.ConfigError` that names the place (``optim_sches.<name>
+:class:`~optimsche.config.error.ConfigError` that names the place (``optim_sches.<name>
 .conf.<key>``), the bad value and what was expected.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from optimsche.config.error import ConfigError
+from optimsche.config.error import ConfigError, config_require
+from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import ResolvedType, ScheduleFunctionType, ShellClassType
 from optimsche.update.amp import resolve_amp_dtype
-
-
-def _positive_int(where: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}: must be a positive integer, got {value!r}")
-    return value
-
-
-def _positive_number(where: str, value: object, *, allow_inf: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: must be a number, got {value!r}")
-    if math.isnan(value) or value <= 0 or (math.isinf(value) and not allow_inf):
-        bound = "a positive number" + (" (inf allowed)" if allow_inf else "")
-        raise ConfigError(f"{where}: must be {bound}, got {value!r}")
-    return float(value)
+from schedules.validation import require_count, require_order, require_positive
 
 
 @attrs.frozen
@@ -48,15 +34,15 @@ class ExperimentSettings:
     distributed: bool | None = None
 
     def __attrs_post_init__(self) -> None:
-        _positive_int("accum_grad", self.accum_grad)
-        _positive_number("ft_factor", self.ft_factor)
+        config_require(require_count, "accum_grad", self.accum_grad)
+        config_require(require_positive, "ft_factor", self.ft_factor)
         try:
             resolve_amp_dtype(self.use_amp)
         except ValueError as error:
             raise ConfigError(str(error)) from None
         if self.grad_clip is not None:
-            _positive_number("grad_clip", self.grad_clip)
-        _positive_number("grad_norm_type", self.grad_norm_type, allow_inf=True)
+            config_require(require_positive, "grad_clip", self.grad_clip)
+        config_require(require_order, "grad_norm_type", self.grad_norm_type)
         if self.distributed is not None and not isinstance(self.distributed, bool):
             raise ConfigError(
                 f"distributed: must be true, false or null (detect), got {self.distributed!r}"
@@ -76,7 +62,8 @@ class OptimSchedulerSpec:
 
     ``target`` is the resolved ``type``; ``sche_conf`` holds the scheduling keys (the class's
     ``sche_init`` arguments, or the schedule function's hyperparameters).
-    ``updated_modules`` is ``None`` for the whole model.
+    ``updated_modules`` is ``None`` for the whole model. ``clock`` and ``plateau`` (the
+    arguments of :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -87,6 +74,8 @@ class OptimSchedulerSpec:
     updated_modules: tuple[str, ...] | None = None
     step_per_update: int = 1
     sche_conf: Mapping[str, Any] = attrs.field(factory=dict)
+    clock: str = "update"
+    plateau: Mapping[str, Any] | None = None
 
     @property
     def where(self) -> str:
@@ -135,11 +124,13 @@ class OptimSchedulerSpec:
             repeated = sorted({m for m in modules if modules.count(m) > 1})
             if repeated:
                 raise ConfigError(f"{conf}.updated_modules: {repeated[0]!r} is listed twice")
-        _positive_int(f"{conf}.step_per_update", self.step_per_update)
+        config_require(require_count, f"{conf}.step_per_update", self.step_per_update)
         if not isinstance(self.sche_conf, Mapping):
             raise ConfigError(
                 f"{conf}: scheduling keys must form a mapping, got {self.sche_conf!r}"
             )
+        parse_clock(self.clock, f"{conf}.clock")
+        parse_plateau(self.plateau, f"{conf}.plateau")
 
 
 def _check_optimizers(

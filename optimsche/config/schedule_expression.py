@@ -5,7 +5,7 @@ The text must be one call of a leaf schedule function of :mod:`schedules`, by it
 with literal arguments only (numbers, strings, booleans, ``None``, and lists or tuples of
 them; a leading minus sign is allowed). Positional arguments are the hyperparameters after
 the step, in order. Anything else (attribute access, names, operators, ``*args``,
-``**kwargs``, nested calls) is refused with a :class:`~optimsche.config_error.ConfigError`.
+``**kwargs``, nested calls) is refused with a :class:`~optimsche.config.error.ConfigError`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from optimsche.config.type_resolution import (
     resolve_type,
     schedule_functions,
 )
-from optimsche.config.value_types import describe_annotation, describe_value, value_matches
+from optimsche.config.value_types import require_fits
+from optimsche.sche_conf import check_sche_conf
 from schedules.close_matches import did_you_mean
 
 
@@ -92,15 +93,19 @@ def parse_schedule_expression(text: str) -> ScheduleExpression:
                 f"got {len(call.args)}"
             )
         bound[params.accepted[position]] = _literal(node, text)
+    if any(keyword.arg is None for keyword in call.keywords):
+        raise ConfigError(f"schedule {text!r}: **arguments are not allowed")
+    try:
+        check_sche_conf(
+            f"schedule {text!r}",
+            params.accepted,
+            {keyword.arg: keyword for keyword in call.keywords if keyword.arg is not None},
+            owner=f"schedule {name!r}",
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     for keyword in call.keywords:
-        if keyword.arg is None:
-            raise ConfigError(f"schedule {text!r}: **arguments are not allowed")
-        if keyword.arg not in params.accepted:
-            raise ConfigError(
-                f"schedule {text!r}: {name} has no hyperparameter {keyword.arg!r}"
-                f"{did_you_mean(keyword.arg, params.accepted)} "
-                f"(valid: {', '.join(params.accepted)})"
-            )
+        assert keyword.arg is not None
         if keyword.arg in bound:
             raise ConfigError(f"schedule {text!r}: {keyword.arg!r} is given twice")
         bound[keyword.arg] = _literal(keyword.value, text)
@@ -111,12 +116,8 @@ def parse_schedule_expression(text: str) -> ScheduleExpression:
             f"{describe_signature(name)}"
         )
     for key, value in bound.items():
-        annotation = params.annotations.get(key)
-        if annotation is not None and not value_matches(value, annotation):
-            raise ConfigError(
-                f"schedule {text!r}: {key} must be {describe_annotation(annotation)}, "
-                f"got {describe_value(value)}"
-            )
+        if key in params.annotations:
+            require_fits(f"schedule {text!r}: {key}", value, params.annotations[key])
     schedule = functools.partial(target.function, **bound)
     try:
         schedule(1)

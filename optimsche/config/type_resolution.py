@@ -17,7 +17,6 @@ parameters of the class's ``sche_init`` or of the schedule function after its st
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,18 +25,19 @@ import attrs
 
 import schedules
 from optimsche.config.error import ConfigError
+from optimsche.dotted_import import import_dotted
 from schedules.close_matches import did_you_mean
 
 if TYPE_CHECKING:
     from optimsche.optim_scheduler import OptimScheduler
 
-SHELL_CLASSES: dict[str, tuple[str, str]] = {
-    "noam.NoamLr": ("optimsche.speechain", "NoamLr"),
-    "noam.Noamlr": ("optimsche.speechain", "Noamlr"),
-    "exp.ExponentDecayLr": ("optimsche.speechain", "ExponentDecayLr"),
-    "OptimScheduler": ("optimsche.optim_scheduler", "OptimScheduler"),
+SHELL_CLASSES: dict[str, str] = {
+    "noam.NoamLr": "optimsche.speechain.NoamLr",
+    "noam.Noamlr": "optimsche.speechain.Noamlr",
+    "exp.ExponentDecayLr": "optimsche.speechain.ExponentDecayLr",
+    "OptimScheduler": "optimsche.optim_scheduler.OptimScheduler",
 }
-"""The shell classes by the names a config uses -> (module, attribute)."""
+"""The shell classes by the names a config uses -> their dotted paths."""
 
 _NOT_SCHEDULES = frozenset({"real_step", "is_update_step"})
 
@@ -94,20 +94,10 @@ def _optim_scheduler_class() -> type[OptimScheduler]:
 
 
 def _import_dotted(name: str, where: str) -> object:
-    module_name, _, attribute = name.rpartition(".")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigError(
-            f"{where}: unknown type {name!r}: cannot import module {module_name!r} ({error})"
-            + did_you_mean(name, known_type_names())
-        ) from None
-    if not hasattr(module, attribute):
-        raise ConfigError(
-            f"{where}: unknown type {name!r}: module {module_name!r} has no {attribute!r}"
-            + did_you_mean(name, known_type_names())
-        )
-    return getattr(module, attribute)
+        return import_dotted(name, f"{where}: unknown type", suggest=known_type_names())
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def resolve_type(name: object, where: str = "type") -> ResolvedType:
@@ -121,13 +111,9 @@ def resolve_type(name: object, where: str = "type") -> ResolvedType:
             f"schedule function, got {name!r}"
         )
     base = _optim_scheduler_class()
-    if name in SHELL_CLASSES:
-        module_name, attribute = SHELL_CLASSES[name]
-        cls = getattr(importlib.import_module(module_name), attribute)
-        return ShellClassType(name=name, cls=cls)
     functions = schedule_functions()
-    if "." in name:
-        target = _import_dotted(name, where)
+    if name in SHELL_CLASSES or "." in name:
+        target = _import_dotted(SHELL_CLASSES.get(name, name), where)
         if inspect.isclass(target) and issubclass(target, base):
             return ShellClassType(name=name, cls=target)
         function_name = getattr(target, "__name__", "")

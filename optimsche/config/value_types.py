@@ -13,6 +13,8 @@ import types
 import typing
 from typing import Any
 
+from optimsche.config.error import ConfigError
+
 _SEQUENCE_ORIGINS = (
     list,
     tuple,
@@ -58,6 +60,15 @@ def value_matches(value: object, annotation: Any) -> bool:
     if annotation in _MAPPING_ORIGINS or origin in _MAPPING_ORIGINS:
         return isinstance(value, dict)
     return True
+
+
+def require_fits(name: str, value: object, annotation: Any) -> None:
+    """Raise a :class:`ConfigError` ``"<name> must be <what annotation accepts>, got <value>
+    (<its kind>)"`` unless ``value`` fits ``annotation`` (:func:`value_matches`)."""
+    if not value_matches(value, annotation):
+        raise ConfigError(
+            f"{name} must be {describe_annotation(annotation)}, got {describe_value(value)}"
+        )
 
 
 def describe_annotation(annotation: Any) -> str:

@@ -44,9 +44,10 @@ def compiled_step(
     """A function that runs ``optimizer.step()`` compiled with ``torch.compile(**options)``.
 
     The lrs of ``optimizer`` are made Tensors first (:func:`tensor_lrs_`); afterwards write a
-    new lr with ``group["lr"].fill_(value)`` (the shell does), never by assigning a float, or
-    the compiled step recompiles. ``options`` defaults to ``{}`` (inductor, ``fullgraph=False``:
-    the optimizer's Python-side bookkeeping may break the graph, the update kernels do not).
+    new lr in place with :func:`~optimsche.optimizer.param_group_values.write_group_value`
+    (the shell does), never by assigning a float, or the compiled step recompiles.
+    ``options`` defaults to ``{}`` (inductor, ``fullgraph=False``: the optimizer's Python-side
+    bookkeeping may break the graph, the update kernels do not).
     """
     if options is None:
         options = {}

@@ -9,8 +9,6 @@ unknown ``optim_conf`` key lists the optimizer's keyword arguments.
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -19,7 +17,9 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
+from optimsche.dotted_import import import_dotted
 from optimsche.parallel.distributed import unwrap
+from schedules.close_matches import did_you_mean
 
 
 def torch_optimizer_names() -> list[str]:
@@ -51,30 +51,14 @@ def resolve_optimizer_class(optim_type: object) -> type[Optimizer]:
         )
     if "." not in optim_type:
         names = torch_optimizer_names()
-        if optim_type in names:
-            found: object = getattr(torch.optim, optim_type)
-        else:
-            by_case = [n for n in names if n.lower() == optim_type.lower()]
-            close = by_case or difflib.get_close_matches(optim_type, names, n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        if optim_type not in names:
             raise ValueError(
-                f"optim_type {optim_type!r} is not an optimizer of torch.optim{hint} "
-                f"(torch.optim has: {', '.join(names)})"
+                f"optim_type {optim_type!r} is not an optimizer of torch.optim"
+                f"{did_you_mean(optim_type, names)} (torch.optim has: {', '.join(names)})"
             )
+        found: object = getattr(torch.optim, optim_type)
     else:
-        module_name, _, attr = optim_type.rpartition(".")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            raise ValueError(
-                f"optim_type {optim_type!r}: cannot import module {module_name!r} ({error})"
-            ) from None
-        if not hasattr(module, attr):
-            candidates = [n for n in dir(module) if not n.startswith("_")]
-            close = difflib.get_close_matches(attr, candidates, n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise ValueError(f"optim_type {optim_type!r}: {module_name!r} has no {attr!r}{hint}")
-        found = getattr(module, attr)
+        found = import_dotted(optim_type, "optim_type")
     if not (isinstance(found, type) and issubclass(found, Optimizer)):
         raise ValueError(
             f"optim_type {optim_type!r} names {found!r}, which is not a torch.optim.Optimizer "

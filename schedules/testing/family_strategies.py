@@ -233,6 +233,19 @@ def _piecewise_linear(draw: st.DrawFn, max_steps: int) -> Kwargs:
     return {"points": [(x, draw(levels())) for x in xs]}
 
 
+@st.composite
+def _tanh_decay(draw: st.DrawFn, max_steps: int) -> Kwargs:
+    peak = draw(learning_rates())
+    lower = draw(st.one_of(st.just(-7.0), st.floats(-10.0, 5.0)))
+    return {
+        "peak": peak,
+        "steps": draw(_lengths(max_steps)),
+        "final": peak * draw(fractions()),
+        "lower": lower,
+        "upper": lower + draw(st.one_of(st.just(10.0), st.floats(0.1, 15.0))),
+    }
+
+
 _DRAWS: dict[str, Callable[[int], st.SearchStrategy[Kwargs]]] = {
     "constant": _constant,
     "linear": _linear,
@@ -251,11 +264,12 @@ _DRAWS: dict[str, Callable[[int], st.SearchStrategy[Kwargs]]] = {
     "cyclic": _cyclic,
     "piecewise_constant": _piecewise_constant,
     "piecewise_linear": _piecewise_linear,
+    "tanh_decay": _tanh_decay,
 }
 
 FAMILIES: tuple[str, ...] = tuple(schedules.FAMILIES)
 """The names of the built-in leaf schedule families (``schedules.FAMILIES``), in the order of
-the design table."""
+the design table (the peer families of issue 9 after it)."""
 
 _missing = [f for f in FAMILIES if f not in _DRAWS]
 _unknown = [f for f in _DRAWS if f not in schedules.FAMILIES]

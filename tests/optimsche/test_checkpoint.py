@@ -208,8 +208,8 @@ def test_boundary_checkpoint_loads_on_any_rank_and_old_ones_load_unchecked() -> 
     [
         (0, 0, r"'world_size' must be an int >= 1, got 0"),
         (0, None, r"'world_size' must be an int >= 1, got None"),
-        (2, 2, r"'rank' must be an int in \[0, world_size=2\), got 2"),
-        (True, 2, r"'rank' must be an int in \[0, world_size=2\), got True"),
+        (2, 2, r"'rank' \(world_size=2\) must be an int in \[0, 1\], got 2"),
+        (True, 2, r"'rank' \(world_size=2\) must be an int in \[0, 1\], got True"),
     ],
 )
 def test_bad_rank_or_world_size_is_refused(rank: object, world: object, match: str) -> None:

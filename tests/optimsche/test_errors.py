@@ -24,12 +24,13 @@ def _build(**kwargs: Any) -> OptimScheduler:
 @pytest.mark.parametrize(
     ("optim_type", "message"),
     [
-        ("Adamw", "optim_type 'Adamw' is not an optimizer of torch.optim; did you mean 'AdamW'?"),
+        ("Adamw", "optim_type 'Adamw' is not an optimizer of torch.optim; did you mean 'AdamW'"),
         ("Adm", "optim_type 'Adm' is not an optimizer of torch.optim; did you mean 'Adam'"),
         ("Zzzz", "optim_type 'Zzzz' is not an optimizer of torch.optim (torch.optim has: ASGD,"),
         (
             "torch.optim.AdamWW",
-            "optim_type 'torch.optim.AdamWW': 'torch.optim' has no 'AdamWW'; did you mean 'AdamW'",
+            "optim_type 'torch.optim.AdamWW': module 'torch.optim' has no 'AdamWW'; did you mean "
+            "'AdamW'",
         ),
         ("no_such_pkg.Optim", "optim_type 'no_such_pkg.Optim': cannot import module 'no_such_pkg'"),
         (
@@ -98,8 +99,8 @@ def test_optim_conf_must_be_a_dict_of_the_optimizers_arguments() -> None:
 def test_unknown_sche_conf_of_the_base_class() -> None:
     with pytest.raises(
         ValueError,
-        match=r"OptimScheduler: unknown sche_conf key\(s\) 'warmup_steps'; it takes none "
-        r"\(give schedule= for a pure schedule",
+        match=r"OptimScheduler: unknown key 'warmup_steps' for OptimScheduler\.sche_init \(it "
+        r"takes none: give schedule= for a pure schedule",
     ):
         _build(warmup_steps=10)
 

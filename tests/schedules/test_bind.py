@@ -118,12 +118,12 @@ def test_calling_checks_no_hyperparameter(monkeypatch: pytest.MonkeyPatch) -> No
 
         monkeypatch.setattr(module, check, counted)
     bound = bind(schedules.cosine, peak=1.0, steps=10)
-    assert calls == ["peak", "steps", "final", "exponent"]  # checked once, at bind
+    assert calls == ["peak", "steps", "final", "exponent", "k_decay"]  # checked once, at bind
     for step in (0, 3, 2.5, 10**12, np.int64(4), torch.arange(3)):
         bound(step)
-    assert len(calls) == 4
+    assert len(calls) == 5
     schedules.cosine(3, peak=1.0, steps=11)  # a direct call checks (a new setting)
-    assert len(calls) == 8
+    assert len(calls) == 10
 
 
 def test_only_the_step_is_checked() -> None:
@@ -183,5 +183,7 @@ def test_bound_schedules_work_inside_combinators() -> None:
     wrapped = schedules.warmup(bind(schedules.cosine, peak=1.0, steps=10), 5)
     plain = schedules.warmup(functools.partial(schedules.cosine, peak=1.0, steps=10), 5)
     assert [wrapped(s) for s in range(20)] == [plain(s) for s in range(20)]
-    assert repr(wrapped) == "warmup(schedule=cosine(peak=1.0, steps=10), steps=5, start=0.0)"
+    assert repr(wrapped) == (
+        "warmup(schedule=cosine(peak=1.0, steps=10), steps=5, start=0.0, prefix=True)"
+    )
     assert pickle.loads(pickle.dumps(wrapped)) == wrapped

@@ -22,6 +22,9 @@ DESIGN_TABLE = (
     "warmup_cosine", "cosine_restarts", "noam", "inverse_sqrt", "tri_stage",
     "warmup_stable_decay", "one_cycle", "cyclic", "piecewise_constant", "piecewise_linear",
 )  # fmt: skip
+PEER_FAMILIES = ("tanh_decay",)
+"""The leaves added for the peers' families (issue 9), registered after the design table."""
+REGISTRY = DESIGN_TABLE + PEER_FAMILIES
 
 VALUES = {
     "constant": ("value",),
@@ -41,12 +44,13 @@ VALUES = {
     "cyclic": ("base", "peak"),
     "piecewise_constant": ("values",),
     "piecewise_linear": ("points",),
+    "tanh_decay": ("peak", "final"),
 }
 """The value hyperparameters of the design ("Tensor hyperparameters")."""
 
 
 def test_the_registry_is_the_design_table_in_order() -> None:
-    assert tuple(FAMILIES) == DESIGN_TABLE
+    assert tuple(FAMILIES) == REGISTRY
     for name, family in FAMILIES.items():
         assert family.name == name
         assert family.function is getattr(schedules, name)
@@ -56,7 +60,7 @@ def test_the_registry_is_the_design_table_in_order() -> None:
         FAMILIES["mine"] = FAMILIES["cosine"]  # type: ignore[index]
 
 
-@pytest.mark.parametrize("name", DESIGN_TABLE)
+@pytest.mark.parametrize("name", REGISTRY)
 def test_parameters_defaults_values_and_lengths_follow_the_signature(name: str) -> None:
     family = FAMILIES[name]
     signature = inspect.signature(family.function)
@@ -98,6 +102,7 @@ HORIZONS: list[tuple[str, dict[str, Any], float | None]] = [
     ("cyclic", {"base": 0.1, "peak": 1.0, "up": 5}, None),
     ("piecewise_constant", {"boundaries": [3, 8], "values": [1.0, 0.5, 0.1]}, 8.0),
     ("piecewise_linear", {"points": [(0, 0.0), (4, 1.0), (9, 0.5)]}, 9.0),
+    ("tanh_decay", {"peak": 1.0, "steps": 12, "final": 0.1}, 12.0),
 ]
 
 
@@ -127,9 +132,9 @@ def test_extent_of_the_never_settling_families() -> None:
 
 def test_resolve_fills_defaults_and_names_unknown_or_missing_keys() -> None:
     cosine = FAMILIES["cosine"]
-    assert cosine.resolve({"peak": 1.0, "steps": 10}) == (1.0, 10, 0.0, 1.0)
+    assert cosine.resolve({"peak": 1.0, "steps": 10}) == (1.0, 10, 0.0, 1.0, 1.0)
     assert cosine.complete({"steps": 10, "peak": 1.0}) == {
-        "peak": 1.0, "steps": 10, "final": 0.0, "exponent": 1.0,
+        "peak": 1.0, "steps": 10, "final": 0.0, "exponent": 1.0, "k_decay": 1.0,
     }  # fmt: skip
     with pytest.raises(ValueError, match=r"no hyperparameter 'step'; did you mean 'steps'"):
         cosine.resolve({"peak": 1.0, "step": 10})

@@ -246,6 +246,11 @@ def _piecewise_linear(k: dict[str, Any]) -> Facts:
     return Facts(min(vs), max(vs), rising=rising, falling=falling, joints=xs)
 
 
+def _tanh_decay(k: dict[str, Any]) -> Facts:
+    n = k["steps"]  # it drops onto final at n (as timm's): no joint there
+    return Facts(k["final"], k["peak"], falling=[(0, n + 5)], horizon=n)
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "constant": _constant,
     "linear": _linear,
@@ -264,6 +269,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "cyclic": _cyclic,
     "piecewise_constant": _piecewise_constant,
     "piecewise_linear": _piecewise_linear,
+    "tanh_decay": _tanh_decay,
 }
 
 
@@ -370,6 +376,7 @@ def _example(family: str) -> dict[str, Any]:
                    "gamma": 1.0},
         "piecewise_constant": {"boundaries": [5], "values": [1.0, 0.5]},
         "piecewise_linear": {"points": [(0, 0.0), (5, 1.0)]},
+        "tanh_decay": {"peak": 1.0, "steps": 10, "final": 0.0, "lower": -7.0, "upper": 3.0},
     }  # fmt: skip
     return examples[family]
 

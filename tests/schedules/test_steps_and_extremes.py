@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from test_family_properties import _example
 
 import schedules
-from test_family_properties import _example
 
 FAMILY_NAMES = list(schedules.FAMILIES)
 COS = functools.partial(schedules.cosine, peak=1.0, steps=10, final=0.1)
@@ -74,7 +74,7 @@ def test_numpy_steps_for_combinators(name: str) -> None:
 
 @pytest.mark.parametrize("bad", ["3", None, True, [3], complex(1, 1)])
 def test_other_steps_are_type_errors(bad: Any) -> None:
-    with pytest.raises(TypeError, match="step must be an int, a float or a torch.Tensor"):
+    with pytest.raises(TypeError, match=r"step must be an int, a float or a torch\.Tensor"):
         schedules.cosine(bad, peak=1.0, steps=10)
 
 
@@ -86,7 +86,7 @@ def test_other_steps_are_type_errors(bad: Any) -> None:
         (schedules.noam, {"d_model": 1e-300, "warmup": 10, "scale": 1e300}, r"scale=1e\+300"),
         (schedules.cosine, {"peak": 1.0, "steps": 5e-324}, r"steps=5e-324 is out of range"),
         (schedules.warmup_cosine, {"peak": 1.0, "warmup": 0, "steps": 5e-324},
-         r"π / \(steps - warmup\)"),
+         r"π · cycles / \(steps - warmup\) would be inf"),
         (schedules.cosine_restarts, {"peak": 1.0, "period": 5e-324}, r"1 / period"),
         (schedules.cyclic, {"base": 0.0, "peak": 1.0, "up": 1e308, "down": 1e308}, r"up \+ down"),
         (schedules.cyclic, {"base": 0.0, "peak": 1.0, "up": 1e300, "down": 1.0},

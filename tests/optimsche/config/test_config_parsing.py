@@ -204,7 +204,7 @@ def test_entry_shape_mistakes(config: dict[str, Any], expected: str) -> None:
         (
             {"optim_type": "adam"},
             "conf.optim_type: optim_type 'adam' is not an optimizer of torch.optim; "
-            "did you mean 'Adam'?",
+            "did you mean 'Adam'",
         ),
         ({"optim_type": 5}, "conf.optim_type: optim_type must be the name of a torch.optim"),
         (
@@ -236,19 +236,19 @@ def test_entry_shape_mistakes(config: dict[str, Any], expected: str) -> None:
         ({"updated_modules": ["a", "a"]}, "conf.updated_modules: 'a' is listed twice"),
         (
             {"step_per_update": 0},
-            "conf.step_per_update: must be a positive integer, got 0 (an integer)",
+            "conf.step_per_update: must be a positive integer, got 0",
         ),
         (
             {"step_per_update": "2"},
-            "conf.step_per_update: must be a positive integer, got '2' (a string)",
+            "conf.step_per_update: must be a positive integer, got '2'",
         ),
         (
             {"step_per_update": True},
-            "conf.step_per_update: must be a positive integer, got True (a boolean)",
+            "conf.step_per_update: must be a positive integer, got True",
         ),
         (
             {"step_per_update": 1.5},
-            "conf.step_per_update: must be a positive integer, got 1.5 (a number)",
+            "conf.step_per_update: must be a positive integer, got 1.5",
         ),
         (
             {"warmup": 4000},
@@ -289,7 +289,7 @@ def test_conf_mistakes_name_the_key_the_value_and_the_choices(
         ),
         (
             {"peak": "0.1", "steps": 100},
-            "optim_sches.main.conf.peak: must be a number, got '0.1' (a string)",
+            "optim_sches.main.conf: schedule 'cosine': peak must be a number, got str: '0.1'",
         ),
     ],
 )
@@ -361,17 +361,17 @@ def test_records_validate_when_built_by_hand() -> None:
     [
         ({"accum_grad": 0}, "accum_grad: must be a positive integer, got 0"),
         ({"accum_grad": 2.0}, "accum_grad: must be a positive integer, got 2.0"),
-        ({"ft_factor": 0}, "ft_factor: must be a positive number, got 0"),
-        ({"ft_factor": float("nan")}, "ft_factor: must be a positive number, got nan"),
+        ({"ft_factor": 0}, "ft_factor: must be > 0, got 0"),
+        ({"ft_factor": float("nan")}, "ft_factor: must be finite, got nan"),
         (
             {"use_amp": "fp8"},
             "use_amp must be False, True (= 'fp16'), 'fp16'/'float16' or "
             "'bf16'/'bfloat16', got 'fp8'",
         ),
-        ({"grad_clip": -1.0}, "grad_clip: must be a positive number, got -1.0"),
+        ({"grad_clip": -1.0}, "grad_clip: must be > 0, got -1.0"),
         (
             {"grad_norm_type": 0.0},
-            "grad_norm_type: must be a positive number (inf allowed), got 0.0",
+            "grad_norm_type: must be > 0 (2.0 = L2, inf = max), got 0.0",
         ),
         ({"distributed": "yes"}, "distributed: must be true, false or null (detect), got 'yes'"),
     ],

@@ -1,0 +1,28 @@
+"""``did_you_mean``: the one "did you mean" hint of every unknown-name error."""
+
+from __future__ import annotations
+
+import pytest
+
+from schedules.close_matches import did_you_mean
+
+
+@pytest.mark.parametrize(
+    ("name", "choices", "hint"),
+    [
+        ("cosin", ["cosine", "linear"], "; did you mean 'cosine'?"),
+        ("SGd", ["SGD", "Adam"], "; did you mean 'SGD'?"),
+        ("noam.NoamLR", ["noam.NoamLr", "cosine"], "; did you mean 'noam.NoamLr'?"),
+        ("zzz", ["cosine"], ""),
+        (
+            ["warmup", "dmodel"],
+            ["warmup_steps", "d_model"],
+            "; did you mean 'warmup_steps' or 'd_model'?",
+        ),
+        (["zzz", "stesp"], ["steps"], "; did you mean 'steps'?"),
+    ],
+)
+def test_close_matches_of_one_name_or_several(
+    name: str | list[str], choices: list[str], hint: str
+) -> None:
+    assert did_you_mean(name, choices) == hint

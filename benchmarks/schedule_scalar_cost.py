@@ -179,6 +179,12 @@ def formula_rows(config: BenchConfig) -> tuple[list[Row], list[str], dict[str, A
                 vs_lambda.median <= GOAL_VS_LAMBDALR,
             ),
             Row(
+                f"{name}(int): bound call vs LambdaLR.step()",
+                seconds_range(per_call["bound"]),
+                seconds_range(per_call["LambdaLR"]),
+                ratio_range(paired(samples["bound"], samples["LambdaLR"])),
+            ),
+            Row(
                 f"{name}(int): direct keyword call vs the formula inlined with math",
                 seconds_range(per_call["direct"]),
                 seconds_range(per_call["inline"]),

@@ -58,7 +58,11 @@ def interpolate(start: Value, end: Value, weight: Tensor) -> Tensor:
     if start.__class__ is float and end.__class__ is float:
         if start == 0.0:
             return weight.mul_(end)
-        return torch.lerp(weight.new_full((), start), weight.new_full((), end), weight)
+        low, high = weight.new_full((), start), weight.new_full((), end)
+        try:  # in place: no fresh buffer (page faults cost more than the pass itself)
+            return torch.lerp(low, high, weight, out=weight)
+        except RuntimeError:  # vmap has no rule for out=, autograd refuses it: a new buffer
+            return torch.lerp(low, high, weight)
     weight, (low, high) = promoted(weight, start, end)
     return torch.lerp(low, high, weight)
 

@@ -30,9 +30,11 @@ BUDGETS = [
     # (schedule, dtype, at most kernels, at most fresh buffers)
     (functools.partial(schedules.cosine, peak=1e-3, steps=N), torch.float32, 6, 1),
     (functools.partial(schedules.warmup_cosine, peak=1e-3, warmup=N // 100, steps=N),
-     torch.float32, 10, 2),
+     torch.float32, 10, 1),
     (functools.partial(schedules.warmup_cosine, peak=1e-3, warmup=N // 100, steps=N),
-     torch.int64, 13, 2),
+     torch.int64, 12, 1),
+    (functools.partial(schedules.warmup_cosine, peak=1e-3, warmup=N // 100, steps=N,
+                       final=1e-5), torch.float32, 11, 2),
     (functools.partial(schedules.noam, d_model=512, warmup=N // 10), torch.float32, 6, 2),
     (functools.partial(schedules.linear, start=1.0, end=0.0, steps=N), torch.float32, 3, 2),
     (functools.partial(schedules.piecewise_constant, boundaries=list(range(1, N, 41)),

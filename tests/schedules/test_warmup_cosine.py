@@ -173,3 +173,21 @@ GOOD = {"peak": 1.0, "warmup": 10, "steps": 100}
 def test_bad_hyperparameters_raise(bad: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         warmup_cosine(1, **{**GOOD, **bad})
+
+
+def test_the_one_buffer_tensor_path_is_exact_at_its_joints() -> None:
+    """start = final = 0 (the common case) runs on one buffer: min(t, (w/2)(1 + cos)) / w ·
+    peak. It is exactly the ramp during the warm-up, exactly peak at the warm-up's end and
+    exactly 0 from the end on; elsewhere it agrees with the Python-number formula."""
+    schedule = functools.partial(warmup_cosine, peak=0.3, warmup=8, steps=40)
+    steps = torch.tensor([-(10**12), -1, 0, 1, 5, 7, 8, 9, 20, 39, 40, 41, 10**12])
+    got = schedule(steps)
+    assert got[:3].tolist() == [0.0, 0.0, 0.0]
+    assert got[3:6].tolist() == [s / 8 * 0.3 for s in (1, 5, 7)]
+    assert got[6].item() == 0.3 and got[10:].tolist() == [0.0, 0.0, 0.0]
+    expected = torch.tensor([schedule(int(s)) for s in steps], dtype=torch.float64)
+    torch.testing.assert_close(got, expected, rtol=1e-15, atol=1e-16)
+    float32 = schedule(steps.to(torch.float32))
+    assert float32.dtype == torch.float32 and float32[6].item() == torch.tensor(0.3).item()
+    torch.testing.assert_close(float32.double(), expected, rtol=1e-6, atol=1e-7)
+    assert math.isnan(schedule(torch.tensor([math.nan]))[0])

@@ -7,7 +7,8 @@ Strategies (:mod:`schedules.testing.step_strategies`,
 * ``steps(min_value=0, max_value=10**12)``: integer steps, 0 and 10**12 included;
   ``step_lists(...)``, ``step_tensors(..., dtype=torch.int64)``;
 * ``hyperparameters(family, max_steps=10**6)``: valid keyword arguments for
-  ``schedules.<family>``; ``FAMILIES`` names the 18 built-in families;
+  ``schedules.<family>``; ``FAMILIES`` names the built-in families (those of the registry
+  ``schedules.FAMILIES``);
 * ``schedules_with_kwargs(families=FAMILIES)``: ``(function, kwargs)`` pairs;
 * ``learning_rates()``, ``levels()``, ``fractions()``: the number ranges they draw from.
 

@@ -29,9 +29,10 @@ import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
+from optimsche.micro_step import MicroStep
 from optimsche.optim_scheduler import Losses, OptimScheduler
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
-from optimsche.speechain_timer import TimeFunc, timer
+from optimsche.speechain_timer import TimeFunc, check_timer, timer
 from optimsche.step_report import StepReport
 from schedules.validation import require_count
 
@@ -157,6 +158,7 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         ``optim_name``. ``num_items``: one count for every member, or a dict name -> count.
         Returns name -> :class:`StepReport`, in the group's order.
         """
+        check_timer(time_func, None)
         n = self._step_num + 1 if step_num is None else require_count("step_num", step_num)
         planned = {
             name: member.prepare(losses, n, num_items=self._items_for(name, num_items))
@@ -164,27 +166,46 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         }
         for rule in self._sync_rules:
             rule.check_forward(n)
-        backwards = [name for name, micro in planned.items() if micro.takes_part]
-        for name in backwards:
-            self._members[name].backward(
-                planned[name],
-                retain_graph=name != backwards[-1],
-                timer=timer(time_func, "loss_backward_time", name),
-            )
+        self._backward_all(planned, time_func)
         reports: dict[str, StepReport] = {}
+        refused: ValueError | None = None
         for name, micro in planned.items():
             member = self._members[name]
             member.advance(micro)
             if micro.updates:
                 timing = timer(time_func, "optim_time", name)
-                reports[name] = member.update(micro, update_scaler=False, timer=timing)
+                try:
+                    reports[name] = member.update(micro, update_scaler=False, timer=timing)
+                except ValueError as error:  # refused at its sync: that window is closed
+                    refused = refused or error
             else:
                 reports[name] = member.idle_report(micro)
         if self._scaler is not None and any(micro.updates for micro in planned.values()):
             self._scaler.update()
         self._step_num = n
         self._arm_next()
+        if refused is not None:
+            raise refused
         return reports
+
+    def _backward_all(self, planned: Mapping[str, MicroStep], time_func: TimeFunc | None) -> None:
+        """Every participating member's backward; if one raises, the members that already
+        ran theirs retract them (:meth:`OptimScheduler.retract`), so the group's micro-step
+        can be retried."""
+        backwards = [name for name, micro in planned.items() if micro.takes_part]
+        done: list[str] = []
+        try:
+            for name in backwards:
+                self._members[name].backward(
+                    planned[name],
+                    retain_graph=name != backwards[-1],
+                    timer=timer(time_func, "loss_backward_time", name),
+                )
+                done.append(name)
+        except BaseException:
+            for name in reversed(done):
+                self._members[name].retract(planned[name])
+            raise
 
     def _items_for(self, name: str, num_items: ItemsArg) -> int | Tensor | None:
         if not isinstance(num_items, Mapping):
@@ -202,7 +223,8 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         return {name: member.state_dict() for name, member in self._members.items()}
 
     def load_state_dict(self, state_dict: Mapping[str, Mapping[str, Any]]) -> None:
-        """Load each member's checkpoint; the names must be exactly the group's."""
+        """Load each member's checkpoint; the names must be exactly the group's. Every member's
+        checkpoint is checked before any is loaded: a refused one changes no member."""
         if not isinstance(state_dict, Mapping):
             raise ValueError(
                 f"OptimSchedulerGroup.load_state_dict: expected a dict name -> member "
@@ -215,8 +237,16 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
                 f"OptimSchedulerGroup.load_state_dict: the checkpoint's names do not match the "
                 f"group's: missing {missing}, unexpected {unexpected}"
             )
+        checked = {}
         for name, member in self._members.items():
-            member.load_state_dict(state_dict[name])
+            try:
+                checked[name] = member.check_state_dict(state_dict[name])
+            except ValueError as error:
+                raise ValueError(
+                    f"OptimSchedulerGroup.load_state_dict: {name!r}: {error}"
+                ) from None
+        for name, member in self._members.items():
+            member.load_checked_state_dict(checked[name])
         self._step_num = max(member.step_num for member in self._members.values())
         self._arm_next()
 

@@ -20,7 +20,9 @@ class MicroStep:
       update) in it: ``real_step % step_per_update == 0``;
     * ``ends_window``: whether it is the window's last micro-step, ``step_num % accum_grad == 0``;
     * ``loss``: the checked loss to backpropagate (``None`` when it takes no part);
-    * ``num_items``: the items the loss sums over, as given (``None``: a mean loss).
+    * ``num_items``: the items the loss sums over, checked (``None``: a mean loss);
+    * ``lr``: the checked lr of the update it ends (``ft_factor · update_lr(real_step)``), or
+      ``None`` when it ends no update or the optimizer's own lr is kept.
     """
 
     step_num: int
@@ -29,6 +31,7 @@ class MicroStep:
     ends_window: bool
     loss: Tensor | None
     num_items: int | Tensor | None
+    lr: float | None = None
 
     @property
     def updates(self) -> bool:

@@ -64,8 +64,9 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 
-from optimsche.checkpoint import read_state_dict, to_state_dict
+from optimsche.checkpoint import Restored, read_state_dict, to_state_dict
 from optimsche.micro_step import MicroStep
+from optimsche.optimizer.checked_value import check_value, describe_schedule
 from optimsche.optimizer.compiled_step import compiled_step
 from optimsche.optimizer.factory import (
     build_optimizer,
@@ -74,7 +75,7 @@ from optimsche.optimizer.factory import (
     resolve_optimizer_class,
     select_parameters,
 )
-from optimsche.optimizer.param_group_values import write_group_value
+from optimsche.optimizer.param_group_values import replace_group_entry, write_group_value
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
 from optimsche.parallel.distributed import (
     all_reduce_sum_,
@@ -88,18 +89,21 @@ from optimsche.parallel.distributed import (
     world_size,
 )
 from optimsche.sche_conf import check_sche_conf, sche_conf_keys
-from optimsche.speechain_timer import TimeFunc, timer
+from optimsche.speechain_timer import TimeFunc, check_timer, timer
 from optimsche.step_report import SKIP_AMP_OVERFLOW, SKIP_NONFINITE, StepReport
 from optimsche.update.accumulation import (
     AccumulationWindow,
+    check_items,
+    check_items_total,
     divide_by_items_,
     items_total,
     next_step_num,
 )
 from optimsche.update.amp import amp_name, autocast, found_inf, make_scaler, resolve_amp_dtype
+from optimsche.update.backward_undo import GradSnapshot, restore_grads, snapshot_grads
 from optimsche.update.clipping import clip_by_norm_, total_norm
 from schedules.step_arithmetic import real_step
-from schedules.validation import require_count, require_number, require_order, require_positive
+from schedules.validation import require_count, require_order, require_positive
 
 Losses = Tensor | Mapping[str, Tensor]
 
@@ -158,7 +162,7 @@ class OptimScheduler:
     ) -> None:
         self.accum_grad = require_count("accum_grad", accum_grad)
         self.step_per_update = require_count("step_per_update", step_per_update)
-        self.ft_factor = require_number("ft_factor", ft_factor)
+        self.ft_factor = require_positive("ft_factor", ft_factor)
         self.grad_clip = None if grad_clip is None else require_positive("grad_clip", grad_clip)
         self.grad_norm_type = require_order("grad_norm_type", grad_norm_type)
         if optim_loss is not None and not isinstance(optim_loss, str):
@@ -214,6 +218,7 @@ class OptimScheduler:
 
         self._step_num = 0
         self._window = AccumulationWindow()
+        self._last_backward: tuple[int, GradSnapshot, Any] | None = None
         self._optimizer_step: Callable[[], object] = self.optimizer.step
         if compile_step is not False:
             if compile_step is True:
@@ -256,6 +261,13 @@ class OptimScheduler:
             raise ValueError(
                 "give optim_type (a torch.optim class name, with model=) or optimizer="
             )
+        if isinstance(optim_type, Optimizer):
+            name = type(optim_type).__name__
+            raise ValueError(
+                f"optim_type (the first argument) got an optimizer ({name} instance); did you "
+                f"mean optimizer=? OptimScheduler(optimizer={name}(...), schedule=...) wraps an "
+                f"optimizer you built; optim_type names a class for the shell to build"
+            )
         optim_class = resolve_optimizer_class(optim_type)
         if self.model is None:
             raise ValueError(f"optim_type={optim_type!r} needs model= to take parameters from")
@@ -295,7 +307,7 @@ class OptimScheduler:
         """
         if self.schedule is None:
             return self._initial_lr
-        return float(self.schedule(real_step))
+        return check_value("lr", self.schedule(real_step), schedule=self.schedule, t=real_step)
 
     def extra_repr_fn(self) -> str:
         """The subclass-specific part of ``repr(self)`` (the base shows its ``schedule``)."""
@@ -336,6 +348,7 @@ class OptimScheduler:
         over, an int or a one-element tensor (see the module doc). Returns a
         :class:`StepReport`. Written in the phase API that :class:`OptimSchedulerGroup` uses.
         """
+        check_timer(time_func, optim_name)
         micro = self.prepare(losses, step_num, num_items=num_items)
         if micro.takes_part:
             self.backward(micro, timer=timer(time_func, "loss_backward_time", optim_name))
@@ -385,20 +398,41 @@ class OptimScheduler:
     ) -> MicroStep:
         """Check one micro-step's arguments and say what it means for this shell.
 
-        Changes nothing: every argument is validated here (the loss, when this shell takes
-        part), so a refused call leaves the shell as it was.
+        Changes nothing: every argument is validated here (the loss and ``num_items`` when
+        this shell takes part, and, when the micro-step ends a window, the lr of its update:
+        :meth:`checked_lr`), so a refused call leaves the shell as it was, before any
+        backward.
         """
         n = next_step_num(self._step_num, step_num, self._window.real_step, self.accum_grad)
         real = real_step(n, self.accum_grad)
         part = real % self.step_per_update == 0
+        ends = n % self.accum_grad == 0
+        items = None if num_items is None else check_items(num_items)
+        loss = None
+        if part:
+            loss = self._pick_loss(losses)
+            self._window.check_next(real, items, ends_window=ends)
         return MicroStep(
             step_num=n,
             real_step=real,
             takes_part=part,
-            ends_window=n % self.accum_grad == 0,
-            loss=self._pick_loss(losses) if part else None,
-            num_items=num_items,
+            ends_window=ends,
+            loss=loss,
+            num_items=items,
+            lr=self.checked_lr(real) if part and ends and self._scheduled else None,
         )
+
+    def checked_lr(self, real: int) -> float:
+        """``ft_factor · update_lr(real)``, checked to be a finite number ``>= 0``
+        (:func:`~optimsche.optimizer.checked_value.check_value`): a ``ValueError`` naming the
+        schedule, the real step and the value otherwise. Writes nothing."""
+        overrides = type(self).update_lr is not OptimScheduler.update_lr
+        source: object = f"{type(self).__name__}.update_lr" if overrides else self.schedule
+        lr = check_value("lr", self.update_lr(real), schedule=source, t=real)
+        if self.ft_factor == 1.0:
+            return lr
+        scaled = f"ft_factor={self.ft_factor!r} · {describe_schedule(source)}"
+        return check_value("lr", self.ft_factor * lr, schedule=scaled, t=real)
 
     def backward(
         self,
@@ -409,17 +443,61 @@ class OptimScheduler:
     ) -> None:
         """Backpropagate ``micro``'s loss into this shell's parameters and record it in the
         open window (``loss / accum_grad``, or the loss itself with ``num_items``; fp16: scaled).
-        ``retain_graph`` keeps the graph for a later backward of the same forward."""
+        ``retain_graph`` keeps the graph for a later backward of the same forward.
+
+        The window records the micro-step only once its backward has returned. A backward
+        that raises is undone (:mod:`optimsche.update.backward_undo`): gradients that were
+        ``None`` before it (all of them on a window's first micro-step) are ``None`` again, so
+        the call can be retried. Where it had already accumulated into existing gradients in
+        place (a later micro-step of a window), those cannot be put back: the window is then
+        marked so that its update is skipped (``StepReport.skipped == "nonfinite"``), and the
+        exception says so in a note.
+        """
         loss = micro.loss
         if loss is None:
             raise ValueError(f"micro-step {micro.step_num}: this shell takes no part in it")
-        self._window.add(micro.real_step, loss, micro.num_items)
+        scaled = loss
         if micro.num_items is None and self.accum_grad != 1:
-            loss = loss / self.accum_grad
+            scaled = scaled / self.accum_grad
         if self.scaler is not None:
-            loss = self.scaler.scale(loss)
-        with timer or contextlib.nullcontext():
-            self._run_backward(loss, final=micro.ends_window, retain_graph=retain_graph)
+            scaled = self.scaler.scale(scaled)
+        before = snapshot_grads(self._inputs)
+        window_before = self._window.state()
+        try:
+            with timer or contextlib.nullcontext():
+                self._run_backward(scaled, final=micro.ends_window, retain_graph=retain_graph)
+        except BaseException as error:
+            self._undo_backward(micro, before, error)
+            raise
+        self._window.add(micro.real_step, loss, micro.num_items)
+        self._last_backward = (micro.step_num, before, window_before)
+
+    def retract(self, micro: MicroStep) -> None:
+        """Undo the backward of ``micro``, which returned (an :class:`OptimSchedulerGroup`
+        whose later member's backward raised undoes the earlier members' with it): the
+        window forgets the micro-step and the gradients are put back as :meth:`backward`
+        puts them back after a raising backward."""
+        last = self._last_backward
+        if last is None or last[0] != micro.step_num:
+            raise ValueError(f"retract: micro-step {micro.step_num} is not the last backward run")
+        _, before, window_before = last
+        self._window.restore(window_before)
+        self._last_backward = None
+        self._undo_backward(micro, before, None)
+
+    def _undo_backward(
+        self, micro: MicroStep, before: GradSnapshot, error: BaseException | None
+    ) -> None:
+        if restore_grads(before):
+            return
+        self._window.poison(micro.real_step, self._device)
+        add_note = getattr(error, "add_note", None)
+        if add_note is not None:
+            add_note(
+                f"optimsche: the backward of micro-step {micro.step_num} had already "
+                f"accumulated into gradients of window {micro.real_step} in place; they "
+                f"cannot be restored, so that window's update will be skipped (nonfinite)"
+            )
 
     def advance(self, micro: MicroStep) -> None:
         """Record ``micro`` as run (:attr:`step_num`) and arm DDP for the next forward."""
@@ -476,9 +554,16 @@ class OptimScheduler:
         A checkpoint that does not fit (other optimizer class, parameter shapes, version, an
         accum_grad change mid-window, or a mid-window checkpoint of another rank or world size)
         is refused with a ``ValueError``; documented differences are converted
-        (:mod:`optimsche.checkpoint`). A Tensor lr stays the same tensor object.
+        (:mod:`optimsche.checkpoint`). A Tensor lr stays the same tensor object. Everything is
+        checked before anything is loaded: a refused checkpoint changes nothing.
         """
-        restored = read_state_dict(
+        self.load_checked_state_dict(self.check_state_dict(state_dict))
+
+    def check_state_dict(self, state_dict: Mapping[str, Any]) -> Restored:
+        """Check a checkpoint of :meth:`state_dict` against this shell and convert it, changing
+        nothing (a ``ValueError`` when it does not fit); :meth:`load_checked_state_dict` loads
+        the result. :class:`OptimSchedulerGroup` checks every member's before it loads any."""
+        return read_state_dict(
             state_dict,
             optimizer=self.optimizer,
             scaler=self.scaler,
@@ -488,6 +573,9 @@ class OptimScheduler:
             rank=self._rank(),
             world_size=self._world,
         )
+
+    def load_checked_state_dict(self, restored: Restored) -> None:
+        """Load a checkpoint that :meth:`check_state_dict` checked and converted."""
         own_lrs = [group["lr"] for group in self.optimizer.param_groups]
         try:
             self.optimizer.load_state_dict(restored.optimizer)
@@ -498,8 +586,8 @@ class OptimScheduler:
             ) from error
         for group, own in zip(self.optimizer.param_groups, own_lrs, strict=True):
             loaded = group["lr"]
-            group["lr"] = own  # keep our entry (a Tensor lr stays the same object) ...
-            write_group_value(group, "lr", loaded)  # ... holding the loaded value
+            replace_group_entry(group, "lr", own)  # keep our entry (a Tensor lr stays the
+            write_group_value(group, "lr", loaded)  # same object), holding the loaded value
         if restored.scaler is not None and self.scaler is not None:
             self.scaler.load_state_dict(restored.scaler)
         self._step_num = restored.step_num
@@ -597,10 +685,10 @@ class OptimScheduler:
         grads = [p.grad for p in self._inputs if p.grad is not None]
         if scaler is not None:
             scaler.unscale_(self.optimizer)
+        total: Tensor | None = None
         if window.items is not None:
-            divide_by_items_(
-                grads, items_total(window.items, device, self.distributed), self._world
-            )
+            total = items_total(window.items, device, self.distributed)
+            divide_by_items_(grads, total, self._world)
         norm = total_norm(grads, self.grad_norm_type, device, self._one_device)
         if self.distributed:
             norm = as_full_tensor(norm)  # FSDP2: a sharded norm, reduced here
@@ -609,29 +697,48 @@ class OptimScheduler:
         check = norm + window.loss_sum(device)
         # The one host sync of the update: the norm plus the losses (finite iff all are), and
         # the scaler's overflow flag; summed over ranks first so that all ranks agree.
+        # With Tensor num_items their total joins it (a Python-int total was checked by
+        # prepare), so that a window of no items is refused without a second sync.
         overflow = 0.0
-        if scaler is not None:
-            flags = torch.stack([check.float(), found_inf(scaler, self.optimizer, device)])
+        items = total.float() if isinstance(window.items, Tensor) and total is not None else None
+        if scaler is not None or items is not None:
+            parts = [check.float()]
+            if scaler is not None:
+                parts.append(found_inf(scaler, self.optimizer, device))
+            if items is not None:
+                parts.append(items.to(device))
+            flags = torch.stack(parts)
             if self.distributed:
-                all_reduce_sum_(flags)
-            check_value, overflow = flags.tolist()
+                all_reduce_sum_(flags)  # (the items total was already summed over ranks)
+            read = flags.tolist()
+            check_total = read[0]
+            overflow = read[1] if scaler is not None else 0.0
+            items_read = read[-1] if items is not None else None
         else:
             if self.distributed:
                 all_reduce_sum_(check)
-            check_value = check.item()
-        lr = self._apply_lr(micro.real_step) if self._scheduled else self._lr
-        skipped: str | None = None
-        if overflow:
-            skipped = SKIP_AMP_OVERFLOW
-        elif not math.isfinite(check_value):
-            skipped = SKIP_NONFINITE
-        else:
-            self._optimizer_step()
-        if scaler is not None and update_scaler:
-            scaler.update()
-        for p in self._inputs:
-            p.grad = None
-        window.clear()
+            check_total = check.item()
+            items_read = None
+        try:
+            if items_read is not None:
+                check_items_total(
+                    items_read / (self._world if self.distributed else 1), micro.real_step
+                )
+            lr = self._lr if micro.lr is None else self._apply_lr(micro.lr)
+            skipped: str | None = None
+            if overflow:
+                skipped = SKIP_AMP_OVERFLOW
+            elif not math.isfinite(check_total):
+                skipped = SKIP_NONFINITE
+            else:
+                self._optimizer_step()
+        finally:
+            # the window closes whatever happened: refused (nothing applied), skipped or applied
+            if scaler is not None and update_scaler:
+                scaler.update()
+            for p in self._inputs:
+                p.grad = None
+            window.clear()
         return StepReport(
             step_num=micro.step_num,
             real_step=micro.real_step,
@@ -641,8 +748,8 @@ class OptimScheduler:
             grad_norm=norm,
         )
 
-    def _apply_lr(self, real: int) -> float:
-        lr = self.ft_factor * float(self.update_lr(real))
+    def _apply_lr(self, lr: float) -> float:
+        """Write the lr ``prepare`` checked (:meth:`checked_lr`) into every param group."""
         for group in self.optimizer.param_groups:
             write_group_value(group, "lr", lr * group["lr_scale"] if "lr_scale" in group else lr)
         self._lr = lr

@@ -37,6 +37,7 @@ from optimsche.config.type_resolution import (
 )
 from optimsche.config.value_types import describe_value, require_fits
 from optimsche.optimizer.factory import optimizer_keywords, resolve_optimizer_class
+from optimsche.optimizer.optim_conf_types import check_optim_conf_values
 from optimsche.sche_conf import check_sche_conf
 from schedules.close_matches import did_you_mean
 from schedules.validation import require_count
@@ -106,6 +107,10 @@ def _check_optim_conf(optim_conf: object, cls: type[torch.optim.Optimizer], wher
                 f"{where}: {cls.__name__} takes no argument {key!r}{did_you_mean(key, valid)} "
                 f"(valid: {', '.join(valid)})"
             )
+    try:
+        check_optim_conf_values(cls, optim_conf, where)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _updated_modules(value: object, where: str) -> tuple[str, ...] | None:

@@ -67,13 +67,14 @@ def optimizer_annotations(optim_class: type[Optimizer]) -> dict[str, Any]:
 def check_optim_conf_values(
     optim_class: type[Optimizer], optim_conf: Mapping[str, Any], where: str
 ) -> None:
-    """Raise a ``ValueError`` ``"<where>: <key> must be <what>, got <value> (<kind>)"`` for
+    """Raise a ``ValueError`` ``"<where>.<key>: must be <what> for <optimizer>, got <value>
+    (<kind>)"`` for
     the first value of ``optim_conf`` that does not fit ``optim_class``'s signature."""
     annotations = optimizer_annotations(optim_class)
     for key, value in optim_conf.items():
         annotation = annotations.get(key)
         if annotation is not None and not value_matches(value, annotation):
             raise ValueError(
-                f"{where}: {key} must be {describe_annotation(annotation)} for "
+                f"{where}.{key}: must be {describe_annotation(annotation)} for "
                 f"{optim_class.__name__}, got {describe_value(value)}"
             )

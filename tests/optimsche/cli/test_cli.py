@@ -145,7 +145,7 @@ def test_usage_errors_exit_2_with_one_line(
         ),
         (
             "type: cosine\nconf: {optim_type: SGD, optim_conf: {lr: fast}, peak: 1, steps: 9}\n",
-            "optim_conf.lr: must be a number, got str: 'fast'",
+            "optim_conf.lr: must be a number or a Tensor for SGD, got 'fast'",
         ),
         (
             "experiment: {accum_grad: 0}\n"

@@ -27,3 +27,20 @@ def did_you_mean(name: str | Iterable[str], choices: Iterable[str]) -> str:
     options = list(choices)
     close = list(dict.fromkeys(c for n in names for c in _close_matches(n, options)))
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by at most one insertion, deletion or substitution of a
+    character (``"optim_sche"``, ``"optim_schez"``, ``"optimsches"`` for ``"optim_sches"``)."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :]

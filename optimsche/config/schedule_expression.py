@@ -56,12 +56,13 @@ class ScheduleExpression:
     the nested :class:`ScheduleExpression` or a list of them), and ``schedule``, what the
     call builds (for a leaf ``functools.partial(leaf, **hyperparameters)``, a callable
     ``step -> lr``; for a combinator its object). ``kind`` is ``"leaf"``, ``"combinator"``
-    or ``"rule"``."""
+    or ``"rule"``; ``text`` is the expression as written (on the outermost call)."""
 
     name: str
     hyperparameters: dict[str, Any]
     schedule: Any
     kind: str = "leaf"
+    text: str = ""
 
     @property
     def children(self) -> list[ScheduleExpression]:
@@ -279,7 +280,7 @@ def parse_schedule_expression(text: str) -> ScheduleExpression:
             "expected one call of a schedule function by name, such as "
             "'cosine(peak=0.1, steps=1000)'"
         )
-    return parser.call(tree.body, 1)
+    return attrs.evolve(parser.call(tree.body, 1), text=parser.text)
 
 
 def describe_signature(name: str) -> str:

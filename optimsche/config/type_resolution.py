@@ -25,7 +25,7 @@ import attrs
 
 import schedules
 from optimsche.config.error import ConfigError
-from optimsche.dotted_import import import_dotted
+from optimsche.dotted_import import ImportRefused, import_dotted
 from schedules.close_matches import did_you_mean
 
 if TYPE_CHECKING:
@@ -96,6 +96,8 @@ def _optim_scheduler_class() -> type[OptimScheduler]:
 def _import_dotted(name: str, where: str) -> object:
     try:
         return import_dotted(name, f"{where}: unknown type", suggest=known_type_names())
+    except ImportRefused as refused:
+        raise ConfigError(f"{where}: {name!r}: {refused.reason}") from None
     except ValueError as error:
         raise ConfigError(str(error)) from None
 

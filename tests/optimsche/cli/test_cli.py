@@ -98,7 +98,7 @@ def test_show_default_steps_cover_the_schedule(capsys: pytest.CaptureFixture[str
     [
         ([], "optimsche: error: the following arguments are required: COMMAND"),
         (["bogus"], "optimsche: error: argument COMMAND: invalid choice: 'bogus'"),
-        (["show"], "optimsche show: error: the following arguments are required: CONFIG"),
+        (["show"], "optimsche show: error: give CONFIG or --schedule EXPR (exactly one)"),
         (
             ["show", "x.yaml", "--steps", "0"],
             "argument --steps: expected a positive integer, got '0'",

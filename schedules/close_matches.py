@@ -12,13 +12,22 @@ def _close_matches(name: str, options: list[str]) -> list[str]:
     if not close and "." in name:
         tail = name.rsplit(".", 1)[-1].lower()
         close = [c for c in options if c.rsplit(".", 1)[-1].lower() == tail]
+    if not close and "_" in name:  # warmup_steps -> steps, num_warmup -> warmup
+        lowered = name.lower()
+        close = [
+            c
+            for c in options
+            if lowered.endswith("_" + c.lower()) or lowered.startswith(c.lower() + "_")
+        ]
     return list(dict.fromkeys(close))[:3]
 
 
 def did_you_mean(name: str | Iterable[str], choices: Iterable[str]) -> str:
     """``"; did you mean 'a' or 'b'?"`` with up to three close matches of ``name`` among
     ``choices`` (``difflib``, cutoff 0.6; a case-insensitive equal or an equal last dotted
-    component counts as close), or ``""`` when none is close.
+    component counts as close, and, when nothing else is, a choice that is the first or last
+    ``_``-separated part of ``name``: ``warmup_steps`` -> ``steps``), or ``""`` when none is
+    close.
 
     ``name`` may also be several names (unknown keys of one mapping): the close matches of
     each, in order, form one hint.

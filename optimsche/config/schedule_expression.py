@@ -114,7 +114,7 @@ class _Parser:
     def value(self, node: ast.expr, depth: int) -> tuple[Any, Any]:
         """``(built, tree)`` of one argument: a literal is both; a call builds its object and
         keeps its :class:`ScheduleExpression`; a list or tuple does so item by item."""
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH and isinstance(node, ast.Call | ast.List | ast.Tuple):
             raise self.fail(f"nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, ast.Call):
             tree = self.call(node, depth)

@@ -47,3 +47,9 @@ def test_close_matches_of_one_name_or_several(
 def test_within_one_edit(a: str, b: str, expected: bool) -> None:
     assert within_one_edit(a, b) is expected
     assert within_one_edit(b, a) is expected
+
+
+def test_a_compound_name_suggests_its_part() -> None:
+    assert did_you_mean("warmup_steps", ["schedule", "steps", "start"]) == "; did you mean 'steps'?"
+    assert did_you_mean("num_warmup", ["warmup", "peak"]) == "; did you mean 'warmup'?"
+    assert did_you_mean("warmup_steps", ["warmup", "steps"]) == "; did you mean 'warmup'?"

@@ -28,11 +28,13 @@ fine); rebuild the scheduler with the same schedule and load it to resume.
 
 Recipes::
 
-    # PyTorch Lightning
+    # PyTorch Lightning (estimated_stepping_batches: the optimizer steps of the whole fit,
+    # with max_epochs or max_steps; trainer.max_steps is -1 under max_epochs)
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.parameters(), lr=3e-4)
-        schedule = functools.partial(schedules.warmup_cosine, peak=3e-4, warmup=500,
-                                     steps=self.trainer.max_steps)
+        total = self.trainer.estimated_stepping_batches
+        schedule = functools.partial(schedules.warmup_cosine, peak=3e-4,
+                                     warmup=max(1, total // 20), steps=total)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": optimsche.as_lr_scheduler(optimizer, schedule),
                                  "interval": "step"}}

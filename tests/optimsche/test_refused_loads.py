@@ -52,7 +52,7 @@ def test_a_group_refusing_one_members_checkpoint_loads_no_member() -> None:
     group = _group(model)
     _step(group, model)
     before = {name: shell_state(member) for name, member in group.items()}
-    with pytest.raises(ValueError, match="'b': OptimScheduler.load_state_dict: the checkpoint"):
+    with pytest.raises(ValueError, match=r"'b': OptimScheduler\.load_state_dict: the checkpoint"):
         group.load_state_dict(checkpoint)
     for name, member in group.items():
         assert_same_state(before[name], shell_state(member))

@@ -100,7 +100,7 @@ def test_plot_of_a_huge_horizon_is_sampled_in_bounded_memory(
     """200 million steps: at most MAX_POINTS of them are evaluated (a list of every step
     would need gigabytes)."""
     output = tmp_path / "lr.png"
-    code, out, err = _run(
+    code, _, err = _run(
         capsys, "plot", "--schedule", "cosine(peak=1, steps=200000000)", "-o", str(output)
     )
     assert (code, err) == (0, "") and output.stat().st_size > 0
@@ -110,7 +110,7 @@ def test_plot_of_a_huge_horizon_is_sampled_in_bounded_memory(
     assert len(curve.steps) == lr_curves.MAX_POINTS and curve.sampled
     assert curve.steps[0] == 1 and curve.steps[-1] == 200_000_000
     assert curve.lrs[-1] == schedules.cosine(200_000_000, peak=1, steps=200_000_000)
-    code, out, err = _run(
+    code, _, err = _run(
         capsys, "plot", "--schedule", "cosine(peak=1, steps=1e308)", "-o", str(output)
     )
     assert code == 0 and err == ""

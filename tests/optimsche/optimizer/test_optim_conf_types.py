@@ -92,7 +92,7 @@ def test_a_users_unannotated_optimizer_is_judged_by_its_defaults() -> None:
     model = tiny_mlp()
     name = f"{__name__}._Unannotated"
     with pytest.raises(
-        ValueError, match="optim_conf.centered: must be true or false for _Unannotated"
+        ValueError, match=r"optim_conf\.centered: must be true or false for _Unannotated"
     ):
         OptimScheduler(name, {"centered": "yes"}, model)
     with pytest.raises(

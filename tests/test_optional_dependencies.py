@@ -24,5 +24,7 @@ def test_lightning_tests_skip_without_pytorch_lightning() -> None:
         check=False,
         timeout=300,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    # 5: "no tests collected" (the module skipped as a whole), not 2 (a collection error)
+    assert done.returncode in (0, 5), done.stdout + done.stderr
+    assert "error" not in done.stdout.lower()
     assert "SKIPPED" in done.stdout and "pytorch-lightning is not installed" in done.stdout

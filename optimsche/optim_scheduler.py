@@ -411,7 +411,9 @@ class OptimScheduler:
         loss = None
         if part:
             loss = self._pick_loss(losses)
-            self._window.check_next(real, items, ends_window=ends)
+            # under DDP a window's items are summed over ranks: checked at the update's sync,
+            # where every rank sees the same total and refuses alike
+            self._window.check_next(real, items, ends_window=ends and not self.distributed)
         return MicroStep(
             step_num=n,
             real_step=real,
@@ -490,7 +492,13 @@ class OptimScheduler:
     ) -> None:
         if restore_grads(before):
             return
-        self._window.poison(micro.real_step, self._device)
+        if not self._window.losses:
+            # nothing of this window was accumulated by the shell: the gradients it changed
+            # were left from before the window (the shell's are None between windows)
+            for p in self._inputs:
+                p.grad = None
+            return
+        self._window.poison()
         add_note = getattr(error, "add_note", None)
         if add_note is not None:
             add_note(
@@ -500,7 +508,9 @@ class OptimScheduler:
             )
 
     def advance(self, micro: MicroStep) -> None:
-        """Record ``micro`` as run (:attr:`step_num`) and arm DDP for the next forward."""
+        """Record ``micro`` as run (:attr:`step_num`) and arm DDP for the next forward. Its
+        backward can no longer be retracted (the snapshot of the gradients is let go)."""
+        self._last_backward = None
         self._step_num = micro.step_num
         self._arm_next()
 
@@ -700,7 +710,8 @@ class OptimScheduler:
         # With Tensor num_items their total joins it (a Python-int total was checked by
         # prepare), so that a window of no items is refused without a second sync.
         overflow = 0.0
-        items = total.float() if isinstance(window.items, Tensor) and total is not None else None
+        counted = isinstance(window.items, Tensor) or self.distributed
+        items = total.float() if counted and total is not None else None
         if scaler is not None or items is not None:
             parts = [check.float()]
             if scaler is not None:

@@ -142,12 +142,12 @@ class AccumulationWindow:
         count, self.items, self.real_step = state
         del self.losses[count:]
 
-    def poison(self, real_step: int, device: torch.device) -> None:
-        """Mark window ``real_step`` unusable (a backward raised after accumulating into its
-        gradients in place, see :mod:`optimsche.update.backward_undo`): a NaN loss makes its
-        update skip as ``"nonfinite"``, on every rank alike."""
-        self.losses.append(torch.full((), math.nan, device=device))
-        self.real_step = real_step
+    def poison(self) -> None:
+        """Mark the open window unusable (a backward raised after accumulating into its
+        gradients in place, see :mod:`optimsche.update.backward_undo`): its last loss becomes
+        NaN, so its update skips as ``"nonfinite"``, on every rank alike, also after a
+        checkpoint. The window must hold a micro-step."""
+        self.losses[-1] = torch.full_like(self.losses[-1], math.nan)
 
     def clear(self) -> None:
         """Forget the window (after its update)."""

@@ -7,7 +7,9 @@ without a copy), the window is skipped instead of being applied with wrong gradi
 
 from __future__ import annotations
 
+import gc
 import re
+import weakref
 from typing import Any
 
 import pytest
@@ -196,3 +198,17 @@ def test_an_optimizer_given_positionally_suggests_optimizer_keyword() -> None:
     ) as caught:
         OptimScheduler(torch.optim.AdamW(model.parameters()))  # type: ignore[arg-type]
     assert "Parameter Group" not in str(caught.value)
+
+
+def test_the_undo_snapshot_keeps_no_gradient_alive_after_the_update() -> None:
+    """The snapshot holds references (never copies); once a micro-step is advanced it is let
+    go, so the update's freed gradients are really freed."""
+    model = tiny_mlp()
+    sche = _shell(model, 2)
+    data = batches(2)
+    sche.step(mse(model, *data[0]))
+    grads = [weakref.ref(p.grad) for p in model.parameters() if p.grad is not None]
+    assert grads
+    assert sche.step(mse(model, *data[1])).updated
+    gc.collect()
+    assert all(ref() is None for ref in grads)

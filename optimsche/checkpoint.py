@@ -17,7 +17,14 @@
           "losses": [Tensor per micro-step],       # the window's losses (finiteness check)
           "items": int | Tensor | None,            # num_items counted so far
       },
+      "clock": {"items_seen": n, "epoch_num": e},  # items seen over all ranks (0 without
+                                                  # num_items), the last epoch (or None)
+      "plateau": PlateauState.as_dict() or None,  # the reduce-on-plateau state
     }
+
+``"clock"`` and ``"plateau"`` came later in version 1: a checkpoint without them loads with
+``items_seen = 0``, no last epoch, and the plateau rule's initial state. A plateau state loaded
+into a shell without a plateau rule is refused.
 
 Like torch's own ``state_dict()``, the optimizer's tensors are references to live state (save
 the dict before training on); the window's gradients are copies.
@@ -63,8 +70,9 @@ from torch.optim import Optimizer
 
 from optimsche.optimizer.saved_state import check_optimizer_state, check_scaler_state
 from optimsche.update.accumulation import AccumulationWindow, Items
+from schedules.plateau_state import PlateauState
 from schedules.step_arithmetic import real_step
-from schedules.validation import require_int, require_number
+from schedules.validation import require_int, require_non_negative, require_number
 
 CHECKPOINT_VERSION = 1
 """The version :func:`to_state_dict` writes and :func:`read_state_dict` reads."""
@@ -80,8 +88,10 @@ _KEYS = (
     "rank",
     "world_size",
     "window",
+    "clock",
+    "plateau",
 )
-_OPTIONAL_KEYS = frozenset({"rank", "world_size"})
+_OPTIONAL_KEYS = frozenset({"rank", "world_size", "clock", "plateau"})
 _LEGACY_KEYS = frozenset({"optimizer", "scaler"})
 _PREFIX = "OptimScheduler.load_state_dict"
 
@@ -104,6 +114,9 @@ def to_state_dict(
     window: AccumulationWindow,
     rank: int,
     world_size: int,
+    items_seen: int | float = 0,
+    epoch_num: float | None = None,
+    plateau: PlateauState | None = None,
 ) -> dict[str, Any]:
     """The checkpoint of a shell in the format of the module doc, saved by ``rank`` of
     ``world_size`` processes."""
@@ -130,6 +143,8 @@ def to_state_dict(
         "rank": rank,
         "world_size": world_size,
         "window": window_state,
+        "clock": {"items_seen": items_seen, "epoch_num": epoch_num},
+        "plateau": None if plateau is None else plateau.as_dict(),
     }
 
 
@@ -150,6 +165,9 @@ class Restored:
     grads: list[Tensor | None] | None
     losses: list[Tensor]
     items: Items | None
+    items_seen: int | float = 0
+    epoch_num: float | None = None
+    plateau: PlateauState | None = None
 
 
 def _fail(message: str) -> ValueError:
@@ -234,6 +252,35 @@ def _read_window(
     return restored, [loss.clone() for loss in losses], items
 
 
+def _read_clock(saved: object) -> tuple[int | float, float | None]:
+    """``(items_seen, epoch_num)`` of a ``"clock"`` entry (absent: ``(0, None)``)."""
+    if saved is None:
+        return 0, None
+    if not isinstance(saved, Mapping) or set(saved) != {"items_seen", "epoch_num"}:
+        raise _fail(f"'clock' must be a dict with items_seen and epoch_num, got {saved!r}")
+    items_seen = saved["items_seen"]
+    require_non_negative(_field("clock['items_seen']"), items_seen)
+    epoch_num = saved["epoch_num"]
+    if epoch_num is not None:
+        require_number(_field("clock['epoch_num']"), epoch_num)
+    return items_seen, epoch_num
+
+
+def _read_plateau(saved: object, has_plateau: bool) -> PlateauState | None:
+    """The plateau state of a checkpoint, checked (``None`` when it holds none)."""
+    if saved is None:
+        return None
+    if not has_plateau:
+        raise _fail(
+            "the checkpoint holds a reduce-on-plateau state, but this shell has no plateau "
+            "rule (build it with plateau=... to resume it)"
+        )
+    try:
+        return PlateauState.from_dict(saved)
+    except ValueError as error:
+        raise _fail(f"'plateau': {error}") from None
+
+
 def _saved_process(state_dict: Mapping[str, Any]) -> tuple[int, int] | None:
     """The checkpoint's ``(rank, world_size)``, checked; ``None`` if it records neither."""
     if "rank" not in state_dict and "world_size" not in state_dict:
@@ -270,6 +317,7 @@ def read_state_dict(
     params: Sequence[nn.Parameter],
     rank: int,
     world_size: int,
+    has_plateau: bool = False,
 ) -> Restored:
     """Check ``state_dict`` against the shell, loading on ``rank`` of ``world_size`` processes,
     and convert it (see the module doc)."""
@@ -352,6 +400,8 @@ def read_state_dict(
             )
         _check_same_process(saved_process, step_num, rank, world_size)
         grads, losses, items = _read_window(window, params, _grad_factor(saved_scaler, scaler))
+    items_seen, epoch_num = _read_clock(state_dict.get("clock"))
+    plateau = _read_plateau(state_dict.get("plateau"), has_plateau)
     return Restored(
         step_num=step_num,
         lr=float(lr),
@@ -360,4 +410,7 @@ def read_state_dict(
         grads=grads,
         losses=losses,
         items=items,
+        items_seen=items_seen,
+        epoch_num=epoch_num,
+        plateau=plateau,
     )

@@ -21,8 +21,12 @@ class MicroStep:
     * ``ends_window``: whether it is the window's last micro-step, ``step_num % accum_grad == 0``;
     * ``loss``: the checked loss to backpropagate (``None`` when it takes no part);
     * ``num_items``: the items the loss sums over, checked (``None``: a mean loss);
-    * ``lr``: the checked lr of the update it ends (``ft_factor · update_lr(real_step)``), or
-      ``None`` when it ends no update or the optimizer's own lr is kept.
+    * ``epoch_num``: the epoch as given (checked; ``None`` when not given);
+    * ``leaves_window``: the real step of an open window (one holding gradients) that
+      ``step_num`` jumps out of, 0 if none: that window is flushed first;
+    * ``lr``: the checked lr of the update it ends, when known before the backward
+      (clocks ``"update"`` and ``"epoch"``); ``None`` when it ends no update, the optimizer's
+      own lr is kept, or the lr is known only at the update (``clock="items"``).
     """
 
     step_num: int
@@ -31,6 +35,8 @@ class MicroStep:
     ends_window: bool
     loss: Tensor | None
     num_items: int | Tensor | None
+    epoch_num: float | None = None
+    leaves_window: int = 0
     lr: float | None = None
 
     @property

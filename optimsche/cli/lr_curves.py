@@ -8,6 +8,11 @@ of ``total_steps`` micro-steps with ``accum_grad`` micro-steps per window, the o
 updates at the windows ``r = step_per_update, 2·step_per_update, ...`` whose last micro-step
 ``r·accum_grad`` lies within the run, each with lr ``ft_factor · update_lr(r)``: exactly what
 ``OptimScheduler.step`` applies.
+
+A shell scheduled by the epoch (``clock: epoch``, or ``ExponentDecayLr``) is previewed with
+one epoch per update (epoch ``r`` at real step ``r``), since a configuration does not say
+how many updates an epoch holds. ``clock: items`` cannot be previewed (the lr depends on the
+items the data will hold): a :class:`ConfigError` says so.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, Opt
 from optimsche.config.schedule_expression import ScheduleExpression, combinators
 from optimsche.config.type_resolution import ShellClassType, schedule_functions
 from optimsche.optim_scheduler import OptimScheduler
+from optimsche.optimizer.checked_value import check_value
 from optimsche.optimizer.factory import resolve_optimizer_class
+from schedules.bound_schedule import BoundSchedule
 from schedules.validation import require_count, require_number
 
 MAX_POINTS = 100_000
@@ -90,6 +97,8 @@ def _summary(spec: OptimSchedulerSpec, settings: ExperimentSettings) -> str:
 def is_builtin_schedule(schedule: object) -> bool:
     """Whether ``schedule`` is made only of :mod:`schedules`' own parts (a partial of a leaf,
     or a combinator of such), which all take a Tensor of steps."""
+    if isinstance(schedule, BoundSchedule):
+        return True
     if isinstance(schedule, functools.partial):
         return schedule.func in schedule_functions().values()
     if type(schedule) in combinators().values():
@@ -112,11 +121,20 @@ def _update_lrs(shell: OptimScheduler, real_steps: tuple[int, ...]) -> list[floa
     """``shell.update_lr(r)`` for every ``r``. A plain OptimScheduler driven by a schedule
     made of :mod:`schedules`' own parts (whose ``update_lr`` is the checked
     ``schedule(r)``) is evaluated in one call on a float64 Tensor of the steps
-    (:func:`schedule_values`); any other class step by step."""
+    (:func:`schedule_values`); any other class step by step, each value checked
+    (:func:`~optimsche.optimizer.checked_value.check_value`). A shell scheduled by the epoch
+    sees epoch ``r`` at real step ``r`` (module doc)."""
     schedule = shell.schedule
     if type(shell).update_lr is OptimScheduler.update_lr and is_builtin_schedule(schedule):
         return schedule_values(schedule, real_steps)
-    return [float(shell.update_lr(real)) for real in real_steps]
+    by_epoch = shell.requires_epoch_num
+    source = f"{type(shell).__name__}.update_lr"
+    return [
+        check_value(
+            "lr", shell.update_lr_at(real, real if by_epoch else None), schedule=source, t=real
+        )
+        for real in real_steps
+    ]
 
 
 MAX_STEPS = 2**53
@@ -170,6 +188,11 @@ def lr_curve(
     """The lr of every update of ``spec`` in a run of ``total_steps`` micro-steps."""
     _check_total(total_steps)
     shell = preview_optim_scheduler(spec, settings)
+    if shell.clock == "items":
+        raise ConfigError(
+            f"{spec.where}.conf.clock: 'items' schedules by the items (tokens) seen, which a "
+            f"configuration does not know: its lr curve cannot be previewed"
+        )
     spu, accum = spec.step_per_update, settings.accum_grad
     updates = (total_steps // accum) // spu
     indices = update_indices(updates, max_points)

@@ -1,7 +1,9 @@
 """How many real steps of a schedule are worth showing, guessed from its hyperparameters.
 
 Used by ``optimsche show``/``plot`` when ``--steps`` is not given; it only decides the extent
-of a picture. The rules, first match wins (``begin`` is added when present):
+of a picture. A leaf of :data:`schedules.FAMILIES` says it itself (``Family.extent_of``). For
+the shell classes (``NoamLr``, ``ExponentDecayLr``, a user's own) the rules, first match wins
+(``begin`` is added when present):
 
 * a total length ``steps`` (cosine, warmup_cosine, linear, polynomial, one_cycle): ``steps``;
   for ``exponential`` (where ``steps`` is the decay period) the steps until the lr has
@@ -29,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from optimsche.config.schedule_expression import ScheduleExpression
+from schedules import FAMILIES
 from schedules.validation import require_number
 
 DEFAULT_HORIZON = 1000
@@ -89,8 +92,16 @@ def _guess(name: str, hyper: Mapping[str, Any]) -> float | None:
 
 
 def schedule_horizon(name: str, hyper: Mapping[str, Any]) -> int:
-    """The number of real steps to show for the schedule ``name`` with ``hyper`` (see the
-    module docs), at least 10."""
+    """The number of real steps to show for the schedule ``name`` with ``hyper``, at least
+    10: for a leaf of :data:`schedules.FAMILIES` its family's ``extent_of`` (the horizon, or a
+    few warm-ups or periods), else (a shell class such as ``NoamLr``) the guess of the module
+    docs."""
+    family = FAMILIES.get(name)
+    if family is not None:
+        try:
+            return _finish(float(family.extent_of(dict(hyper))))
+        except (ValueError, TypeError, ArithmeticError):
+            pass  # the guess below; the hyperparameters are refused elsewhere
     guess = _guess(name, hyper)
     begin = _number(hyper.get("begin")) or 0.0
     return _finish(None if guess is None else guess + begin)

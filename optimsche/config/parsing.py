@@ -14,10 +14,14 @@ The format is SpeeChain's::
           step_per_update: 2          # take part in every 2nd window only
           d_model: 256                # scheduling keys of the type (here NoamLr.sche_init)
           warmup_steps: 4000
+          clock: update               # or epoch, items (optimsche.update.clock)
+          plateau: {patience: 2}      # reduce_on_plateau's arguments (optional)
 
-A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. Run-level
-settings (``accum_grad``, ``ft_factor``, ...) are not conf keys: they come from the
-experiment (``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
+A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. A whole
+SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sches``
+(:mod:`optimsche.config.experiment_document`). Run-level settings (``accum_grad``,
+``ft_factor``, ...) are not conf keys: they come from the experiment (its top level,
+``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
 
 The lr schedule may also be written as one expression (:mod:`optimsche.config.schedule_expression`),
 with ``type: OptimScheduler`` or no ``type``::
@@ -29,8 +33,7 @@ with ``type: OptimScheduler`` or no ``type``::
 
 A configured schedule's values are checked (finite, ``>= 0``) at sampled steps
 (:mod:`optimsche.config.schedule_values`): a negative ``peak`` is an error here, not gradient
-ascent later. A top-level key one edit away from ``optim_sches`` (``optim_sche``) is an error
-with the suggestion, not an optimizer of that name.
+ascent later.
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ from typing import Any
 import torch
 
 from optimsche.config.error import ConfigError, config_require
+from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.schedule_expression import ScheduleExpression, parse_schedule_expression
 from optimsche.config.schedule_values import check_schedule_values
+from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import (
     ResolvedType,
     ScheduleFunctionType,
@@ -56,7 +61,7 @@ from optimsche.config.value_types import describe_value, require_fits
 from optimsche.optimizer.factory import optimizer_keywords, resolve_optimizer_class
 from optimsche.optimizer.optim_conf_types import check_optim_conf_values
 from optimsche.sche_conf import check_sche_conf
-from schedules.close_matches import did_you_mean, within_one_edit
+from schedules.close_matches import did_you_mean
 from schedules.validation import require_count
 
 SINGLE_NAME = "main"
@@ -70,6 +75,8 @@ GENERAL_KEYS = (
     "optim_losses",
     "updated_modules",
     "step_per_update",
+    "clock",
+    "plateau",
 )
 RUN_LEVEL_KEYS = (
     "accum_grad",
@@ -82,31 +89,10 @@ RUN_LEVEL_KEYS = (
 
 
 def optim_sches_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The ``optim_sches`` mapping: ``config["optim_sches"]`` when present, else ``config``."""
-    if not isinstance(config, Mapping):
-        raise ConfigError(
-            f"optim_sches: must be a mapping of optimizer names to entries, got {config!r}"
-        )
-    if "optim_sches" not in config:
-        for key in config:
-            if (
-                isinstance(key, str)
-                and key != "optim_sches"
-                and within_one_edit(key, "optim_sches")
-            ):
-                raise ConfigError(
-                    f"{key}: unknown top-level key; did you mean 'optim_sches'? (a document "
-                    f"holds its optimizers under optim_sches:)"
-                )
-    if "optim_sches" in config:
-        section = config["optim_sches"]
-        if not isinstance(section, Mapping):
-            raise ConfigError(
-                "optim_sches: must be a mapping of optimizer names to {type, conf} entries, "
-                f"got {describe_value(section)}"
-            )
-        return section
-    return config
+    """The ``optim_sches`` mapping: ``config["optim_sches"]``, ``config["train_cfg"]
+    ["optim_sches"]`` (a whole SpeeChain experiment configuration), or ``config`` itself
+    (:func:`optimsche.config.experiment_document.find_optim_sches`)."""
+    return find_optim_sches(config).entries
 
 
 def _optimizer_class(optim_type: object, where: str) -> type[torch.optim.Optimizer]:
@@ -280,6 +266,8 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         require_count, f"{where}.conf.step_per_update", conf.get("step_per_update", 1)
     )
     expression = _schedule_expression(conf, target, f"{where}.conf")
+    clock = parse_clock(conf.get("clock", "update"), f"{where}.conf.clock")
+    plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS and k != "schedule"}
     _check_sche_conf(target, sche_conf, f"{where}.conf")
     return OptimSchedulerSpec(
@@ -292,6 +280,8 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         step_per_update=step_per_update,
         sche_conf=sche_conf,
         schedule=expression,
+        clock=clock,
+        plateau=plateau,
     )
 
 

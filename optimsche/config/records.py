@@ -16,6 +16,7 @@ import attrs
 
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.schedule_expression import ScheduleExpression
+from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import ResolvedType, ScheduleFunctionType, ShellClassType
 from optimsche.update.amp import resolve_amp_dtype
 from schedules.validation import require_count, require_order, require_positive
@@ -62,8 +63,9 @@ class OptimSchedulerSpec:
 
     ``target`` is the resolved ``type``; ``sche_conf`` holds the scheduling keys (the class's
     ``sche_init`` arguments, or the schedule function's hyperparameters).
-    ``updated_modules`` is ``None`` for the whole model. ``schedule`` is the parsed
-    ``schedule:`` expression of the conf, if it has one.
+    ``updated_modules`` is ``None`` for the whole model. ``clock`` and ``plateau`` (the
+    arguments of :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor.
+    ``schedule`` is the parsed ``schedule:`` expression of the conf, if it has one.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -74,6 +76,8 @@ class OptimSchedulerSpec:
     updated_modules: tuple[str, ...] | None = None
     step_per_update: int = 1
     sche_conf: Mapping[str, Any] = attrs.field(factory=dict)
+    clock: str = "update"
+    plateau: Mapping[str, Any] | None = None
     schedule: ScheduleExpression | None = None
 
     @property
@@ -132,6 +136,8 @@ class OptimSchedulerSpec:
             raise ConfigError(
                 f"{conf}: scheduling keys must form a mapping, got {self.sche_conf!r}"
             )
+        parse_clock(self.clock, f"{conf}.clock")
+        parse_plateau(self.plateau, f"{conf}.plateau")
 
 
 def _check_optimizers(

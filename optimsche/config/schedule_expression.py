@@ -46,7 +46,9 @@ MAX_DEPTH = 32
 MAX_LENGTH = 10_000
 """The longest expression text accepted, in characters."""
 
-_NOT_IN_THE_LANGUAGE = frozenset({"real_step", "is_update_step", "bind"})
+_NOT_IN_THE_LANGUAGE = frozenset(
+    {"real_step", "is_update_step", "bind", "bound_or_same", "family_of"}
+)
 
 
 @attrs.frozen
@@ -77,20 +79,24 @@ class ScheduleExpression:
 
 
 def combinators() -> dict[str, Callable[..., Any]]:
-    """The names of the language that are not leaves: the classes :mod:`schedules` exports
-    whose instances are schedules (combinators), and its functions that take no step first
-    (rules such as ``reduce_on_plateau``)."""
+    """The names of the language that are not leaves (those are :data:`schedules.FAMILIES`):
+    the combinators :mod:`schedules` exports (lower-case classes whose instances are
+    schedules) and its rules (``reduce_on_plateau``: lower-case names that are neither leaves,
+    combinators nor helpers)."""
     found: dict[str, Callable[..., Any]] = {}
+    leaves = schedule_functions()
     for name in schedules.__all__:
         value = getattr(schedules, name)
-        if name in _NOT_IN_THE_LANGUAGE or name in schedule_functions():
+        if name in _NOT_IN_THE_LANGUAGE or name in leaves or not name.islower():
             continue
-        if inspect.isclass(value):
-            if "__call__" in vars(value):  # its instances are schedules
-                found[name] = value
-        elif inspect.isfunction(value):
+        if inspect.isclass(value) or inspect.isfunction(value):
             found[name] = value
     return found
+
+
+def _kind(target: Callable[..., Any]) -> str:
+    """``"combinator"`` for a class whose instances are schedules, else ``"rule"``."""
+    return "combinator" if inspect.isclass(target) and "__call__" in vars(target) else "rule"
 
 
 def known_names() -> list[str]:
@@ -218,7 +224,7 @@ class _Parser:
             for p in signature.parameters.values()
             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
         ]
-        kind = "combinator" if inspect.isclass(target) else "rule"
+        kind = _kind(target)
         self.check_keywords(name, named, keywords, kind)
         built_args = [built for built, _ in args]
         built_keywords = {key: built for key, (_, (built, _)) in keywords.items()}

@@ -39,17 +39,11 @@ SHELL_CLASSES: dict[str, str] = {
 }
 """The shell classes by the names a config uses -> their dotted paths."""
 
-_NOT_SCHEDULES = frozenset({"real_step", "is_update_step"})
-
 
 def schedule_functions() -> dict[str, Callable[..., Any]]:
-    """The leaf schedule functions of :mod:`schedules` by name (combinators excluded)."""
-    found: dict[str, Callable[..., Any]] = {}
-    for name in schedules.__all__:
-        value = getattr(schedules, name)
-        if inspect.isfunction(value) and name not in _NOT_SCHEDULES:
-            found[name] = value
-    return found
+    """The leaf schedule functions of :mod:`schedules` by name, from its one registry
+    (:data:`schedules.FAMILIES`): combinators, rules and helpers are not leaves."""
+    return {name: family.function for name, family in schedules.FAMILIES.items()}
 
 
 @attrs.frozen

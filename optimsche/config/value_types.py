@@ -2,9 +2,10 @@
 
 Only the shapes that appear in schedule and optimizer signatures are understood: ``float``
 (any real number but a bool), ``int``, ``str``, ``bool``, ``None``, unions, ``Literal``,
-sequences (``Sequence[float]``, ``list[...]``, ``tuple[...]``), mappings and other classes
-(``torch.Tensor``: an instance of it). Any other annotation accepts every value: the callee
-still validates what it receives.
+sequences (``Sequence[float]``, ``list[...]``, ``tuple[...]``) and mappings; with
+``classes=True`` also other classes (``torch.Tensor``: an instance of it), as the optimizer's
+``optim_conf`` check asks. Any other annotation accepts every value: the callee still
+validates what it receives.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def value_matches(value: object, annotation: Any) -> bool:
-    """Whether ``value`` (plain YAML data) fits ``annotation``; unknown annotations fit all."""
+def value_matches(value: object, annotation: Any, *, classes: bool = False) -> bool:
+    """Whether ``value`` (plain YAML data) fits ``annotation``; unknown annotations fit all
+    (with ``classes``, a class annotation wants an instance of it)."""
     if annotation is Any or annotation is typing.Any or annotation is object:
         return True
     if annotation is None or annotation is type(None):
@@ -48,7 +50,7 @@ def value_matches(value: object, annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Union or origin is types.UnionType:
-        return any(value_matches(value, arg) for arg in args)
+        return any(value_matches(value, arg, classes=classes) for arg in args)
     if origin is typing.Literal:
         return value in args
     if annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS:
@@ -56,12 +58,12 @@ def value_matches(value: object, annotation: Any) -> bool:
             return False
         if origin is tuple and args and args[-1] is not Ellipsis:
             return len(value) == len(args) and all(
-                value_matches(v, a) for v, a in zip(value, args, strict=True)
+                value_matches(v, a, classes=classes) for v, a in zip(value, args, strict=True)
             )
-        return not args or all(value_matches(v, args[0]) for v in value)
+        return not args or all(value_matches(v, args[0], classes=classes) for v in value)
     if annotation in _MAPPING_ORIGINS or origin in _MAPPING_ORIGINS:
         return isinstance(value, dict)
-    if isinstance(annotation, type) and origin is None:
+    if classes and isinstance(annotation, type) and origin is None:
         try:
             return isinstance(value, annotation)
         except TypeError:  # a Protocol that is not runtime-checkable, and the like

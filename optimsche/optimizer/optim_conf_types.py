@@ -73,7 +73,7 @@ def check_optim_conf_values(
     annotations = optimizer_annotations(optim_class)
     for key, value in optim_conf.items():
         annotation = annotations.get(key)
-        if annotation is not None and not value_matches(value, annotation):
+        if annotation is not None and not value_matches(value, annotation, classes=True):
             raise ValueError(
                 f"{where}.{key}: must be {describe_annotation(annotation)} for "
                 f"{optim_class.__name__}, got {describe_value(value)}"

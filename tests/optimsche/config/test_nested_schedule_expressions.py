@@ -109,7 +109,7 @@ def test_parsed_nested_schedule_equals_the_objects_built_in_python(
         ),
         (
             "warmup(cosine(peak=1, steps=2))",
-            "warmup(schedule, steps, start=0.0): missing a required",
+            "warmup(schedule, steps, start=0.0, prefix=True): missing a required",
         ),
         ("warmup(cosine(peak=1, steps=2), steps=-5)", "warmup: steps must be > 0, got -5"),
         (
@@ -145,7 +145,7 @@ def test_too_deep_a_nesting_is_refused() -> None:
 
 
 def test_describe_signature_of_a_combinator() -> None:
-    assert describe_signature("warmup") == "warmup(schedule, steps, start=0.0)"
+    assert describe_signature("warmup") == "warmup(schedule, steps, start=0.0, prefix=True)"
 
 
 @pytest.mark.parametrize(
@@ -239,6 +239,6 @@ def test_a_negative_lr_in_a_leaf_config_is_refused(hyper: str, message: str) -> 
 def test_a_misspelled_optim_sches_key_is_an_error_with_the_suggestion(key: str) -> None:
     text = f"{key}:\n  main:\n    type: cosine\n    conf: {{optim_type: SGD, peak: 1, steps: 9}}"
     with pytest.raises(
-        ConfigError, match=re.escape(f"{key}: unknown top-level key; did you mean 'optim_sches'?")
+        ConfigError, match=re.escape(f"{key}: unknown key; did you mean 'optim_sches'?")
     ):
         build_optim_sches(load_config(text), tiny_mlp())

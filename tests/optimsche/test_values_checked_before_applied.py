@@ -152,3 +152,36 @@ def test_check_value_accepts_one_finite_number_at_least_zero(
 def test_check_value_refuses_the_rest(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         check_value("lr", value, schedule="s", t=4)
+
+
+def test_an_epoch_clock_lr_is_checked_before_the_backward() -> None:
+    model = tiny_mlp()
+    sche = OptimScheduler(
+        "SGD", {"lr": 0.1}, model, clock="epoch", schedule=_schedule_failing_at(-1.0, 2)
+    )
+    data = batches(2)
+    sche.step(mse(model, *data[0]), epoch_num=1)
+    before = shell_state(sche)
+    with pytest.raises(ValueError, match="gave -1.0 at step 2"):
+        sche.step(mse(model, *data[1]), epoch_num=2)
+    assert_same_state(before, shell_state(sche))
+
+
+def test_an_items_clock_lr_is_checked_after_the_sync_and_nothing_is_applied() -> None:
+    """With clock="items" the lr is known only once the window's items are read: it is
+    checked there, before optimizer.step() and any write; the window closes unapplied."""
+    model = tiny_mlp()
+    sche = OptimScheduler(
+        "Adam", {"lr": 0.1}, model, clock="items", schedule=_schedule_failing_at(math.nan, 9)
+    )
+    x, y = batches(1)[0]
+    sche.step((model(x) - y).pow(2).sum(), num_items=4)  # t = 4: fine
+    params = [p.detach().clone() for p in model.parameters()]
+    optimizer = shell_state(sche)["optimizer"]
+    lr = sche.optimizer.param_groups[0]["lr"]
+    with pytest.raises(ValueError, match="gave nan at step 9"):
+        sche.step((model(x) - y).pow(2).sum(), num_items=5)  # t = 9
+    assert all(torch.equal(a, p) for a, p in zip(params, model.parameters(), strict=True))
+    assert_same_state({"optimizer": optimizer}, {"optimizer": shell_state(sche)["optimizer"]})
+    assert sche.optimizer.param_groups[0]["lr"] == lr and sche.items_seen == 4
+    assert all(p.grad is None for p in model.parameters())  # the window was closed

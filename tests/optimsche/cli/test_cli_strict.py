@@ -3,6 +3,7 @@ reports its version; ``show``/``plot --schedule`` take nested expressions."""
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import subprocess
 import sys
@@ -180,3 +181,22 @@ def test_the_command_line_never_prints_a_traceback(tmp_path: Path) -> None:
             check=False,
         )
         assert "Traceback" not in done.stderr and done.stderr.count("\n") <= 1
+
+
+def test_show_a_config_whose_schedule_is_an_expression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "optim_sches:\n  main:\n    conf:\n      optim_type: AdamW\n"
+        '      schedule: "warmup(cosine(peak=1.0e-3, steps=10000), steps=500)"\n'
+    )
+    code, out, err = _run(capsys, "show", str(config))
+    assert code == 0 and err == ""
+    assert out.startswith("main: warmup(cosine(peak=1.0e-3, steps=10000), steps=500) · AdamW")
+    assert "10500 updates, the last at step 10500" in out
+    expected = schedules.warmup(functools.partial(schedules.cosine, peak=1e-3, steps=10000), 500)(
+        250
+    )
+    assert f"  250        250  {expected:.3e}" not in out  # only key steps are tabled
+    assert f"  500        500  {1e-3:.3e}  peak" in out

@@ -3,7 +3,6 @@ reports its version; ``show``/``plot --schedule`` take nested expressions."""
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import subprocess
 import sys

@@ -40,7 +40,10 @@ were recorded load without this check.)
 
 Loading checks the checkpoint against the shell and refuses, with a ``ValueError`` saying
 what differs, a checkpoint of another optimizer class, of other parameter counts or shapes, of
-an unknown version, or with missing/ill-typed entries. Three differences are *converted*:
+an unknown version, or with missing/ill-typed entries, a scaler state that lacks a key, or an
+optimizer-state tensor whose shape does not fit its parameter
+(:mod:`optimsche.optimizer.saved_state`). Everything is checked before anything is loaded, so
+a refused checkpoint changes nothing. Three differences are *converted*:
 
 * **other accum_grad**: allowed at a window boundary (``step_num % accum_grad_saved == 0``):
   the number of completed windows (the real step, which drives the schedule) is kept and the
@@ -65,6 +68,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from optimsche.optimizer.saved_state import check_optimizer_state, check_scaler_state
 from optimsche.update.accumulation import AccumulationWindow, Items
 from schedules.plateau_state import PlateauState
 from schedules.step_arithmetic import real_step
@@ -207,6 +211,7 @@ def _scaler_state(saved: object) -> dict[str, Any] | None:
         return None
     if not isinstance(saved, Mapping) or "scale" not in saved:
         raise _fail(f"'scaler' must be None or a GradScaler state_dict, got {saved!r}")
+    check_scaler_state(saved, _PREFIX)
     return dict(saved)
 
 
@@ -322,6 +327,7 @@ def read_state_dict(
         saved_scaler = _scaler_state(state_dict["scaler"])
         if not isinstance(state_dict["optimizer"], Mapping):
             raise _fail("'optimizer' must be a torch optimizer state_dict")
+        check_optimizer_state(state_dict["optimizer"], optimizer, _PREFIX)
         return Restored(
             step_num=0,
             lr=None,
@@ -353,6 +359,7 @@ def read_state_dict(
     _check_shapes(state_dict["param_shapes"], optimizer)
     if not isinstance(state_dict["optimizer"], Mapping):
         raise _fail("'optimizer' must be a torch optimizer state_dict")
+    check_optimizer_state(state_dict["optimizer"], optimizer, _PREFIX)
     counters = state_dict["counters"]
     if not isinstance(counters, Mapping) or set(counters) != {
         "step_num",

@@ -28,11 +28,13 @@ fine); rebuild the scheduler with the same schedule and load it to resume.
 
 Recipes::
 
-    # PyTorch Lightning
+    # PyTorch Lightning (estimated_stepping_batches: the optimizer steps of the whole fit,
+    # with max_epochs or max_steps; trainer.max_steps is -1 under max_epochs)
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.parameters(), lr=3e-4)
-        schedule = functools.partial(schedules.warmup_cosine, peak=3e-4, warmup=500,
-                                     steps=self.trainer.max_steps)
+        total = self.trainer.estimated_stepping_batches
+        schedule = functools.partial(schedules.warmup_cosine, peak=3e-4,
+                                     warmup=max(1, total // 20), steps=total)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": optimsche.as_lr_scheduler(optimizer, schedule),
                                  "interval": "step"}}
@@ -47,7 +49,6 @@ Recipes::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from optimsche.optimizer.checked_value import check_value, describe_schedule
 from optimsche.optimizer.param_group_values import write_group_value
 from schedules import real_step
 from schedules.validation import require_count, require_positive
@@ -83,15 +85,13 @@ class ScheduleLR(LRScheduler):
 
     def lr_at(self, calls: int) -> float:
         """The schedule's lr (times ``ft_factor``, before ``lr_scale``) after ``calls``
-        ``step()`` calls: ``ft_factor · schedule(real_step(calls + 1, accum_grad))``."""
-        value = self.schedule(real_step(calls + 1, self.accum_grad))
-        lr = self.ft_factor * float(value)
-        if not math.isfinite(lr):
-            raise ValueError(
-                f"the schedule gave a non-finite learning rate {lr!r} at real step "
-                f"{real_step(calls + 1, self.accum_grad)}"
-            )
-        return lr
+        ``step()`` calls: ``ft_factor · schedule(real_step(calls + 1, accum_grad))``, checked
+        to be a finite number ``>= 0`` (a ``ValueError`` naming the schedule, the real step and
+        the value otherwise: :func:`~optimsche.optimizer.checked_value.check_value`)."""
+        real = real_step(calls + 1, self.accum_grad)
+        value = check_value("lr", self.schedule(real), schedule=self.schedule, t=real)
+        scaled = f"ft_factor={self.ft_factor!r} · {describe_schedule(self.schedule)}"
+        return check_value("lr", self.ft_factor * value, schedule=scaled, t=real)
 
     def get_lr(self) -> list[float | Tensor]:
         """The lr of every param group for the current ``last_epoch`` (use

@@ -69,6 +69,8 @@ def build_optim_scheduler(
         arguments.update(optimizer=optimizer)
     try:
         if isinstance(spec.target, ShellClassType):
+            if spec.schedule is not None:
+                arguments.update(schedule=spec.schedule.schedule)
             return spec.target.cls(**arguments, **spec.sche_conf)
         schedule = functools.partial(spec.target.function, **spec.sche_conf)
         return OptimScheduler(**arguments, schedule=schedule)

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from optimsche.config.error import ConfigError, config_require
+from optimsche.config.schedule_expression import ScheduleExpression
 from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import ResolvedType, ScheduleFunctionType, ShellClassType
 from optimsche.update.amp import resolve_amp_dtype
@@ -64,6 +65,7 @@ class OptimSchedulerSpec:
     ``sche_init`` arguments, or the schedule function's hyperparameters).
     ``updated_modules`` is ``None`` for the whole model. ``clock`` and ``plateau`` (the
     arguments of :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor.
+    ``schedule`` is the parsed ``schedule:`` expression of the conf, if it has one.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -76,6 +78,7 @@ class OptimSchedulerSpec:
     sche_conf: Mapping[str, Any] = attrs.field(factory=dict)
     clock: str = "update"
     plateau: Mapping[str, Any] | None = None
+    schedule: ScheduleExpression | None = None
 
     @property
     def where(self) -> str:
@@ -84,7 +87,9 @@ class OptimSchedulerSpec:
 
     @property
     def type_name(self) -> str:
-        """The ``type`` as the configuration wrote it."""
+        """The ``type`` as the configuration wrote it (the expression, for ``schedule:``)."""
+        if self.schedule is not None:
+            return self.schedule.text or self.schedule.name
         return self.target.name
 
     def __attrs_post_init__(self) -> None:
@@ -125,6 +130,8 @@ class OptimSchedulerSpec:
             if repeated:
                 raise ConfigError(f"{conf}.updated_modules: {repeated[0]!r} is listed twice")
         config_require(require_count, f"{conf}.step_per_update", self.step_per_update)
+        if self.schedule is not None and not isinstance(self.schedule, ScheduleExpression):
+            raise ConfigError(f"{conf}.schedule: not a parsed expression: {self.schedule!r}")
         if not isinstance(self.sche_conf, Mapping):
             raise ConfigError(
                 f"{conf}: scheduling keys must form a mapping, got {self.sche_conf!r}"

@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from optimsche.optimizer.param_group_values import replace_group_entry
+
 
 def tensor_lrs_(optimizer: Optimizer) -> None:
     """Replace each param group's float ``lr`` by a 0-dim float32 tensor of the same value,
@@ -35,7 +37,9 @@ def tensor_lrs_(optimizer: Optimizer) -> None:
             continue
         params = group["params"]
         device = params[0].device if params else torch.device("cpu")
-        group["lr"] = torch.tensor(float(lr), dtype=torch.float32, device=device)
+        replace_group_entry(
+            group, "lr", torch.tensor(float(lr), dtype=torch.float32, device=device)
+        )
 
 
 def compiled_step(

@@ -31,3 +31,14 @@ def write_group_value(group: dict[str, Any], key: str, value: float | Tensor) ->
                 current.fill_(value)
     else:
         group[key] = float(value)
+
+
+def replace_group_entry(group: dict[str, Any], key: str, entry: float | Tensor) -> None:
+    """Make ``entry`` itself ``group[key]``, replacing the entry object (not its value).
+
+    For setting up and restoring entries only: the 0-dim Tensor lr a compiled step needs
+    (:func:`~optimsche.optimizer.compiled_step.tensor_lrs_`), and the shell's own Tensor lr
+    put back after ``optimizer.load_state_dict`` replaced the group dicts. Every value written
+    while training goes through :func:`write_group_value`.
+    """
+    group[key] = entry

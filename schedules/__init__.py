@@ -21,12 +21,15 @@ from schedules.exponential import exponential
 from schedules.inverse_sqrt import inverse_sqrt
 from schedules.join import join
 from schedules.linear import linear
+from schedules.multiply import multiply
 from schedules.multistep import multistep
 from schedules.noam import noam
 from schedules.one_cycle import one_cycle
 from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
+from schedules.plateau_state import PlateauState
 from schedules.polynomial import polynomial
+from schedules.reduce_on_plateau import reduce_on_plateau
 from schedules.scale import scale
 from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
@@ -37,6 +40,7 @@ from schedules.warmup_cosine import warmup_cosine
 from schedules.warmup_stable_decay import warmup_stable_decay
 
 __all__ = [
+    "PlateauState",
     "accumulate",
     "clamp",
     "constant",
@@ -48,6 +52,7 @@ __all__ = [
     "is_update_step",
     "join",
     "linear",
+    "multiply",
     "multistep",
     "noam",
     "one_cycle",
@@ -55,6 +60,7 @@ __all__ = [
     "piecewise_linear",
     "polynomial",
     "real_step",
+    "reduce_on_plateau",
     "scale",
     "step_decay",
     "stretch",

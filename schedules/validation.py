@@ -110,3 +110,30 @@ def require_int(
             bounds = ""
         raise ValueError(f"{name} must be an int{bounds}, got {value!r}")
     return value
+
+
+def require_non_negative_int(name: str, value: object) -> int:
+    """``value`` must be an int >= 0 (a patience, a cooldown, a counter); bools are refused."""
+    if value.__class__ is int and value >= 0:
+        return value  # the fast path
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def require_unit_interval(name: str, value: object) -> float:
+    """``value`` must lie in the closed interval [0, 1]."""
+    number = require_number(name, value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must lie in the closed interval [0, 1], got {value!r}")
+    return number
+
+
+def require_not_nan(name: str, value: object) -> float:
+    """``value`` as a float; it must be a real number (not a bool), ``inf`` and ``-inf``
+    allowed, NaN refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
+    if value != value:
+        raise ValueError(f"{name} must not be NaN, got {value!r}")
+    return float(value)

@@ -17,7 +17,17 @@
           "losses": [Tensor per micro-step],       # the window's losses (finiteness check)
           "items": int | Tensor | None,            # num_items counted so far
       },
+      "group_factors": {"lr": [1.0, 10.0], "weight_decay": [1.0, 0.0], ...},
+                                                  # per scheduled key, each param group's
+                                                  # factor (optimsche.optimizer.group_rule)
     }
+
+**Group factors.** The per-group factors of the scheduled keys are computed from the
+groups' initial values when the shell is built; the checkpoint records them and a load
+restores them, so a resumed run keeps its ratios even when the shell was built around an
+optimizer whose values had already changed (one that loaded its state first). Keys the
+loading shell does not schedule are ignored; keys the checkpoint lacks (and checkpoints
+written before ``"group_factors"`` existed) keep the factors the shell computed.
 
 Like torch's own ``state_dict()``, the optimizer's tensors are references to live state (save
 the dict before training on); the window's gradients are copies.
@@ -60,7 +70,7 @@ from torch.optim import Optimizer
 
 from optimsche.update.accumulation import AccumulationWindow, Items
 from schedules.step_arithmetic import real_step
-from schedules.validation import require_int, require_number
+from schedules.validation import require_int, require_non_negative, require_number
 
 CHECKPOINT_VERSION = 1
 """The version :func:`to_state_dict` writes and :func:`read_state_dict` reads."""
@@ -76,8 +86,9 @@ _KEYS = (
     "rank",
     "world_size",
     "window",
+    "group_factors",
 )
-_OPTIONAL_KEYS = frozenset({"rank", "world_size"})
+_OPTIONAL_KEYS = frozenset({"rank", "world_size", "group_factors"})
 _LEGACY_KEYS = frozenset({"optimizer", "scaler"})
 _PREFIX = "OptimScheduler.load_state_dict"
 
@@ -100,6 +111,7 @@ def to_state_dict(
     window: AccumulationWindow,
     rank: int,
     world_size: int,
+    group_factors: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """The checkpoint of a shell in the format of the module doc, saved by ``rank`` of
     ``world_size`` processes."""
@@ -126,6 +138,7 @@ def to_state_dict(
         "rank": rank,
         "world_size": world_size,
         "window": window_state,
+        "group_factors": {key: list(factors) for key, factors in (group_factors or {}).items()},
     }
 
 
@@ -146,6 +159,8 @@ class Restored:
     grads: list[Tensor | None] | None
     losses: list[Tensor]
     items: Items | None
+    group_factors: dict[str, list[float]] | None = None
+    """Per scheduled key, the factor of each param group; ``None`` when not recorded."""
 
 
 def _fail(message: str) -> ValueError:
@@ -227,6 +242,24 @@ def _read_window(
     if items is not None and not isinstance(items, Tensor):
         items = require_int(_field("window items"), items, 0)
     return restored, [loss.clone() for loss in losses], items
+
+
+def _group_factors(saved: object) -> dict[str, list[float]] | None:
+    """The checkpoint's ``"group_factors"``, checked for form (their count is checked by the
+    shell against its param groups): key -> list of finite numbers >= 0."""
+    if saved is None:
+        return None
+    if not isinstance(saved, Mapping) or not all(isinstance(k, str) for k in saved):
+        raise _fail(f"'group_factors' must map scheduled keys to lists of factors, got {saved!r}")
+    factors: dict[str, list[float]] = {}
+    for key, values in saved.items():
+        if not isinstance(values, list):
+            raise _fail(f"group_factors[{key!r}] must be a list of factors, got {values!r}")
+        factors[key] = [
+            require_non_negative(_field(f"group_factors[{key!r}][{g}]"), value)
+            for g, value in enumerate(values)
+        ]
+    return factors
 
 
 def _saved_process(state_dict: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -353,4 +386,5 @@ def read_state_dict(
         grads=grads,
         losses=losses,
         items=items,
+        group_factors=_group_factors(state_dict.get("group_factors")),
     )

@@ -36,12 +36,20 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   ``"nonfinite"``), else the lr is set and ``optimizer.step()`` runs. The gradients are zeroed
   (set to ``None``) either way and the fp16 scaler is updated. Non-update micro-steps never
   read anything back from the device.
-* **Learning rate** of an update: ``ft_factor · update_lr(real_step)``, times a param group's
-  ``lr_scale`` (default 1). ``update_lr`` evaluates ``schedule`` (``NoamLr`` and
-  ``ExponentDecayLr`` override it). With neither a schedule nor an override the optimizer's
-  own lrs are kept (multiplied once by ``ft_factor`` at construction). A Tensor lr stays a
-  Tensor, written in place, so a compiled optimizer step does not recompile
-  (``compile_step=True``, :mod:`optimsche.optimizer.compiled_step`).
+* **Learning rate** of an update: ``ft_factor · update_lr(real_step)`` is the lr of the
+  *reference* param group (the first whose initial lr is not 0); every other group keeps its
+  initial ratio to it, or takes its ``lr_scale`` entry as its factor
+  (:mod:`optimsche.optimizer.group_rule`: torch ``LambdaLR``'s rule; a group at 0 stays at
+  0). ``schedule`` may be a sequence with one schedule per param group. ``update_lr``
+  evaluates ``schedule`` (``NoamLr`` and ``ExponentDecayLr`` override it). With neither a
+  schedule nor an override the optimizer's own lrs are kept (multiplied once by
+  ``ft_factor`` at construction). A Tensor lr stays a Tensor, written in place, so a
+  compiled optimizer step does not recompile (``compile_step=True``,
+  :mod:`optimsche.optimizer.compiled_step`).
+* **Other hyperparameters**: ``hyperparameters={"weight_decay": s, "betas[0]": s, ...}``
+  schedules any param-group entry from the same clock, with the same per-group rule
+  (:mod:`optimsche.optimizer.scheduled_entries`); ``ft_factor`` applies to the lr only.
+  Every value is checked (finite, >= 0) before anything is written.
 * **AMP**: ``use_amp=True``/``"fp16"`` gives float16 with a GradScaler, ``"bf16"`` bfloat16
   without (:mod:`optimsche.update.amp`). The forward is yours: run it under :meth:`autocast`.
 * **Checkpoints**: :meth:`state_dict` holds the optimizer, the scaler, the counters and,
@@ -66,7 +74,8 @@ from torch.optim import Optimizer
 
 from optimsche.checkpoint import read_state_dict, to_state_dict
 from optimsche.micro_step import MicroStep
-from optimsche.optimizer.compiled_step import compiled_step
+from optimsche.optimizer.checked_value import checked_value
+from optimsche.optimizer.compiled_step import compiled_step, tensor_entry_names
 from optimsche.optimizer.factory import (
     build_optimizer,
     normalize_updated_modules,
@@ -74,7 +83,14 @@ from optimsche.optimizer.factory import (
     resolve_optimizer_class,
     select_parameters,
 )
-from optimsche.optimizer.param_group_values import write_group_value
+from optimsche.optimizer.group_entry import GroupEntry
+from optimsche.optimizer.group_rule import GroupRule, group_rule
+from optimsche.optimizer.param_group_values import restore_group_entry, write_group_value
+from optimsche.optimizer.scheduled_entries import (
+    ScheduledEntry,
+    schedule_sources,
+    scheduled_entries,
+)
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
 from optimsche.parallel.distributed import (
     all_reduce_sum_,
@@ -129,9 +145,13 @@ class OptimScheduler:
         grad_norm_type: the norm's order (2.0; ``math.inf`` for the max norm).
         optimizer: an existing optimizer to wrap instead of building one.
         schedule: a pure schedule ``real_step -> lr`` (e.g. ``functools.partial(
-            schedules.cosine, peak=1e-3, steps=10_000)``).
+            schedules.cosine, peak=1e-3, steps=10_000)``): the reference param group's lr,
+            the others keeping their ratios to it; or a list with one schedule per group.
         compile_step: ``True`` or a dict of ``torch.compile`` options: run the optimizer step
             compiled, with Tensor lrs (:mod:`optimsche.optimizer.compiled_step`).
+        hyperparameters: param-group key -> schedule (or list of schedules, one per group),
+            e.g. ``{"weight_decay": s, "betas[0]": s}``
+            (:mod:`optimsche.optimizer.scheduled_entries`).
         **sche_conf: passed to :meth:`sche_init` (``NoamLr``: ``d_model``, ``warmup_steps``);
             keys it does not take are an error.
     """
@@ -152,8 +172,9 @@ class OptimScheduler:
         grad_norm_type: float = 2.0,
         *,
         optimizer: Optimizer | None = None,
-        schedule: Callable[[int], float] | None = None,
+        schedule: Callable[[int], float] | Sequence[Callable[[int], float]] | None = None,
         compile_step: bool | Mapping[str, Any] = False,
+        hyperparameters: Mapping[str, Any] | None = None,
         **sche_conf: Any,
     ) -> None:
         self.accum_grad = require_count("accum_grad", accum_grad)
@@ -196,7 +217,7 @@ class OptimScheduler:
         self.amp_dtype = resolve_amp_dtype(use_amp)
         self.scaler = make_scaler(self.amp_dtype, self._device.type)
 
-        if schedule is not None and not callable(schedule):
+        if not (schedule is None or callable(schedule) or isinstance(schedule, list | tuple)):
             raise ValueError(f"schedule must be a callable real_step -> lr, got {schedule!r}")
         overrides = type(self).update_lr is not OptimScheduler.update_lr
         if schedule is not None and overrides:
@@ -204,9 +225,25 @@ class OptimScheduler:
                 f"schedule= cannot be combined with {type(self).__name__}, whose update_lr "
                 f"computes the lr; use OptimScheduler(schedule=...) or drop schedule="
             )
+        groups = self.optimizer.param_groups
+        self._lr_sources: tuple[Callable[[Any], Any], ...] = ()
+        per_group_lr = False
+        if schedule is not None:
+            self._lr_sources, per_group_lr = schedule_sources(
+                "lr", schedule, len(groups), role="schedule"
+            )
+        self._hyperparameters = scheduled_entries(hyperparameters, groups)
         self.schedule = schedule
         self._scheduled = schedule is not None or overrides
-        self._initial_lr = float(self.optimizer.param_groups[0]["lr"])
+        self._lr_rule: GroupRule | None = None
+        if self._scheduled:
+            self._lr_rule = group_rule(
+                GroupEntry(key="lr", name="lr"), groups, per_group=per_group_lr, role="lr"
+            )
+        self._initial_lr = float(groups[0]["lr"])
+        reference = 0 if self._lr_rule is None else self._lr_rule.reference or 0
+        self._reference_lr = float(groups[reference]["lr"])
+        """The initial lr of the reference param group (the first whose lr is not 0)."""
         if not self._scheduled and self.ft_factor != 1.0:
             for group in self.optimizer.param_groups:
                 write_group_value(group, "lr", group["lr"] * self.ft_factor)
@@ -216,10 +253,13 @@ class OptimScheduler:
         self._window = AccumulationWindow()
         self._optimizer_step: Callable[[], object] = self.optimizer.step
         if compile_step is not False:
+            tensors = tensor_entry_names(entry.rule.entry.name for entry in self._hyperparameters)
             if compile_step is True:
-                self._optimizer_step = compiled_step(self.optimizer)
+                self._optimizer_step = compiled_step(self.optimizer, tensor_entries=tensors)
             elif isinstance(compile_step, Mapping):
-                self._optimizer_step = compiled_step(self.optimizer, compile_step)
+                self._optimizer_step = compiled_step(
+                    self.optimizer, compile_step, tensor_entries=tensors
+                )
             else:
                 raise ValueError(
                     f"compile_step must be False, True or a dict of torch.compile options, "
@@ -289,13 +329,15 @@ class OptimScheduler:
     def update_lr(self, real_step: int) -> float:
         """The lr of the update of window ``real_step`` (1-based), before ``ft_factor``.
 
-        The base class evaluates ``schedule(real_step)``; without a schedule it returns the
-        optimizer's initial lr (its first param group's, at construction). Subclasses override
-        it (SpeeChain's ``NoamLr``). Called once per update, on the host.
+        The value is the reference param group's lr (see the module doc). The base class
+        evaluates ``schedule(real_step)`` (with one schedule per group, the first group's);
+        without a schedule it returns the optimizer's initial lr (its first param group's, at
+        construction). Subclasses override it (SpeeChain's ``NoamLr``). Called once per
+        update, on the host.
         """
         if self.schedule is None:
             return self._initial_lr
-        return float(self.schedule(real_step))
+        return float(self._lr_sources[0](real_step))
 
     def extra_repr_fn(self) -> str:
         """The subclass-specific part of ``repr(self)`` (the base shows its ``schedule``)."""
@@ -308,8 +350,9 @@ class OptimScheduler:
         return self._step_num
 
     def get_lr(self) -> float:
-        """The base lr of the last update, ``ft_factor · update_lr(real_step)`` (before any
-        ``lr_scale``); before the first update, the lr of the first param group."""
+        """The lr the first param group got at the last update (``ft_factor`` included; its
+        factor of :mod:`optimsche.optimizer.group_rule` too); before the first update, the lr
+        of the first param group."""
         return self._lr
 
     def autocast(self) -> contextlib.AbstractContextManager[None]:
@@ -468,6 +511,7 @@ class OptimScheduler:
             window=self._window,
             rank=self._rank(),
             world_size=self._world,
+            group_factors={rule.key: list(rule.factors) for rule in self._group_rules()},
         )
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -488,7 +532,9 @@ class OptimScheduler:
             rank=self._rank(),
             world_size=self._world,
         )
-        own_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        lr_rule, hyperparameters = self._restored_rules(restored.group_factors)
+        names = {"lr", *(entry.rule.entry.name for entry in self._hyperparameters)}
+        own = [{name: group[name] for name in names} for group in self.optimizer.param_groups]
         try:
             self.optimizer.load_state_dict(restored.optimizer)
         except (ValueError, KeyError, TypeError, RuntimeError) as error:
@@ -496,10 +542,11 @@ class OptimScheduler:
                 f"OptimScheduler.load_state_dict: the optimizer state does not fit this "
                 f"{type(self.optimizer).__name__}: {error}"
             ) from error
-        for group, own in zip(self.optimizer.param_groups, own_lrs, strict=True):
-            loaded = group["lr"]
-            group["lr"] = own  # keep our entry (a Tensor lr stays the same object) ...
-            write_group_value(group, "lr", loaded)  # ... holding the loaded value
+        for group, entries in zip(self.optimizer.param_groups, own, strict=True):
+            for name, entry in entries.items():
+                # keep our entry (a Tensor stays the same object) holding the loaded value
+                restore_group_entry(group, name, entry)
+        self._lr_rule, self._hyperparameters = lr_rule, hyperparameters
         if restored.scaler is not None and self.scaler is not None:
             self.scaler.load_state_dict(restored.scaler)
         self._step_num = restored.step_num
@@ -619,7 +666,7 @@ class OptimScheduler:
             if self.distributed:
                 all_reduce_sum_(check)
             check_value = check.item()
-        lr = self._apply_lr(micro.real_step) if self._scheduled else self._lr
+        lr = self._apply_values(micro)
         skipped: str | None = None
         if overflow:
             skipped = SKIP_AMP_OVERFLOW
@@ -641,9 +688,58 @@ class OptimScheduler:
             grad_norm=norm,
         )
 
-    def _apply_lr(self, real: int) -> float:
-        lr = self.ft_factor * float(self.update_lr(real))
-        for group in self.optimizer.param_groups:
-            write_group_value(group, "lr", lr * group["lr_scale"] if "lr_scale" in group else lr)
-        self._lr = lr
-        return lr
+    def _schedule_time(self, micro: MicroStep) -> int:
+        """The clock value the schedules (lr and hyperparameters) see at ``micro``'s update:
+        its real step."""
+        return micro.real_step
+
+    def _scheduled_lrs(self, time: int, rule: GroupRule) -> list[float]:
+        """The checked lr(s) of an update: ``ft_factor · update_lr(time)``, or
+        ``ft_factor · schedule_g(time)`` for one schedule per group."""
+        ft = self.ft_factor
+        if rule.per_group:
+            return [checked_value("lr", time, ft * float(s(time)), s) for s in self._lr_sources]
+        source = self.schedule if self.schedule is not None else f"{type(self).__name__}.update_lr"
+        return [checked_value("lr", time, ft * float(self.update_lr(time)), source)]
+
+    def _apply_values(self, micro: MicroStep) -> float:
+        """Evaluate and check every scheduled value of ``micro``'s update (the lr, then each
+        hyperparameter), then write them all into the param groups; return the first group's
+        lr. A value refused by the check raises before anything is written."""
+        time = self._schedule_time(micro)
+        rule = self._lr_rule
+        lrs = self._scheduled_lrs(time, rule) if rule is not None else None
+        values = [entry.scheduled(time) for entry in self._hyperparameters]
+        groups = self.optimizer.param_groups
+        if rule is not None and lrs is not None:
+            rule.write(groups, lrs)
+            self._lr = rule.first_value(lrs)
+        for entry, scheduled in zip(self._hyperparameters, values, strict=True):
+            entry.rule.write(groups, scheduled)
+        return self._lr
+
+    def _group_rules(self) -> list[GroupRule]:
+        """The per-group rules of every scheduled key: the lr's (when scheduled) first."""
+        rules = [] if self._lr_rule is None else [self._lr_rule]
+        return rules + [entry.rule for entry in self._hyperparameters]
+
+    def _restored_rules(
+        self, saved: Mapping[str, Any] | None
+    ) -> tuple[GroupRule | None, tuple[ScheduledEntry, ...]]:
+        """The rules with a checkpoint's factors (``saved``: key -> factors; keys this shell
+        does not schedule are ignored, keys the checkpoint lacks keep their factors), checked
+        before anything is loaded."""
+        where = "OptimScheduler.load_state_dict: group_factors"
+        lr_rule = self._lr_rule
+        entries = self._hyperparameters
+        if saved is None:
+            return lr_rule, entries
+        if lr_rule is not None and "lr" in saved:
+            lr_rule = lr_rule.with_factors(saved["lr"], where)
+        entries = tuple(
+            entry.with_rule(entry.rule.with_factors(saved[entry.key], where))
+            if entry.key in saved
+            else entry
+            for entry in entries
+        )
+        return lr_rule, entries

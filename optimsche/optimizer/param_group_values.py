@@ -5,29 +5,98 @@ Python number or a Tensor. A Tensor entry is kept the same tensor object and ove
 place (``fill_`` / ``copy_`` under ``no_grad``): a ``torch.compile``d optimizer step guards on
 that object, so it never recompiles when the value changes (torch's
 ``LRScheduler._update_lr`` does the same for the lr). A number entry is replaced by a float.
+
+An entry of a tuple entry (``betas[0]``: ``index=0`` of ``betas``) is written the same way: a
+Tensor element is filled in place (the tuple stays the same object), a number element gives
+a new tuple with that element replaced, ``(beta1', beta2)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
 
-def write_group_value(group: dict[str, Any], key: str, value: float | Tensor) -> None:
-    """Set ``group[key]`` to ``value``: in place when the entry is a Tensor, else as a float.
+def _write_tensor(current: Tensor, value: float | Tensor) -> None:
+    with torch.no_grad():
+        if isinstance(value, Tensor):
+            current.copy_(value)
+        else:
+            current.fill_(value)
+
+
+def write_group_value(
+    group: dict[str, Any], key: str, value: float | Tensor, index: int | None = None
+) -> None:
+    """Set ``group[key]`` (with ``index``: element ``index`` of the tuple ``group[key]``) to
+    ``value``: in place when the entry is a Tensor, else as a float.
 
     ``value`` may be a float or a Tensor (a checkpoint's entry); a Tensor entry receives it
     with ``copy_`` (a Tensor value) or ``fill_`` (a number), a number entry becomes
     ``float(value)``.
     """
     current = group[key]
-    if isinstance(current, Tensor):
-        with torch.no_grad():
-            if isinstance(value, Tensor):
-                current.copy_(value)
-            else:
-                current.fill_(value)
+    if index is not None:
+        element = current[index]
+        if isinstance(element, Tensor):
+            _write_tensor(element, value)
+        else:
+            group[key] = (*current[:index], float(value), *current[index + 1 :])
+    elif isinstance(current, Tensor):
+        _write_tensor(current, value)
     else:
         group[key] = float(value)
+
+
+def write_group_values(
+    groups: Sequence[dict[str, Any]],
+    key: str,
+    factors: Iterable[float],
+    values: Iterable[float],
+    index: int | None = None,
+) -> None:
+    """:func:`write_group_value` of ``factors[g] · values[g]`` into every ``groups[g]``: the
+    loop the shell runs each update (one pass, the product formed as it writes), with a fast
+    path for the common entries (a float; a pair of floats). ``values`` may be endless
+    (``itertools.repeat``): ``groups`` and ``factors`` set the count."""
+    if index is None:
+        for group, factor, value in zip(groups, factors, values, strict=False):
+            if group[key].__class__ is float:
+                group[key] = factor * value
+            else:
+                write_group_value(group, key, factor * value)
+    elif index == 0:
+        for group, factor, value in zip(groups, factors, values, strict=False):
+            current = group[key]
+            if current.__class__ is tuple and len(current) == 2 and current[0].__class__ is float:
+                group[key] = (factor * value, current[1])
+            else:
+                write_group_value(group, key, factor * value, 0)
+    else:
+        for group, factor, value in zip(groups, factors, values, strict=False):
+            write_group_value(group, key, factor * value, index)
+
+
+def restore_group_entry(group: dict[str, Any], key: str, own: object) -> None:
+    """After ``optimizer.load_state_dict`` replaced ``group[key]`` by the checkpoint's entry:
+    put back ``own`` (the entry before the load) when it holds Tensors, holding the loaded
+    value, so that a Tensor entry stays the same tensor object (a compiled step keeps its
+    graph). A number entry keeps the loaded value as it is."""
+    loaded = group[key]
+    if isinstance(own, Tensor):
+        group[key] = own
+        write_group_value(group, key, loaded)
+    elif isinstance(own, tuple) and any(isinstance(e, Tensor) for e in own):
+        if not isinstance(loaded, tuple | list) or len(loaded) != len(own):
+            return  # another shape of entry: the loaded one stands
+        for mine, element in zip(own, loaded, strict=True):
+            if isinstance(mine, Tensor):
+                _write_tensor(mine, element)
+        restored = tuple(
+            mine if isinstance(mine, Tensor) else element
+            for mine, element in zip(own, loaded, strict=True)
+        )
+        group[key] = own if all(a is b for a, b in zip(restored, own, strict=True)) else restored

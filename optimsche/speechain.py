@@ -68,11 +68,10 @@ Noamlr = NoamLr
 class ExponentDecayLr(OptimScheduler):
     """An OptimScheduler with ``lr = lr₀ · decay_factor^(r - 1)`` at real step ``r``.
 
-    ``lr₀`` is the optimizer's initial lr (its reference param group's: the first whose lr is
-    not 0), so the first update uses
-    ``lr₀``; ``ft_factor`` multiplies it. The value is a function of ``r`` alone: unlike
-    SpeeChain's version, which multiplied the *current* lr again on every call, it does not
-    compound across calls, and resuming from a checkpoint gives the same lr.
+    ``lr₀`` is the optimizer's initial lr (its reference param group's: the first whose lr is not
+    0), so the first update uses ``lr₀``; ``ft_factor`` multiplies it. The value is a function of
+    ``r`` alone: unlike SpeeChain's version, which multiplied the *current* lr again on every call,
+    it does not compound across calls, and resuming from a checkpoint gives the same lr.
     ``exponential(r - 1, lr₀, decay_factor, 1)`` of :mod:`schedules`; torch's ``ExponentialLR``.
     """
 

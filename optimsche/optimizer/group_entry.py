@@ -82,8 +82,8 @@ def group_entry(key: object, groups: Sequence[Mapping[str, Any]], *, role: str) 
     missing = [g for g, group in enumerate(groups) if name not in group]
     if missing:
         raise ValueError(
-            f"{role}: unknown key {key!r}{did_you_mean(key, valid)}: param group "
-            f"{missing[0]} has no entry {name!r} {listing}"
+            f"{role}: unknown key {key!r}: param group {missing[0]} has no entry "
+            f"{name!r}{did_you_mean(key, valid)} {listing}"
         )
     index = None if digits is None else int(digits)
     for g, group in enumerate(groups):

@@ -97,9 +97,7 @@ def test_sgd_momentum_and_explicit_scales() -> None:
         lr=1e-2,
     )
     momentum = functools.partial(schedules.linear, start=0.8, end=0.9, steps=4)
-    sche = OptimScheduler(
-        model=model, optimizer=optimizer, hyperparameters={"momentum": momentum}
-    )
+    sche = OptimScheduler(model=model, optimizer=optimizer, hyperparameters={"momentum": momentum})
     for k, values in enumerate(train(sche, model, 4, "momentum"), start=1):
         assert values == [momentum(k), 0.5 * momentum(k), momentum(k)]
 
@@ -259,10 +257,16 @@ def same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
             "'weight_dacay'; did you mean 'weight_decay'? (valid keys of this optimizer: lr, "
             "betas[0], betas[1], eps, weight_decay",
         ),
-        ({"betas[2]": BETA1}, "'betas[2]': index 2 is out of range, param group 0's 'betas' "
-         "has 2 entries (valid: betas[0], betas[1])"),
-        ({"betas": BETA1}, "'betas' cannot be scheduled: param group 0 holds (0.9, 0.999), "
-         "not a number (a tuple: schedule one element, e.g. 'betas[0]')"),
+        (
+            {"betas[2]": BETA1},
+            "'betas[2]': index 2 is out of range, param group 0's 'betas' "
+            "has 2 entries (valid: betas[0], betas[1])",
+        ),
+        (
+            {"betas": BETA1},
+            "'betas' cannot be scheduled: param group 0 holds (0.9, 0.999), "
+            "not a number (a tuple: schedule one element, e.g. 'betas[0]')",
+        ),
         ({"amsgrad": WD}, "'amsgrad' cannot be scheduled: param group 0 holds False"),
         ({"lr": WD}, "hyperparameters: 'lr' is scheduled by schedule="),
         ({"weight_decay": 0.1}, "'weight_decay' must be a schedule (a callable t -> value)"),

@@ -118,7 +118,8 @@ def test_a_schedule_count_that_differs_from_the_groups_is_refused() -> None:
     model = EncoderTwoHeads()
     optimizer = three_groups(model, (1e-3, 1e-2, 1e-2))
     before = optimizer.state_dict()
-    with pytest.raises(ValueError, match=r"schedule: 'lr' has 2 schedule\(s\) but the optimizer has 3"):
+    message = r"schedule: 'lr' has 2 schedule\(s\) but the optimizer has 3"
+    with pytest.raises(ValueError, match=message):
         OptimScheduler(model=model, optimizer=optimizer, schedule=[COSINE, COSINE])
     assert optimizer.state_dict() == before
     with pytest.raises(ValueError, match="the schedule of param group 1 must be a callable"):
@@ -216,9 +217,7 @@ def test_a_checkpoint_with_bad_group_factors_is_refused_and_changes_nothing(
 
 def test_noam_without_d_model_peaks_at_the_reference_groups_lr() -> None:
     model = EncoderTwoHeads()
-    sche = NoamLr(
-        model=model, optimizer=three_groups(model, (0.0, 1e-3, 4e-3)), warmup_steps=3
-    )
+    sche = NoamLr(model=model, optimizer=three_groups(model, (0.0, 1e-3, 4e-3)), warmup_steps=3)
     lrs = run(sche, model, 3)[-1]  # the peak, at warmup_steps
     assert lrs == [0.0, pytest.approx(1e-3, rel=1e-12), pytest.approx(4e-3, rel=1e-12)]
 

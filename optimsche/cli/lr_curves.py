@@ -1,4 +1,4 @@
-"""The learning rate every optimizer of a configuration will use, computed without a model.
+r"""The learning rate every optimizer of a configuration will use, computed without a model.
 
 Each entry is built as an :class:`~optimsche.OptimScheduler` around a stand-in optimizer
 (``torch.optim.SGD`` over one zero tensor, with the configured ``lr``, or the optimizer
@@ -7,23 +7,25 @@ without ``d_model``, ``ExponentDecayLr``) see the same value as in training. The
 of ``total_steps`` micro-steps with ``accum_grad`` micro-steps per window, the optimizer
 updates at the windows ``r = step_per_update, 2·step_per_update, ...`` whose last micro-step
 ``r·accum_grad`` lies within the run, each with lr ``ft_factor · update_lr(r)``: exactly what
-``OptimScheduler.step`` applies.
+``OptimScheduler.step`` applies. The lr is the reference param group's (in the stand-in, the
+only group). The entry's scheduled hyperparameters (``hyperparameters:``) come along as
+:class:`~optimsche.cli.hyperparameter_curves.ValueCurve`\ s at the same updates.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 
 import attrs
 import torch
 
+from optimsche.cli.hyperparameter_curves import ValueCurve, evaluate, hyperparameter_curves
 from optimsche.cli.schedule_horizon import schedule_horizon
 from optimsche.config.building import build_optim_scheduler
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
-from optimsche.config.type_resolution import ShellClassType, schedule_functions
+from optimsche.config.type_resolution import ShellClassType
 from optimsche.optim_scheduler import OptimScheduler
 from optimsche.optimizer.factory import resolve_optimizer_class
 from schedules.validation import require_count, require_number
@@ -37,7 +39,8 @@ MAX_POINTS = 100_000
 class LrCurve:
     """The lr of each update of one optimizer: at micro-step ``steps[i]`` (real step
     ``real_steps[i]``) the update uses ``lrs[i]``. ``updates`` counts all the updates of the
-    run; when it exceeds :data:`MAX_POINTS` the points are an even sample (``sampled``)."""
+    run; when it exceeds :data:`MAX_POINTS` the points are an even sample (``sampled``).
+    ``hyperparameters``: the values of the entry's other scheduled entries at those updates."""
 
     name: str
     summary: str
@@ -46,6 +49,7 @@ class LrCurve:
     lrs: tuple[float, ...]
     updates: int
     sampled: bool
+    hyperparameters: tuple[ValueCurve, ...] = ()
 
 
 def _stand_in_lr(spec: OptimSchedulerSpec) -> float:
@@ -63,10 +67,11 @@ def preview_optim_scheduler(
     spec: OptimSchedulerSpec, settings: ExperimentSettings
 ) -> OptimScheduler:
     """``spec`` built around a one-tensor SGD stand-in with the configured lr (no model, no
-    AMP, no DDP): enough to ask it ``update_lr``."""
+    AMP, no DDP, no hyperparameter schedules: the stand-in has no such entries): enough to ask
+    it ``update_lr``."""
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=_stand_in_lr(spec))
     local = attrs.evolve(settings, use_amp=False, distributed=False)
-    return build_optim_scheduler(spec, local, optimizer=optimizer)
+    return build_optim_scheduler(attrs.evolve(spec, hyperparameters=()), local, optimizer=optimizer)
 
 
 def _summary(spec: OptimSchedulerSpec, settings: ExperimentSettings) -> str:
@@ -90,14 +95,8 @@ def _update_lrs(shell: OptimScheduler, real_steps: tuple[int, ...]) -> list[floa
     function of :mod:`schedules` (whose ``update_lr`` is ``float(schedule(r))``) is evaluated
     in one call on a float64 Tensor of the steps; any other class step by step."""
     schedule = shell.schedule
-    if (
-        type(shell).update_lr is OptimScheduler.update_lr
-        and isinstance(schedule, functools.partial)
-        and schedule.func in schedule_functions().values()
-        and real_steps
-    ):
-        values = schedule(torch.tensor(real_steps, dtype=torch.float64))
-        return [float(v) for v in values.tolist()]
+    if type(shell).update_lr is OptimScheduler.update_lr and callable(schedule):
+        return evaluate(schedule, real_steps)
     return [float(shell.update_lr(real)) for real in real_steps]
 
 
@@ -130,18 +129,23 @@ def lr_curve(
         lrs=tuple(lrs),
         updates=updates,
         sampled=len(indices) < updates,
+        hyperparameters=hyperparameter_curves(spec, real_steps),
     )
 
 
 def default_total_steps(config: OptimSchesConfig, settings: ExperimentSettings) -> int:
     """Micro-steps to show when none are asked for: the longest
-    :func:`~optimsche.schedule_horizon.schedule_horizon` of the entries, times
-    ``accum_grad``."""
+    :func:`~optimsche.schedule_horizon.schedule_horizon` of the entries (their lr schedules
+    and hyperparameter schedules), times ``accum_grad``."""
     horizons = []
     for spec in config.optimizers:
         target = spec.target
         name = target.cls.__name__ if isinstance(target, ShellClassType) else target.name
         horizons.append(schedule_horizon(name, spec.sche_conf))
+        for configured in spec.hyperparameters:
+            horizons.extend(
+                schedule_horizon(e.name, e.hyperparameters) for e in configured.expressions
+            )
     return max(horizons) * settings.accum_grad
 
 

@@ -14,6 +14,9 @@ The format is SpeeChain's::
           step_per_update: 2          # take part in every 2nd window only
           d_model: 256                # scheduling keys of the type (here NoamLr.sche_init)
           warmup_steps: 4000
+          hyperparameters:            # param-group entries scheduled besides the lr
+            weight_decay: "cosine(peak=0.1, steps=10000, final=0.01)"
+            betas[0]: {type: linear, start: 0.95, end: 0.9, steps: 4000}
 
 A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. Run-level
 settings (``accum_grad``, ``ft_factor``, ...) are not conf keys: they come from the
@@ -28,6 +31,8 @@ from typing import Any
 import torch
 
 from optimsche.config.error import ConfigError, config_require
+from optimsche.config.hyperparameter_conf import KEY as HYPERPARAMETERS_KEY
+from optimsche.config.hyperparameter_conf import parse_hyperparameters
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.type_resolution import (
     ResolvedType,
@@ -52,6 +57,7 @@ GENERAL_KEYS = (
     "optim_losses",
     "updated_modules",
     "step_per_update",
+    HYPERPARAMETERS_KEY,
 )
 RUN_LEVEL_KEYS = (
     "accum_grad",
@@ -210,6 +216,9 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
     )
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS}
     _check_sche_conf(target, sche_conf, f"{where}.conf")
+    hyperparameters = parse_hyperparameters(
+        conf.get(HYPERPARAMETERS_KEY), optim_cls, f"{where}.conf.{HYPERPARAMETERS_KEY}"
+    )
     return OptimSchedulerSpec(
         name=name,
         target=target,
@@ -219,6 +228,7 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         updated_modules=modules,
         step_per_update=step_per_update,
         sche_conf=sche_conf,
+        hyperparameters=hyperparameters,
     )
 
 
@@ -229,7 +239,9 @@ def parse_optim_sches(config: Mapping[str, Any]) -> OptimSchesConfig:
     matches when unknown), ``optim_type`` and the keys of ``optim_conf`` against the torch
     optimizer's signature, ``optim_loss``/``optim_losses``, ``updated_modules``,
     ``step_per_update``, the scheduling keys against ``sche_init`` or the schedule function
-    (unknown, missing, wrong type, bad value), and that the optimizers' modules are disjoint.
+    (unknown, missing, wrong type, bad value), ``hyperparameters`` (keys against the
+    optimizer's arguments, each schedule parsed), and that the optimizers' modules are
+    disjoint.
     """
     section = optim_sches_section(config)
     if not section:

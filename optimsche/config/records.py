@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from optimsche.config.error import ConfigError, config_require
+from optimsche.config.hyperparameter_conf import ConfiguredHyperparameter
 from optimsche.config.type_resolution import ResolvedType, ScheduleFunctionType, ShellClassType
 from optimsche.update.amp import resolve_amp_dtype
 from schedules.validation import require_count, require_order, require_positive
@@ -61,7 +62,9 @@ class OptimSchedulerSpec:
 
     ``target`` is the resolved ``type``; ``sche_conf`` holds the scheduling keys (the class's
     ``sche_init`` arguments, or the schedule function's hyperparameters).
-    ``updated_modules`` is ``None`` for the whole model.
+    ``updated_modules`` is ``None`` for the whole model. ``hyperparameters`` are the
+    param-group entries scheduled besides the lr
+    (:mod:`optimsche.config.hyperparameter_conf`).
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -72,6 +75,7 @@ class OptimSchedulerSpec:
     updated_modules: tuple[str, ...] | None = None
     step_per_update: int = 1
     sche_conf: Mapping[str, Any] = attrs.field(factory=dict)
+    hyperparameters: tuple[ConfiguredHyperparameter, ...] = ()
 
     @property
     def where(self) -> str:
@@ -124,6 +128,13 @@ class OptimSchedulerSpec:
         if not isinstance(self.sche_conf, Mapping):
             raise ConfigError(
                 f"{conf}: scheduling keys must form a mapping, got {self.sche_conf!r}"
+            )
+        if not isinstance(self.hyperparameters, tuple) or not all(
+            isinstance(h, ConfiguredHyperparameter) for h in self.hyperparameters
+        ):
+            raise ConfigError(
+                f"{conf}.hyperparameters: expected a tuple of ConfiguredHyperparameter, got "
+                f"{self.hyperparameters!r}"
             )
 
 

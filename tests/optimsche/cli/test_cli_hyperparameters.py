@@ -65,7 +65,9 @@ def test_curves_hold_each_hyperparameter_at_the_lr_updates() -> None:
     wd, beta1 = curve.hyperparameters
     assert wd.label == "linear(start=0.0, end=0.1, steps=20)"
     assert wd.values == tuple(schedules.linear(r, 0.0, 0.1, 20) for r in range(1, 41))
-    inverse_cycle = [schedules.one_cycle(r, 0.85, 40, div=0.85 / 0.95, final_div=1.0) for r in range(1, 41)]
+    inverse_cycle = [
+        schedules.one_cycle(r, 0.85, 40, div=0.85 / 0.95, final_div=1.0) for r in range(1, 41)
+    ]
     assert beta1.values == pytest.approx(inverse_cycle, rel=1e-12)
     assert min(beta1.values) == pytest.approx(0.85)  # max 0.95 -> base 0.85 -> max
 

@@ -19,7 +19,6 @@ ratios although the groups' values have changed since.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,7 +68,7 @@ class GroupRule:
                 f"{'one per' if self.per_group else 'one schedule over'} "
                 f"{len(self.factors)} param group(s)"
             )
-        values = scheduled if self.per_group else itertools.repeat(scheduled[0])
+        values = scheduled if self.per_group else scheduled[0]
         write_group_values(groups, self.entry.name, self.factors, values, self.entry.index)
 
     def with_factors(self, factors: object, where: str) -> GroupRule:

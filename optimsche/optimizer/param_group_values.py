@@ -13,7 +13,7 @@ a new tuple with that element replaced, ``(beta1', beta2)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -54,30 +54,33 @@ def write_group_value(
 def write_group_values(
     groups: Sequence[dict[str, Any]],
     key: str,
-    factors: Iterable[float],
-    values: Iterable[float],
+    factors: Sequence[float],
+    values: float | Sequence[float],
     index: int | None = None,
 ) -> None:
-    """:func:`write_group_value` of ``factors[g] · values[g]`` into every ``groups[g]``: the
-    loop the shell runs each update (one pass, the product formed as it writes), with a fast
-    path for the common entries (a float; a pair of floats). ``values`` may be endless
-    (``itertools.repeat``): ``groups`` and ``factors`` set the count."""
-    if index is None:
-        for group, factor, value in zip(groups, factors, values, strict=False):
+    """:func:`write_group_value` of ``factors[g] · value`` into every ``groups[g]``, where
+    ``value`` is ``values`` (one number for all groups) or ``values[g]``: the loop the shell
+    runs each update, in one pass, with a fast path for the common entries (a float; a pair
+    of floats, ``index=0``). ``groups`` and ``factors`` have the same length."""
+    if not isinstance(values, int | float):
+        for group, factor, value in zip(groups, factors, values, strict=True):
+            write_group_value(group, key, factor * value, index)
+    elif index is None:
+        for group, factor in zip(groups, factors, strict=True):
             if group[key].__class__ is float:
-                group[key] = factor * value
+                group[key] = factor * values
             else:
-                write_group_value(group, key, factor * value)
+                write_group_value(group, key, factor * values)
     elif index == 0:
-        for group, factor, value in zip(groups, factors, values, strict=False):
+        for group, factor in zip(groups, factors, strict=True):
             current = group[key]
             if current.__class__ is tuple and len(current) == 2 and current[0].__class__ is float:
-                group[key] = (factor * value, current[1])
+                group[key] = (factor * values, current[1])
             else:
-                write_group_value(group, key, factor * value, 0)
+                write_group_value(group, key, factor * values, 0)
     else:
-        for group, factor, value in zip(groups, factors, values, strict=False):
-            write_group_value(group, key, factor * value, index)
+        for group, factor in zip(groups, factors, strict=True):
+            write_group_value(group, key, factor * values, index)
 
 
 def restore_group_entry(group: dict[str, Any], key: str, own: object) -> None:

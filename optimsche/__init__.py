@@ -3,6 +3,7 @@
 The stateful shell over the pure schedules of :mod:`schedules`.
 """
 
+from optimsche.checkpoint_files import load_checkpoint, save_checkpoint
 from optimsche.config.building import build_optim_sches
 from optimsche.config.loading import load_config
 from optimsche.group import OptimSchedulerGroup
@@ -19,5 +20,7 @@ __all__ = [
     "StepReport",
     "as_lr_scheduler",
     "build_optim_sches",
+    "load_checkpoint",
     "load_config",
+    "save_checkpoint",
 ]

@@ -17,10 +17,17 @@
           "losses": [Tensor per micro-step],       # the window's losses (finiteness check)
           "items": int | Tensor | None,            # num_items counted so far
       },
+      "clock": {"items_seen": n, "epoch_num": e},  # items seen over all ranks (0 without
+                                                  # num_items), the last epoch (or None)
+      "plateau": PlateauState.as_dict() or None,  # the reduce-on-plateau state
       "group_factors": {"lr": [1.0, 10.0], "weight_decay": [1.0, 0.0], ...},
                                                   # per scheduled key, each param group's
                                                   # factor (optimsche.optimizer.group_rule)
     }
+
+``"clock"`` and ``"plateau"`` came later in version 1: a checkpoint without them loads with
+``items_seen = 0``, no last epoch, and the plateau rule's initial state. A plateau state loaded
+into a shell without a plateau rule is refused.
 
 **Group factors.** The per-group factors of the scheduled keys are computed from the
 groups' initial values when the shell is built; the checkpoint records them and a load
@@ -69,6 +76,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from optimsche.update.accumulation import AccumulationWindow, Items
+from schedules.plateau_state import PlateauState
 from schedules.step_arithmetic import real_step
 from schedules.validation import require_int, require_non_negative, require_number
 
@@ -86,9 +94,11 @@ _KEYS = (
     "rank",
     "world_size",
     "window",
+    "clock",
+    "plateau",
     "group_factors",
 )
-_OPTIONAL_KEYS = frozenset({"rank", "world_size", "group_factors"})
+_OPTIONAL_KEYS = frozenset({"rank", "world_size", "clock", "plateau", "group_factors"})
 _LEGACY_KEYS = frozenset({"optimizer", "scaler"})
 _PREFIX = "OptimScheduler.load_state_dict"
 
@@ -111,6 +121,9 @@ def to_state_dict(
     window: AccumulationWindow,
     rank: int,
     world_size: int,
+    items_seen: int | float = 0,
+    epoch_num: float | None = None,
+    plateau: PlateauState | None = None,
     group_factors: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """The checkpoint of a shell in the format of the module doc, saved by ``rank`` of
@@ -138,6 +151,8 @@ def to_state_dict(
         "rank": rank,
         "world_size": world_size,
         "window": window_state,
+        "clock": {"items_seen": items_seen, "epoch_num": epoch_num},
+        "plateau": None if plateau is None else plateau.as_dict(),
         "group_factors": {key: list(factors) for key, factors in (group_factors or {}).items()},
     }
 
@@ -159,6 +174,9 @@ class Restored:
     grads: list[Tensor | None] | None
     losses: list[Tensor]
     items: Items | None
+    items_seen: int | float = 0
+    epoch_num: float | None = None
+    plateau: PlateauState | None = None
     group_factors: dict[str, list[float]] | None = None
     """Per scheduled key, the factor of each param group; ``None`` when not recorded."""
 
@@ -244,6 +262,35 @@ def _read_window(
     return restored, [loss.clone() for loss in losses], items
 
 
+def _read_clock(saved: object) -> tuple[int | float, float | None]:
+    """``(items_seen, epoch_num)`` of a ``"clock"`` entry (absent: ``(0, None)``)."""
+    if saved is None:
+        return 0, None
+    if not isinstance(saved, Mapping) or set(saved) != {"items_seen", "epoch_num"}:
+        raise _fail(f"'clock' must be a dict with items_seen and epoch_num, got {saved!r}")
+    items_seen = saved["items_seen"]
+    require_non_negative(_field("clock['items_seen']"), items_seen)
+    epoch_num = saved["epoch_num"]
+    if epoch_num is not None:
+        require_number(_field("clock['epoch_num']"), epoch_num)
+    return items_seen, epoch_num
+
+
+def _read_plateau(saved: object, has_plateau: bool) -> PlateauState | None:
+    """The plateau state of a checkpoint, checked (``None`` when it holds none)."""
+    if saved is None:
+        return None
+    if not has_plateau:
+        raise _fail(
+            "the checkpoint holds a reduce-on-plateau state, but this shell has no plateau "
+            "rule (build it with plateau=... to resume it)"
+        )
+    try:
+        return PlateauState.from_dict(saved)
+    except ValueError as error:
+        raise _fail(f"'plateau': {error}") from None
+
+
 def _group_factors(saved: object) -> dict[str, list[float]] | None:
     """The checkpoint's ``"group_factors"``, checked for form (their count is checked by the
     shell against its param groups): key -> list of finite numbers >= 0."""
@@ -298,6 +345,7 @@ def read_state_dict(
     params: Sequence[nn.Parameter],
     rank: int,
     world_size: int,
+    has_plateau: bool = False,
 ) -> Restored:
     """Check ``state_dict`` against the shell, loading on ``rank`` of ``world_size`` processes,
     and convert it (see the module doc)."""
@@ -378,6 +426,8 @@ def read_state_dict(
             )
         _check_same_process(saved_process, step_num, rank, world_size)
         grads, losses, items = _read_window(window, params, _grad_factor(saved_scaler, scaler))
+    items_seen, epoch_num = _read_clock(state_dict.get("clock"))
+    plateau = _read_plateau(state_dict.get("plateau"), has_plateau)
     return Restored(
         step_num=step_num,
         lr=float(lr),
@@ -386,5 +436,8 @@ def read_state_dict(
         grads=grads,
         losses=losses,
         items=items,
+        items_seen=items_seen,
+        epoch_num=epoch_num,
+        plateau=plateau,
         group_factors=_group_factors(state_dict.get("group_factors")),
     )

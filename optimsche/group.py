@@ -18,13 +18,21 @@ member's micro-step. What it adds to stepping the members one by one:
 * **One GradScaler.** With fp16 AMP the members share the first member's scaler (they must all
   use fp16 and the same ``accum_grad``); it is updated once per micro-step in which any member
   updated, after all of them.
+* **Partial windows.** :meth:`~OptimSchedulerGroup.flush` flushes every member (then updates
+  the shared scaler once); a ``step_num`` that jumps out of members' open windows sets those
+  windows aside, runs every backward, applies the set-aside windows (``StepReport.flushed``),
+  then the micro-step's own updates (:mod:`optimsche.update.partial_window`).
+* **Plateau.** :meth:`~OptimSchedulerGroup.observe` feeds one metric to every member with a
+  ``plateau`` rule, or a metric per member by name.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import attrs
 import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
@@ -33,6 +41,10 @@ from optimsche.optim_scheduler import Losses, OptimScheduler
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
 from optimsche.speechain_timer import TimeFunc, timer
 from optimsche.step_report import StepReport
+from optimsche.update.amp import scale_snapshot
+from optimsche.update.partial_window import SetAside
+from optimsche.update.skip_warning import WarningLogger, check_logger, warn_if_skipped
+from schedules.reduce_on_plateau import read_metric
 from schedules.validation import require_count
 
 ItemsArg = int | Tensor | Mapping[str, int | Tensor] | None
@@ -146,6 +158,8 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         self,
         losses: Losses,
         step_num: int | None = None,
+        epoch_num: float | None = None,
+        logger: WarningLogger | None = None,
         *,
         time_func: TimeFunc | None = None,
         num_items: ItemsArg = None,
@@ -153,24 +167,31 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         """One micro-step of every member: all backwards, then all due updates.
 
         ``losses`` holds each member's ``optim_loss``. ``step_num``: the 1-based micro-step
-        (``None``: the next). ``time_func`` is entered with the member's name as
-        ``optim_name``. ``num_items``: one count for every member, or a dict name -> count.
-        Returns name -> :class:`StepReport`, in the group's order.
+        (``None``: the next). ``epoch_num``: the 1-based epoch, given to every member.
+        ``logger``: warned once per skipped update. ``time_func`` is entered with the member's
+        name as ``optim_name``. ``num_items``: one count for every member, or a dict name ->
+        count. Returns name -> :class:`StepReport`, in the group's order.
         """
+        check_logger(logger)
         n = self._step_num + 1 if step_num is None else require_count("step_num", step_num)
         planned = {
-            name: member.prepare(losses, n, num_items=self._items_for(name, num_items))
+            name: member.prepare(
+                losses, n, epoch_num=epoch_num, num_items=self._items_for(name, num_items)
+            )
             for name, member in self._members.items()
         }
         for rule in self._sync_rules:
             rule.check_forward(n)
+        aside = {name: self._members[name].set_aside(micro) for name, micro in planned.items()}
         backwards = [name for name, micro in planned.items() if micro.takes_part]
-        for name in backwards:
-            self._members[name].backward(
-                planned[name],
-                retain_graph=name != backwards[-1],
-                timer=timer(time_func, "loss_backward_time", name),
-            )
+        with self._restoring(aside):
+            for name in backwards:
+                self._members[name].backward(
+                    planned[name],
+                    retain_graph=name != backwards[-1],
+                    timer=timer(time_func, "loss_backward_time", name),
+                )
+        flushed = self._apply_set_aside(aside)
         reports: dict[str, StepReport] = {}
         for name, micro in planned.items():
             member = self._members[name]
@@ -184,7 +205,88 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
             self._scaler.update()
         self._step_num = n
         self._arm_next()
+        for name, report in flushed.items():
+            reports[name] = attrs.evolve(reports[name], flushed=report)
+        for name, report in reports.items():
+            warn_if_skipped(logger, report, name)
         return reports
+
+    @contextlib.contextmanager
+    def _restoring(self, aside: Mapping[str, SetAside | None]) -> Iterator[None]:
+        """If a backward raises, every member's set-aside window goes back as it was."""
+        with contextlib.ExitStack() as stack:
+            for name, token in aside.items():
+                stack.enter_context(self._members[name].restoring(token))
+            yield
+
+    def _apply_set_aside(self, aside: Mapping[str, SetAside | None]) -> dict[str, StepReport]:
+        """Apply the windows members set aside for a jumping ``step_num``; then, with fp16,
+        update the shared scaler once and rescale the new micro-step's gradients to it."""
+        tokens = {name: token for name, token in aside.items() if token is not None}
+        if not tokens:
+            return {}
+        scaler = self._scaler
+        before = None if scaler is None else scale_snapshot(scaler)
+        reports = {
+            name: self._members[name].apply_set_aside(token, update_scaler=False)
+            for name, token in tokens.items()
+        }
+        if scaler is not None:
+            scaler.update()
+            for member in self._members.values():
+                member.rescale_gradients(before)
+        return reports
+
+    def flush(self, *, logger: WarningLogger | None = None) -> dict[str, StepReport | None]:
+        """:meth:`OptimScheduler.flush` of every member: name -> its report, or ``None`` for
+        a member with no open window. The shared fp16 scaler is updated once, after all;
+        the group's next micro-step is the first after every member's closed window. Under
+        DDP every rank must flush alike."""
+        check_logger(logger)
+        reports = {
+            name: member.flush(update_scaler=False) for name, member in self._members.items()
+        }
+        if self._scaler is not None and any(report is not None for report in reports.values()):
+            self._scaler.update()
+        self._step_num = max(member.step_num for member in self._members.values())
+        self._arm_next()
+        for name, report in reports.items():
+            warn_if_skipped(logger, report, name)
+        return reports
+
+    def observe(self, metric: float | Tensor | Mapping[str, float | Tensor]) -> None:
+        """Feed the members' ``plateau`` rules (:meth:`OptimScheduler.observe`): one metric
+        for every member that has a rule (at least one must), or a dict name -> metric for
+        the members named (each must have one). Every metric and name is checked before any
+        member changes."""
+        if isinstance(metric, Mapping):
+            unknown = [name for name in metric if name not in self._members]
+            if unknown:
+                raise ValueError(
+                    f"observe: unknown member {unknown[0]!r}; the group's members: "
+                    f"{', '.join(repr(name) for name in self._members)}"
+                )
+            names = list(metric)
+        else:
+            names = [n for n, member in self._members.items() if member.plateau is not None]
+            if not names:
+                raise ValueError(
+                    "observe: no member of the group has a plateau rule; build them with "
+                    "plateau=... (or plateau: in the config)"
+                )
+        without = [name for name in names if self._members[name].plateau is None]
+        if without:
+            with_rule = [n for n, member in self._members.items() if member.plateau is not None]
+            raise ValueError(
+                f"observe: member {without[0]!r} has no plateau rule; members with one: {with_rule}"
+            )
+        if isinstance(metric, Mapping):
+            values = {name: read_metric(metric[name]) for name in names}
+        else:
+            value = read_metric(metric)  # one host read for a Tensor metric
+            values = dict.fromkeys(names, value)
+        for name, value in values.items():
+            self._members[name].observe(value)
 
     def _items_for(self, name: str, num_items: ItemsArg) -> int | Tensor | None:
         if not isinstance(num_items, Mapping):

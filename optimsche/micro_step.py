@@ -20,7 +20,10 @@ class MicroStep:
       update) in it: ``real_step % step_per_update == 0``;
     * ``ends_window``: whether it is the window's last micro-step, ``step_num % accum_grad == 0``;
     * ``loss``: the checked loss to backpropagate (``None`` when it takes no part);
-    * ``num_items``: the items the loss sums over, as given (``None``: a mean loss).
+    * ``num_items``: the items the loss sums over, as given (``None``: a mean loss);
+    * ``epoch_num``: the epoch as given (checked; ``None`` when not given);
+    * ``leaves_window``: the real step of an open window (one holding gradients) that
+      ``step_num`` jumps out of, 0 if none: that window is flushed first.
     """
 
     step_num: int
@@ -29,6 +32,8 @@ class MicroStep:
     ends_window: bool
     loss: Tensor | None
     num_items: int | Tensor | None
+    epoch_num: float | None = None
+    leaves_window: int = 0
 
     @property
     def updates(self) -> bool:

@@ -7,10 +7,11 @@ to drive it with a pure schedule of :mod:`schedules`.
 
 Semantics of ``step()``, one call per micro-step (one forward and one ``backward``):
 
-* **Clock.** Micro-steps are 1-based; ``step_num=None`` lets the shell count, a given
-  ``step_num`` must increase (it may jump, but not out of a window holding gradients). The
-  real step (window) is ``(step_num - 1) // accum_grad + 1``; the optimizer updates on the last
-  micro-step of a window. With ``step_per_update = k`` it takes part, backward *and* update,
+* **Micro-steps.** Micro-steps are 1-based; ``step_num=None`` lets the shell count, a given
+  ``step_num`` must increase (it may jump; a jump out of a window holding gradients applies
+  that window first, see "Partial windows"). The real step (window) is
+  ``(step_num - 1) // accum_grad + 1``; the optimizer updates on the last micro-step of a
+  window. With ``step_per_update = k`` it takes part, backward *and* update,
   only in windows whose real step is a multiple of ``k`` (other micro-steps return at once).
 * **Loss.** ``losses`` is one tensor or a dict; the loss is ``losses[optim_loss or "loss"]``
   and is never modified in place. Without ``num_items`` it is backpropagated as
@@ -36,20 +37,30 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   ``"nonfinite"``), else the lr is set and ``optimizer.step()`` runs. The gradients are zeroed
   (set to ``None``) either way and the fp16 scaler is updated. Non-update micro-steps never
   read anything back from the device.
-* **Learning rate** of an update: ``ft_factor · update_lr(real_step)`` is the lr of the
-  *reference* param group (the first whose initial lr is not 0); every other group keeps its
-  initial ratio to it, or takes its ``lr_scale`` entry as its factor
-  (:mod:`optimsche.optimizer.group_rule`: torch ``LambdaLR``'s rule; a group at 0 stays at
-  0). ``schedule`` may be a sequence with one schedule per param group. ``update_lr``
-  evaluates ``schedule`` (``NoamLr`` and ``ExponentDecayLr`` override it). With neither a
-  schedule nor an override the optimizer's own lrs are kept (multiplied once by
-  ``ft_factor`` at construction). A Tensor lr stays a Tensor, written in place, so a
-  compiled optimizer step does not recompile (``compile_step=True``,
-  :mod:`optimsche.optimizer.compiled_step`).
+* **Clock** (``clock=``, :mod:`optimsche.update.clock`): what ``t`` the schedule sees:
+  ``"update"`` the real step, ``"epoch"`` the ``epoch_num`` every ``step()`` then gives,
+  ``"items"`` the items (``num_items``, then required) seen so far over all ranks, up to and
+  including the updating window, read in the update's one host sync.
+* **Learning rate** of an update: ``ft_factor · update_lr(t) · plateau scale`` is the lr of the
+  *reference* param group (the first whose initial lr is not 0); every other group keeps its initial
+  ratio to it, or takes its ``lr_scale`` entry as its factor (:mod:`optimsche.optimizer.group_rule`:
+  torch ``LambdaLR``'s rule; a group at 0 stays at 0). ``schedule`` may be a sequence with one
+  schedule per param group. An ``update_lr(real_step, epoch_num)`` override also gets the epoch.
+  ``plateau=`` (:mod:`optimsche.update.plateau`) keeps a :class:`schedules.reduce_on_plateau` state
+  that :meth:`observe` feeds (scale 1 without). ``update_lr`` evaluates ``schedule`` (``NoamLr`` and
+  ``ExponentDecayLr`` override it). With neither a schedule nor an override (nor ``plateau``) the
+  optimizer's own lrs are kept (multiplied once by ``ft_factor`` at construction). A Tensor lr stays
+  a Tensor, written in place, so a compiled optimizer step does not recompile
+  (``compile_step=True``, :mod:`optimsche.optimizer.compiled_step`).
 * **Other hyperparameters**: ``hyperparameters={"weight_decay": s, "betas[0]": s, ...}``
   schedules any param-group entry from the same clock, with the same per-group rule
-  (:mod:`optimsche.optimizer.scheduled_entries`); ``ft_factor`` applies to the lr only.
-  Every value is checked (finite, >= 0) before anything is written.
+  (:mod:`optimsche.optimizer.scheduled_entries`); ``ft_factor`` and the plateau scale apply
+  to the lr only. Every value is checked (finite, >= 0) before anything is written.
+* **Partial windows** (:mod:`optimsche.update.partial_window`): :meth:`flush` applies the open
+  window now, as the exact mean over the micro-batches it holds; a ``step_num`` that jumps out
+  of an open window flushes it first, the new micro-step's gradient taken at the weights its
+  forward saw (``StepReport.flushed`` is the old window's report). Under DDP every rank must
+  flush alike.
 * **AMP**: ``use_amp=True``/``"fp16"`` gives float16 with a GradScaler, ``"bf16"`` bfloat16
   without (:mod:`optimsche.update.amp`). The forward is yours: run it under :meth:`autocast`.
 * **Checkpoints**: :meth:`state_dict` holds the optimizer, the scaler, the counters and,
@@ -64,9 +75,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import attrs
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
@@ -93,13 +105,14 @@ from optimsche.optimizer.scheduled_entries import (
 )
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
 from optimsche.parallel.distributed import (
-    all_reduce_sum_,
     as_full_tensor,
     average_gradients_,
     backward_inputs,
     forward_prepared_sync,
     gradient_sync,
     is_data_parallel,
+    is_fsdp1,
+    is_fsdp2,
     rank,
     world_size,
 )
@@ -108,12 +121,28 @@ from optimsche.speechain_timer import TimeFunc, timer
 from optimsche.step_report import SKIP_AMP_OVERFLOW, SKIP_NONFINITE, StepReport
 from optimsche.update.accumulation import (
     AccumulationWindow,
+    check_items,
     divide_by_items_,
     items_total,
     next_step_num,
 )
-from optimsche.update.amp import amp_name, autocast, found_inf, make_scaler, resolve_amp_dtype
+from optimsche.update.amp import (
+    amp_name,
+    autocast,
+    found_inf,
+    make_scaler,
+    rescale_gradients_,
+    resolve_amp_dtype,
+    scale_snapshot,
+)
 from optimsche.update.clipping import clip_by_norm_, total_norm
+from optimsche.update.clock import check_epoch_num, epoch_use, resolve_clock
+from optimsche.update.host_read import read_update_values
+from optimsche.update.partial_window import SetAside, mean_factor
+from optimsche.update.plateau import resolve_plateau
+from optimsche.update.skip_warning import WarningLogger, check_logger, warn_if_skipped
+from schedules.plateau_state import PlateauState
+from schedules.reduce_on_plateau import read_metric, reduce_on_plateau
 from schedules.step_arithmetic import real_step
 from schedules.validation import require_count, require_number, require_order, require_positive
 
@@ -152,6 +181,10 @@ class OptimScheduler:
         hyperparameters: param-group key -> schedule (or list of schedules, one per group),
             e.g. ``{"weight_decay": s, "betas[0]": s}``
             (:mod:`optimsche.optimizer.scheduled_entries`).
+        clock: what the schedule sees: ``"update"`` (the real step), ``"epoch"`` (the
+            ``epoch_num`` of ``step()``) or ``"items"`` (the items seen, with ``num_items``).
+        plateau: a :class:`schedules.reduce_on_plateau` rule, or a dict of its arguments: the
+            lr is multiplied by its scale, which :meth:`observe` updates.
         **sche_conf: passed to :meth:`sche_init` (``NoamLr``: ``d_model``, ``warmup_steps``);
             keys it does not take are an error.
     """
@@ -175,6 +208,8 @@ class OptimScheduler:
         schedule: Callable[[int], float] | Sequence[Callable[[int], float]] | None = None,
         compile_step: bool | Mapping[str, Any] = False,
         hyperparameters: Mapping[str, Any] | None = None,
+        clock: str = "update",
+        plateau: reduce_on_plateau | Mapping[str, Any] | None = None,
         **sche_conf: Any,
     ) -> None:
         self.accum_grad = require_count("accum_grad", accum_grad)
@@ -234,22 +269,32 @@ class OptimScheduler:
             )
         self._hyperparameters = scheduled_entries(hyperparameters, groups)
         self.schedule = schedule
-        self._scheduled = schedule is not None or overrides
+        self.clock = resolve_clock(clock)
+        self.plateau = resolve_plateau(plateau)
+        self._plateau_state: PlateauState | None = None
+        if self.plateau is not None:
+            self._plateau_state = self.plateau.init()
+        self._lr_epoch = epoch_use(self.update_lr)  # read once, not per update
+        self._epoch_needed_by = self._epoch_requirement()
+        self._scheduled = schedule is not None or overrides or self.plateau is not None
         self._lr_rule: GroupRule | None = None
         if self._scheduled:
             self._lr_rule = group_rule(
                 GroupEntry(key="lr", name="lr"), groups, per_group=per_group_lr, role="lr"
             )
-        self._initial_lr = float(groups[0]["lr"])
         reference = 0 if self._lr_rule is None else self._lr_rule.reference or 0
         self._reference_lr = float(groups[reference]["lr"])
         """The initial lr of the reference param group (the first whose lr is not 0)."""
+        self._initial_lr = self._reference_lr
         if not self._scheduled and self.ft_factor != 1.0:
             for group in self.optimizer.param_groups:
                 write_group_value(group, "lr", group["lr"] * self.ft_factor)
         self._lr = float(self.optimizer.param_groups[0]["lr"])
 
         self._step_num = 0
+        self._epoch_num: float | None = None  # the last epoch given
+        self._items_seen: int | float = 0  # over all ranks, in the windows this shell ran
+        self._flushed_after: int | None = None
         self._window = AccumulationWindow()
         self._optimizer_step: Callable[[], object] = self.optimizer.step
         if compile_step is not False:
@@ -302,6 +347,17 @@ class OptimScheduler:
         params = select_parameters(self.model, self.updated_modules)
         return build_optimizer(optim_class, optim_conf, params)
 
+    def _epoch_requirement(self) -> str | None:
+        """Why every ``step()`` must give ``epoch_num`` (for the message), or ``None``."""
+        if self.clock == "epoch":
+            return "clock='epoch' schedules by the epoch"
+        if self._lr_epoch == "required":
+            return (
+                f"{type(self).__name__}.update_lr(real_step, epoch_num) computes the lr from "
+                f"the epoch"
+            )
+        return None
+
     def _resolve_distributed(self, distributed: object) -> bool:
         detected = is_data_parallel(self.model)
         if distributed is None:
@@ -327,13 +383,17 @@ class OptimScheduler:
         """
 
     def update_lr(self, real_step: int) -> float:
-        """The lr of the update of window ``real_step`` (1-based), before ``ft_factor``.
+        """The lr of an update at clock value ``real_step`` (the real step, 1-based, with the
+        default ``clock="update"``; the epoch or the items seen with the other clocks), before
+        ``ft_factor`` and the plateau scale.
 
         The value is the reference param group's lr (see the module doc). The base class
         evaluates ``schedule(real_step)`` (with one schedule per group, the first group's);
-        without a schedule it returns the optimizer's initial lr (its first param group's, at
-        construction). Subclasses override it (SpeeChain's ``NoamLr``). Called once per
-        update, on the host.
+        without a schedule it returns the optimizer's initial lr (the reference group's, at
+        construction). Subclasses override it (SpeeChain's ``NoamLr``); an override
+        ``update_lr(real_step, epoch_num)`` (SpeeChain HEAD's) is also given the ``epoch_num``
+        of ``step()``, and one without a default for ``epoch_num`` makes it required. Called
+        once per update, on the host.
         """
         if self.schedule is None:
             return self._initial_lr
@@ -350,10 +410,73 @@ class OptimScheduler:
         return self._step_num
 
     def get_lr(self) -> float:
-        """The lr the first param group got at the last update (``ft_factor`` included; its
-        factor of :mod:`optimsche.optimizer.group_rule` too); before the first update, the lr
-        of the first param group."""
+        """The lr the first param group got at the last update, ``ft_factor`` and the plateau
+        scale included (and its factor of :mod:`optimsche.optimizer.group_rule`); before the
+        first update, the lr of the first param group."""
         return self._lr
+
+    @property
+    def items_seen(self) -> int | float:
+        """The items (``num_items``) of every window this shell updated or skipped so far,
+        summed over all ranks: the clock of ``clock="items"`` (0 without ``num_items``)."""
+        return self._items_seen
+
+    @property
+    def plateau_state(self) -> PlateauState | None:
+        """The state of the ``plateau`` rule (``None`` without one)."""
+        return self._plateau_state
+
+    @property
+    def requires_epoch_num(self) -> bool:
+        """Whether every ``step()`` must give ``epoch_num`` (``clock="epoch"``, or an
+        ``update_lr(real_step, epoch_num)`` override that needs it)."""
+        return self._epoch_needed_by is not None
+
+    def update_lr_at(self, t: float, epoch_num: float | None = None) -> float:
+        """``update_lr(t)`` as an update calls it: with ``epoch_num`` too when the override
+        takes one (before ``ft_factor`` and the plateau scale)."""
+        if self._lr_epoch == "none":
+            return float(self.update_lr(t))  # type: ignore[arg-type]  # t: the clock value
+        return float(self.update_lr(t, epoch_num))  # type: ignore[call-arg, arg-type]
+
+    def observe(self, metric: float | Tensor) -> None:
+        """Feed the ``plateau`` rule one evaluation of its metric (a number or a one-element
+        Tensor, read on the host): the lr of the next updates is scaled by its new
+        ``state.scale``. A metric that is not a finite number, or a shell without a plateau
+        rule, is a ``ValueError``; nothing changes then."""
+        rule, state = self.plateau, self._plateau_state
+        if rule is None or state is None:
+            raise ValueError(
+                f"observe: this {type(self).__name__} has no plateau rule; build it with "
+                f"plateau=schedules.reduce_on_plateau(...) (or plateau={{...}} in a config)"
+            )
+        self._plateau_state = rule.update(state, read_metric(metric))
+
+    def flush(
+        self, *, update_scaler: bool = True, logger: WarningLogger | None = None
+    ) -> StepReport | None:
+        """Apply the open window now (:mod:`optimsche.update.partial_window`) and return its
+        :class:`StepReport`; ``None`` (and nothing changes) when no window is open.
+
+        The update is the exact mean over the micro-batches the window holds (or over their
+        items with ``num_items``), as if the window had been that long. The window is then
+        closed: with ``step_num=None`` the next micro-step is the first of the next window; a
+        ``step_num`` inside the closed one is a ``ValueError``. Under DDP every rank must flush
+        alike; under FSDP it is refused. ``update_scaler=False`` leaves the fp16 scaler's
+        update to the caller (a group); ``logger`` is warned if the update was skipped.
+        """
+        check_logger(logger)
+        window = self._window
+        if not window.real_step:
+            return None
+        self._check_partial_windows_allowed("flush()")
+        end = window.real_step * self.accum_grad
+        report = self._apply_partial_window(update_scaler=update_scaler)
+        self._flushed_after = self._step_num
+        self._step_num = end
+        self._arm_next()
+        warn_if_skipped(logger, report)
+        return report
 
     def autocast(self) -> contextlib.AbstractContextManager[None]:
         """A context for the forward pass: ``torch.autocast`` with this shell's AMP dtype on
@@ -366,6 +489,8 @@ class OptimScheduler:
         time_func: TimeFunc | None = None,
         optim_name: str | None = None,
         step_num: int | None = None,
+        epoch_num: float | None = None,
+        logger: WarningLogger | None = None,
         *,
         num_items: int | Tensor | None = None,
     ) -> StepReport:
@@ -375,17 +500,29 @@ class OptimScheduler:
         ``time_func``/``optim_name``: SpeeChain's timer, entered as
         ``time_func(["loss_backward_time", optim_name])`` around the backward and
         ``time_func(["optim_time", optim_name])`` around the update. ``step_num``: the 1-based
-        micro-step (``None``: the next one). ``num_items``: the items (tokens) the loss sums
-        over, an int or a one-element tensor (see the module doc). Returns a
+        micro-step (``None``: the next one; a jump out of an open window applies it first).
+        ``epoch_num``: SpeeChain's 1-based epoch (required with ``clock="epoch"`` or an
+        ``update_lr(real_step, epoch_num)`` override; never going backwards). ``logger``: a
+        ``logging.Logger``, warned once per skipped update. ``num_items``: the items (tokens)
+        the loss sums over, an int or a one-element tensor (see the module doc). Returns a
         :class:`StepReport`. Written in the phase API that :class:`OptimSchedulerGroup` uses.
         """
-        micro = self.prepare(losses, step_num, num_items=num_items)
+        check_logger(logger)
+        micro = self.prepare(losses, step_num, epoch_num=epoch_num, num_items=num_items)
+        aside = self.set_aside(micro)
         if micro.takes_part:
-            self.backward(micro, timer=timer(time_func, "loss_backward_time", optim_name))
+            with self.restoring(aside):
+                self.backward(micro, timer=timer(time_func, "loss_backward_time", optim_name))
+        flushed = None if aside is None else self.apply_set_aside(aside)
         self.advance(micro)
         if micro.updates:
-            return self.update(micro, timer=timer(time_func, "optim_time", optim_name))
-        return self.idle_report(micro)
+            report = self.update(micro, timer=timer(time_func, "optim_time", optim_name))
+        else:
+            report = self.idle_report(micro)
+        if flushed is not None:
+            report = attrs.evolve(report, flushed=flushed)
+        warn_if_skipped(logger, report, optim_name)
+        return report
 
     # ----------------------------------------------------------------- the phase API
     # One micro-step is prepare -> backward (if it takes part) -> advance -> update (if its
@@ -424,15 +561,34 @@ class OptimScheduler:
         self._sync_rule = sync_rule
 
     def prepare(
-        self, losses: Losses, step_num: int | None = None, *, num_items: int | Tensor | None = None
+        self,
+        losses: Losses,
+        step_num: int | None = None,
+        *,
+        epoch_num: float | None = None,
+        num_items: int | Tensor | None = None,
     ) -> MicroStep:
         """Check one micro-step's arguments and say what it means for this shell.
 
         Changes nothing: every argument is validated here (the loss, when this shell takes
         part), so a refused call leaves the shell as it was.
         """
-        n = next_step_num(self._step_num, step_num, self._window.real_step, self.accum_grad)
+        n = next_step_num(self._step_num, step_num, self._flushed_after)
         real = real_step(n, self.accum_grad)
+        open_window = self._window.real_step
+        leaves = open_window if open_window and real != open_window else 0
+        if leaves:
+            self._check_partial_windows_allowed(
+                f"step_num={n} jumping out of window {open_window} (which holds gradients)"
+            )
+        epoch = check_epoch_num(epoch_num, self._epoch_num, needed_by=self._epoch_needed_by)
+        if num_items is None and self.clock == "items":
+            raise ValueError(
+                "num_items is required: clock='items' schedules by the items seen; pass "
+                "step(..., num_items=...) on every micro-step"
+            )
+        if num_items is not None:
+            check_items(num_items)
         part = real % self.step_per_update == 0
         return MicroStep(
             step_num=n,
@@ -441,7 +597,59 @@ class OptimScheduler:
             ends_window=n % self.accum_grad == 0,
             loss=self._pick_loss(losses) if part else None,
             num_items=num_items,
+            epoch_num=epoch,
+            leaves_window=leaves,
         )
+
+    def set_aside(self, micro: MicroStep) -> SetAside | None:
+        """When ``micro`` jumps out of an open window, move that window out of the way of its
+        backward (its gradients out of ``param.grad``) and return it for
+        :meth:`apply_set_aside`; ``None`` otherwise (:mod:`optimsche.update.partial_window`)."""
+        if not micro.leaves_window:
+            return None
+        grads = [p.grad for p in self._inputs]
+        for p in self._inputs:
+            p.grad = None
+        scale = None if self.scaler is None else scale_snapshot(self.scaler)
+        aside = SetAside(grads=grads, window=self._window, scale=scale)
+        self._window = AccumulationWindow()
+        return aside
+
+    @contextlib.contextmanager
+    def restoring(self, aside: SetAside | None) -> Iterator[None]:
+        """Around the backward of a micro-step that set a window aside: if it raises, put the
+        set-aside window back as it was (what the failed backward left is dropped)."""
+        try:
+            yield
+        except BaseException:
+            if aside is not None:
+                self._put_back(aside)
+            raise
+
+    def apply_set_aside(self, aside: SetAside, *, update_scaler: bool = True) -> StepReport:
+        """Apply the window :meth:`set_aside` moved away, as :meth:`flush` would, keeping the
+        gradients of the new micro-step (its backward has run) for its own window. With
+        ``update_scaler`` the fp16 scaler is updated and those gradients are rescaled to its
+        new scale; a group does both itself (:meth:`rescale_gradients`)."""
+        new_grads = [p.grad for p in self._inputs]
+        new_window = self._window
+        self._put_back(aside)
+        report = self._apply_partial_window(update_scaler=update_scaler)
+        for p, grad in zip(self._inputs, new_grads, strict=True):
+            p.grad = grad
+        self._window = new_window
+        if update_scaler:
+            self.rescale_gradients(aside.scale)
+        return report
+
+    def rescale_gradients(self, scale_before: Tensor | None) -> None:
+        """fp16: multiply this shell's gradients, scaled by ``scale_before`` (a device tensor
+        from before a scaler update), so that they carry the scaler's current scale. A no-op
+        without a scaler."""
+        if self.scaler is None:
+            return
+        grads = [p.grad for p in self._inputs if p.grad is not None]
+        rescale_gradients_(grads, self.scaler, scale_before)
 
     def backward(
         self,
@@ -465,8 +673,12 @@ class OptimScheduler:
             self._run_backward(loss, final=micro.ends_window, retain_graph=retain_graph)
 
     def advance(self, micro: MicroStep) -> None:
-        """Record ``micro`` as run (:attr:`step_num`) and arm DDP for the next forward."""
+        """Record ``micro`` as run (:attr:`step_num`, its epoch) and arm DDP for the next
+        forward."""
         self._step_num = micro.step_num
+        if micro.epoch_num is not None:
+            self._epoch_num = micro.epoch_num
+        self._flushed_after = None
         self._arm_next()
 
     def update(
@@ -511,6 +723,9 @@ class OptimScheduler:
             window=self._window,
             rank=self._rank(),
             world_size=self._world,
+            items_seen=self._items_seen,
+            epoch_num=self._epoch_num,
+            plateau=self._plateau_state,
             group_factors={rule.key: list(rule.factors) for rule in self._group_rules()},
         )
 
@@ -531,6 +746,7 @@ class OptimScheduler:
             params=self._params,
             rank=self._rank(),
             world_size=self._world,
+            has_plateau=self.plateau is not None,
         )
         lr_rule, hyperparameters = self._restored_rules(restored.group_factors)
         names = {"lr", *(entry.rule.entry.name for entry in self._hyperparameters)}
@@ -550,6 +766,12 @@ class OptimScheduler:
         if restored.scaler is not None and self.scaler is not None:
             self.scaler.load_state_dict(restored.scaler)
         self._step_num = restored.step_num
+        self._items_seen = restored.items_seen
+        self._epoch_num = restored.epoch_num
+        self._flushed_after = None
+        if self.plateau is not None:
+            state = restored.plateau
+            self._plateau_state = state if state is not None else self.plateau.init()
         if restored.lr is not None:
             self._lr = restored.lr
         else:
@@ -637,6 +859,55 @@ class OptimScheduler:
             # step_num jumped): average the gradients across ranks here, as DDP would have.
             average_gradients_(self._inputs, self._world)
 
+    def _put_back(self, aside: SetAside) -> None:
+        """The window :meth:`set_aside` moved away becomes the open window again."""
+        for p, grad in zip(self._inputs, aside.grads, strict=True):
+            p.grad = grad
+        self._window = aside.window
+
+    def _check_partial_windows_allowed(self, what: str) -> None:
+        """Partial windows need the unsynced gradients of the open window to be averaged by
+        the shell, which FSDP cannot do without a backward: refuse them there."""
+        if is_fsdp1(self.model) or is_fsdp2(self.model):
+            raise ValueError(
+                f"{what}: partial windows are not supported under FSDP, whose unsynced "
+                f"gradients only a later backward reduces; give consecutive step_num and end "
+                f"epochs on a window boundary"
+            )
+
+    def _apply_partial_window(self, *, update_scaler: bool) -> StepReport:
+        """Apply the open window as the exact mean over the micro-steps it holds
+        (:mod:`optimsche.update.partial_window`); the counters are the caller's."""
+        window = self._window
+        if self.distributed and self._world > 1:
+            average_gradients_(self._inputs, self._world)  # its backwards ran unsynced
+        factor = mean_factor(self.accum_grad, len(window.losses), window.items is not None)
+        if factor != 1.0:
+            grads = [p.grad for p in self._inputs if p.grad is not None]
+            if grads:
+                torch._foreach_mul_(grads, factor)
+        micro = MicroStep(
+            step_num=self._step_num,
+            real_step=window.real_step,
+            takes_part=True,
+            ends_window=True,
+            loss=None,
+            num_items=None,
+            epoch_num=self._epoch_num,
+        )
+        return self._apply_update(micro, update_scaler=update_scaler)
+
+    def _schedule_time(self, micro: MicroStep) -> float:
+        """The clock value ``t`` of the update ``micro`` ends (module doc, "Clock"): its real
+        step, its epoch, or the items seen up to and including its window (read in the
+        update's host sync, so call this after it)."""
+        if self.clock == "update":
+            return micro.real_step
+        if self.clock == "epoch":
+            assert micro.epoch_num is not None  # prepare() requires it
+            return micro.epoch_num
+        return self._items_seen
+
     def _apply_update(self, micro: MicroStep, *, update_scaler: bool) -> StepReport:
         device = self._device
         window = self._window
@@ -644,28 +915,25 @@ class OptimScheduler:
         grads = [p.grad for p in self._inputs if p.grad is not None]
         if scaler is not None:
             scaler.unscale_(self.optimizer)
+        items = None
         if window.items is not None:
-            divide_by_items_(
-                grads, items_total(window.items, device, self.distributed), self._world
-            )
+            items = items_total(window.items, device, self.distributed)
+            divide_by_items_(grads, items, self._world)
         norm = total_norm(grads, self.grad_norm_type, device, self._one_device)
         if self.distributed:
             norm = as_full_tensor(norm)  # FSDP2: a sharded norm, reduced here
         if self.grad_clip is not None:
             clip_by_norm_(grads, self.grad_clip, norm, self._one_device)
         check = norm + window.loss_sum(device)
-        # The one host sync of the update: the norm plus the losses (finite iff all are), and
-        # the scaler's overflow flag; summed over ranks first so that all ranks agree.
-        overflow = 0.0
-        if scaler is not None:
-            flags = torch.stack([check.float(), found_inf(scaler, self.optimizer, device)])
-            if self.distributed:
-                all_reduce_sum_(flags)
-            check_value, overflow = flags.tolist()
-        else:
-            if self.distributed:
-                all_reduce_sum_(check)
-            check_value = check.item()
+        # The one host sync of the update: the norm plus the losses (finite iff all are), the
+        # scaler's overflow flag (summed over ranks so that all ranks agree), and the items.
+        overflow_flag = None if scaler is None else found_inf(scaler, self.optimizer, device)
+        check_value, overflow, window_items = read_update_values(
+            check, overflow_flag, items, self.distributed
+        )
+        if window_items is not None and math.isfinite(window_items):
+            exact = items is not None and not items.is_floating_point()
+            self._items_seen += int(window_items) if exact else window_items
         lr = self._apply_values(micro)
         skipped: str | None = None
         if overflow:
@@ -688,19 +956,29 @@ class OptimScheduler:
             grad_norm=norm,
         )
 
-    def _schedule_time(self, micro: MicroStep) -> int:
-        """The clock value the schedules (lr and hyperparameters) see at ``micro``'s update:
-        its real step."""
-        return micro.real_step
+    @property
+    def _lr_source_name(self) -> str:
+        """What gives the lr when no ``schedule`` does, for messages: ``NoamLr.update_lr``."""
+        return f"{type(self).__name__}.update_lr"
 
-    def _scheduled_lrs(self, time: int, rule: GroupRule) -> list[float]:
-        """The checked lr(s) of an update: ``ft_factor · update_lr(time)``, or
-        ``ft_factor · schedule_g(time)`` for one schedule per group."""
-        ft = self.ft_factor
+    def _scheduled_lrs(self, micro: MicroStep, time: float, rule: GroupRule) -> list[float]:
+        """The checked lr(s) of ``micro``'s update at clock value ``time``: ``ft_factor ·
+        update_lr(time) · plateau scale``, or ``ft_factor · schedule_g(time) · plateau scale``
+        for one schedule per group."""
+        pairs: list[tuple[float, object]]
         if rule.per_group:
-            return [checked_value("lr", time, ft * float(s(time)), s) for s in self._lr_sources]
-        source = self.schedule if self.schedule is not None else f"{type(self).__name__}.update_lr"
-        return [checked_value("lr", time, ft * float(self.update_lr(time)), source)]
+            pairs = [(float(s(time)), s) for s in self._lr_sources]
+        else:
+            source = self.schedule if self.schedule is not None else self._lr_source_name
+            pairs = [(self.update_lr_at(time, micro.epoch_num), source)]
+        plateau = self._plateau_state
+        lrs = []
+        for value, origin in pairs:
+            lr = self.ft_factor * value
+            if plateau is not None:
+                lr *= plateau.scale
+            lrs.append(checked_value("lr", time, lr, origin))
+        return lrs
 
     def _apply_values(self, micro: MicroStep) -> float:
         """Evaluate and check every scheduled value of ``micro``'s update (the lr, then each
@@ -708,7 +986,7 @@ class OptimScheduler:
         lr. A value refused by the check raises before anything is written."""
         time = self._schedule_time(micro)
         rule = self._lr_rule
-        lrs = self._scheduled_lrs(time, rule) if rule is not None else None
+        lrs = self._scheduled_lrs(micro, time, rule) if rule is not None else None
         values = [entry.scheduled(time) for entry in self._hyperparameters]
         groups = self.optimizer.param_groups
         if rule is not None and lrs is not None:

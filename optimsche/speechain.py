@@ -66,17 +66,23 @@ Noamlr = NoamLr
 
 
 class ExponentDecayLr(OptimScheduler):
-    """An OptimScheduler with ``lr = lr₀ · decay_factor^(r - 1)`` at real step ``r``.
+    """An OptimScheduler with ``lr = lr₀ · decay_factor^(epoch_num - 1)``: one decay per epoch,
+    as SpeeChain's ``ExponentDecayLr`` (its ``update_lr(real_step, epoch_num)``) means it.
 
-    ``lr₀`` is the optimizer's initial lr (its reference param group's: the first whose lr is not
-    0), so the first update uses ``lr₀``; ``ft_factor`` multiplies it. The value is a function of
-    ``r`` alone: unlike SpeeChain's version, which multiplied the *current* lr again on every call,
-    it does not compound across calls, and resuming from a checkpoint gives the same lr.
-    ``exponential(r - 1, lr₀, decay_factor, 1)`` of :mod:`schedules`; torch's ``ExponentialLR``.
+    ``epoch_num`` is the 1-based epoch given to ``step(..., epoch_num=...)``, which every
+    ``step()`` must then give (a ``ValueError`` naming it otherwise, before anything changes);
+    the whole first epoch uses ``lr₀``, the optimizer's initial lr (its reference param group's:
+    the first whose lr is not 0);
+    ``ft_factor`` multiplies it. A float epoch (``epoch + batch / len(loader)``) decays
+    smoothly. The value is a function of the epoch alone: SpeeChain's version multiplied the
+    *current* lr (``get_lr()``) by ``decay_factor^(epoch_num - 1)`` on every update, so the lr
+    compounded across updates (and jumped on resume); here it does not.
+    ``exponential(epoch_num - 1, lr₀, decay_factor, 1)`` of :mod:`schedules`; torch's
+    ``ExponentialLR`` stepped once per epoch.
     """
 
     def sche_init(self, decay_factor: float = 0.999) -> None:
-        """``decay_factor``: the factor per real step, in (0, 1]."""
+        """``decay_factor``: the factor per epoch, in (0, 1]."""
         factor = require_number("ExponentDecayLr: decay_factor", decay_factor)
         if not 0.0 < factor <= 1.0:
             raise ValueError(
@@ -89,9 +95,14 @@ class ExponentDecayLr(OptimScheduler):
                 f"ExponentDecayLr: the optimizer's initial lr must be > 0, got {self.init_lr!r}"
             )
 
-    def update_lr(self, real_step: int) -> float:
-        """``init_lr · decay_factor^(real_step - 1)``."""
-        return exponential(real_step - 1, self.init_lr, self.decay_factor, 1)
+    def update_lr(self, real_step: float, epoch_num: float | None) -> float:  # type: ignore[override]
+        """``init_lr · decay_factor^(epoch_num - 1)`` (``real_step`` is not used)."""
+        if epoch_num is None:
+            raise ValueError(
+                "ExponentDecayLr decays per epoch: epoch_num is required (pass step(..., "
+                "epoch_num=...) with the 1-based epoch)"
+            )
+        return exponential(epoch_num - 1, self.init_lr, self.decay_factor, 1)
 
     def extra_repr_fn(self) -> str:
         """``decay_factor``."""

@@ -30,6 +30,9 @@ class StepReport:
     * ``grad_norm``: at an update (applied or skipped) the total gradient norm of this
       optimizer's parameters before clipping, as a 0-dim Tensor on the device (reading it is
       the caller's host sync, not the shell's); ``None`` on other micro-steps.
+    * ``flushed``: when this micro-step's ``step_num`` jumped out of a window that still held
+      gradients, the report of that window's update, applied first as by
+      :meth:`~OptimScheduler.flush` (see "Partial windows"); ``None`` otherwise.
     """
 
     step_num: int
@@ -38,3 +41,4 @@ class StepReport:
     skipped: str | None
     lr: float
     grad_norm: Tensor | None
+    flushed: StepReport | None = None

@@ -8,19 +8,41 @@ with :mod:`math`); a ``torch.Tensor`` step of any shape and dtype gives a Tensor
 ``torch.func.vmap`` and ``torch.compile(fullgraph=True)`` work.
 
 Negative steps are treated as step 0: every schedule holds its initial value before the
-start. Past its horizon a schedule holds its final value (periodic ones keep cycling).
+start. Past its horizon a schedule holds its final value (periodic ones keep cycling). A NaN
+Python step is a ``ValueError``; numpy integers and floats are accepted as numbers.
+
+Hyperparameters are checked at every direct call (``cosine(s, peak=0.1, steps=1000)``,
+through a small cache of checked recipes); ``bind(cosine, peak=0.1, steps=1000)`` checks
+them once and returns a frozen, picklable, comparable schedule that only checks its step.
+``bound_or_same(schedule)`` turns a ``functools.partial`` of a built-in leaf into its bound
+form. The *value* hyperparameters (``peak``, ``final``, ``start``, ``end``, ``value``,
+``base``, noam's ``scale``, the entries of piecewise_constant's ``values`` and the values of
+piecewise_linear's ``points``; and ``scale.factor``, ``warmup.start``, ``clamp.min/max``) may
+be Tensors of any shape broadcasting with the step: the result broadcasts, ``torch.func.vmap``
+over them and gradients with respect to them work. Tensor values are not range-checked (that
+would cost a device sync). Lengths, counts, rates, exponents and modes stay Python values.
+
+``FAMILIES`` is the registry of the leaves (:mod:`schedules.families`). Every leaf module is
+written in one pattern (checks into a recipe, a ``math`` formula, a torch formula, a
+``Family`` entry): see :mod:`schedules.leaf_family` and ``docs/leaf_pattern.md`` for it and
+for how to add a hyperparameter or a leaf. ``docs/deviations.md`` lists every deviation from
+the anchor libraries.
 """
 
 from schedules.accumulate import accumulate
+from schedules.bound_schedule import BoundSchedule, bind, bound_or_same
 from schedules.clamp import clamp
 from schedules.constant import constant
 from schedules.cosine import cosine
 from schedules.cosine_restarts import cosine_restarts
 from schedules.cyclic import cyclic
 from schedules.exponential import exponential
+from schedules.families import FAMILIES, family_of
 from schedules.inverse_sqrt import inverse_sqrt
 from schedules.join import join
+from schedules.leaf_family import Family
 from schedules.linear import linear
+from schedules.lr_noise import lr_noise
 from schedules.multiply import multiply
 from schedules.multistep import multistep
 from schedules.noam import noam
@@ -34,24 +56,32 @@ from schedules.scale import scale
 from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
 from schedules.stretch import stretch
+from schedules.tanh_decay import tanh_decay
 from schedules.tri_stage import tri_stage
 from schedules.warmup import warmup
 from schedules.warmup_cosine import warmup_cosine
 from schedules.warmup_stable_decay import warmup_stable_decay
 
 __all__ = [
+    "FAMILIES",
+    "BoundSchedule",
+    "Family",
     "PlateauState",
     "accumulate",
+    "bind",
+    "bound_or_same",
     "clamp",
     "constant",
     "cosine",
     "cosine_restarts",
     "cyclic",
     "exponential",
+    "family_of",
     "inverse_sqrt",
     "is_update_step",
     "join",
     "linear",
+    "lr_noise",
     "multiply",
     "multistep",
     "noam",
@@ -64,6 +94,7 @@ __all__ = [
     "scale",
     "step_decay",
     "stretch",
+    "tanh_decay",
     "tri_stage",
     "warmup",
     "warmup_cosine",

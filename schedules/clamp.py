@@ -5,39 +5,63 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import torch
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
-from schedules.scalar_or_tensor import S, ops_for
+from schedules.combinator_fields import CHILD_OPTIONS, VALUE_OPTIONS, require_schedule, using
+from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
-from schedules.validation import require_number
+from schedules.tensor_values import Value, promoted
+from schedules.validation import require_value
 
 
 def _check_bound(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
-        require_number(attribute.name, value)
+        require_value(attribute.name, value)
 
 
 def _check_max(instance: clamp, attribute: attrs.Attribute[Any], value: Any) -> None:
     _check_bound(instance, attribute, value)
-    if value is not None and instance.min is not None and instance.min > value:
-        raise ValueError(f"min must be <= max, got min={instance.min!r} and max={value!r}")
+    low = instance.min
+    numbers = (float, int)
+    if value.__class__ in numbers and low.__class__ in numbers and low > value:
+        raise ValueError(f"min must be <= max, got min={low!r} and max={value!r}")
 
 
 @attrs.frozen
 class clamp:
     """``clamp(f, lo, hi)(s) = min(max(f(s), lo), hi)``; a bound left ``None`` is not
-    applied. ``min <= max`` when both are given."""
+    applied. ``min <= max`` when both are given as numbers. A bound may be a Tensor
+    broadcasting with the step (not range-checked; the result broadcasts, so a Python step
+    gives a Tensor then)."""
 
     schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
-    min: float | None = attrs.field(default=None, validator=_check_bound)
-    max: float | None = attrs.field(default=None, validator=_check_max)
+    min: Value | None = attrs.field(default=None, validator=_check_bound, **VALUE_OPTIONS)
+    max: Value | None = attrs.field(default=None, validator=_check_max, **VALUE_OPTIONS)
 
     def __call__(self, step: S) -> S:
-        ops = ops_for(step)
-        value = self.schedule(step)
-        if self.min is not None:
-            value = ops.maximum(value, self.min)
-        if self.max is not None:
-            value = ops.minimum(value, self.max)
-        return value if isinstance(value, Tensor) else float(value)
+        result = self.schedule(step)
+        low, high = self.min, self.max
+        if isinstance(result, Tensor) or isinstance(low, Tensor) or isinstance(high, Tensor):
+            value = (
+                result
+                if isinstance(result, Tensor)
+                else torch.tensor(float(result), dtype=torch.float64)
+            )
+            if low.__class__ is float or low.__class__ is int:
+                value = value.clamp(min=low)
+            elif low is not None:
+                value, (bound,) = promoted(value, low)
+                value = torch.maximum(value, bound)
+            if high.__class__ is float or high.__class__ is int:
+                value = value.clamp(max=high)
+            elif high is not None:
+                value, (bound,) = promoted(value, high)
+                value = torch.minimum(value, bound)
+            return value  # type: ignore[return-value]
+        number = float(result)
+        if low is not None and number < low:
+            number = float(low)
+        if high is not None and number > high:
+            number = float(high)
+        return number

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
+from torch import Tensor
 
 from schedules.schedule_protocol import Schedule
 
@@ -45,7 +46,7 @@ def schedules_equal(a: object, b: object) -> bool:
     """
     if a is b:
         return True
-    if isinstance(a, functools.partial) and isinstance(b, functools.partial):
+    if type(a) is functools.partial and type(b) is functools.partial:  # not subclasses
         return (
             schedules_equal(a.func, b.func)
             and schedules_equal(a.args, b.args)
@@ -64,7 +65,7 @@ def schedules_equal(a: object, b: object) -> bool:
 def schedule_repr(schedule: object) -> str:
     """A readable repr: functions by qualified name, partials as ``partial(f, k=v)``, tuples
     of schedules element by element, anything else by its own ``repr``."""
-    if isinstance(schedule, functools.partial):
+    if type(schedule) is functools.partial:  # a subclass (a bound schedule) has its own repr
         parts = [schedule_repr(schedule.func)]
         parts += [repr(a) for a in schedule.args]
         parts += [f"{k}={v!r}" for k, v in schedule.keywords.items()]
@@ -89,6 +90,30 @@ CHILD_OPTIONS: dict[str, Any] = {
 }
 """``attrs.field`` options for wrapped schedule(s): compared with :func:`schedules_equal`,
 left out of the hash (partials hash by identity), shown with :func:`schedule_repr`."""
+
+
+class _Identity:
+    """A Tensor compared and hashed by identity (``==`` on Tensors is elementwise)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.value is self.value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+
+def _value_key(value: object) -> object:
+    return _Identity(value) if isinstance(value, Tensor) else value
+
+
+VALUE_OPTIONS: dict[str, Any] = {"eq": _value_key}
+"""``attrs.field`` options for a value hyperparameter: a number compares and hashes as
+itself, a Tensor by identity."""
 
 
 def using(check: Callable[[str, Any], object]) -> Callable[[Any, attrs.Attribute[Any], Any], None]:

@@ -5,16 +5,52 @@ Reference: optax ``constant_schedule(value)``; torch ``ConstantLR`` with ``facto
 
 from __future__ import annotations
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_number
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import S
+from schedules.tensor_values import Checked, Value, plus
+from schedules.validation import require_value
 
 
-def constant(step: S, value: float) -> S:
+class _Recipe(NamedTuple):
+    value: Checked
+
+
+def _prepare(value: Value) -> _Recipe:
+    return _Recipe(require_value("value", value))
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    return r.value
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    dtype = step.dtype if step.is_floating_point() else torch.float64
+    if r.value.__class__ is float:
+        return torch.full_like(step, r.value, dtype=dtype)
+    return plus(r.value, torch.zeros_like(step, dtype=dtype))
+
+
+def constant(step: S, value: Value) -> S:
     """``value`` at every step.
 
     A Python number step gives a Python ``float``; a Tensor step gives a Tensor of its shape
-    (``float64`` for integer steps, the step's dtype for floating steps) filled with ``value``.
+    (``float64`` for integer steps, the step's dtype for floating steps) filled with ``value``
+    (broadcast with ``value`` when it is a Tensor).
     """
-    value = require_number("value", value)
-    ops = ops_for(step)
-    return ops.constant(ops.step(step), value)
+    return FAMILY.call(step, (value, value.__class__))
+
+
+FAMILY = Family(
+    constant,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("value",),
+    horizon=lambda h: 0.0,
+    extent=lambda h: 100.0,
+)

@@ -3,31 +3,112 @@
 References: optax ``cosine_decay_schedule(init_value, decay_steps, alpha, exponent)`` with
 ``alpha = final / peak``; torch ``CosineAnnealingLR(T_max, eta_min)`` within ``T_max`` is
 ``cosine(s, peak=base_lr, steps=T_max, final=eta_min)`` (torch rises again past ``T_max``;
-this schedule holds ``final``). Loshchilov & Hutter 2017, SGDR.
+this schedule holds ``final``); timm ``CosineLRScheduler(t_initial, lr_min, k_decay)`` with one
+cycle is ``cosine(s, peak=base_lr, steps=t_initial, final=lr_min, k_decay=k_decay)``.
+Loshchilov & Hutter 2017, SGDR.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_number, require_positive
+from torch import Tensor
+
+from schedules import scalar_math
+from schedules.leaf_family import Family, finite_constant
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, cosine_interpolate, interpolate
+from schedules.validation import require_positive, require_value
 
 
-def cosine(step: S, peak: float, steps: float, final: float = 0.0, exponent: float = 1.0) -> S:
-    """``final + (peak - final) · (½ · (1 + cos(π · t / steps))) ** exponent``,
+class _Recipe(NamedTuple):
+    peak: Checked
+    steps: float
+    final: Checked
+    exponent: float
+    k_decay: float
+    angle: float  # π / steps: the angle per step
+
+
+def _prepare(
+    peak: Value, steps: float, final: Value = 0.0, exponent: float = 1.0, k_decay: float = 1.0
+) -> _Recipe:
+    peak = require_value("peak", peak)
+    steps = require_positive("steps", steps)
+    final = require_value("final", final)
+    exponent = require_positive("exponent", exponent)
+    k_decay = require_positive("k_decay", k_decay)
+    angle = finite_constant("steps", steps, math.pi / steps, "π / steps")
+    return _Recipe(peak, steps, final, exponent, k_decay, angle)
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    peak, steps, final, exponent, k_decay, angle = r
+    if step >= steps:
+        return final
+    if step <= 0:
+        return peak
+    if k_decay == 1.0:
+        factor = 0.5 * (1.0 + math.cos(step * angle))
+    else:
+        factor = 0.5 * (1.0 + math.cos(math.pi * (step / steps) ** k_decay))
+    if exponent != 1.0:
+        factor **= exponent
+    return scalar_math.interpolate(final, peak, factor)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    peak, steps, final, exponent, k_decay, angle = r
+    t = float_steps(step, 0.0, steps)
+    # the angle: π · t / steps, or π · (t / steps) ** k_decay
+    t = t.mul_(angle) if k_decay == 1.0 else t.div_(steps).pow_(k_decay).mul_(math.pi)
+    cosine = t.cos_()
+    if exponent == 1.0:
+        return cosine_interpolate(final, peak, cosine)
+    return interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
+
+
+def cosine(
+    step: S,
+    peak: Value,
+    steps: float,
+    final: Value = 0.0,
+    exponent: float = 1.0,
+    k_decay: float = 1.0,
+) -> S:
+    """``final + (peak - final) · (½ · (1 + cos(π · (t / steps) ** k_decay))) ** exponent``,
     ``t = min(step, steps)``.
 
-    Starts at ``peak``, ends at ``final`` at ``step = steps`` and holds it after. ``steps`` and
-    ``exponent`` must be > 0; ``exponent > 1`` falls faster early, ``< 1`` later.
+    Starts at ``peak``, ends at ``final`` at ``step = steps`` and holds it after. ``steps``,
+    ``exponent`` and ``k_decay`` must be > 0; ``exponent > 1`` falls faster early, ``< 1``
+    later. ``k_decay`` is timm's k-decay (``t**k / T**k`` in place of ``t / T``): ``k > 1``
+    stays near ``peak`` longer, ``k < 1`` leaves it sooner.
     """
-    peak = require_number("peak", peak)
-    steps = require_positive("steps", steps)
-    final = require_number("final", final)
-    exponent = require_positive("exponent", exponent)
-    ops = ops_for(step)
-    t = ops.minimum(ops.step(step), steps)
-    cosine_factor = 0.5 * (1.0 + ops.cos(t * (math.pi / steps)))
-    if exponent != 1.0:
-        cosine_factor = ops.power(cosine_factor, exponent)
-    return ops.interpolate(final, peak, cosine_factor)
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            steps,
+            final,
+            exponent,
+            k_decay,
+            peak.__class__,
+            steps.__class__,
+            final.__class__,
+            exponent.__class__,
+            k_decay.__class__,
+        ),
+    )
+
+
+FAMILY = Family(
+    cosine,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("steps",),
+    horizon=lambda h: float(h["steps"]),
+)

@@ -5,15 +5,29 @@ Restarts". torch ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)`` is
 ``cosine_restarts(s, peak=base_lr, period=T_0, mult=T_mult, final=eta_min)``; timm
 ``CosineLRScheduler(t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit=inf,
 warmup_t=0)`` is ``cosine_restarts(s, peak=base_lr, period=t_initial, mult=cycle_mul,
-final=lr_min, decay=cycle_decay)``.
+final=lr_min, decay=cycle_decay)``. ESPnet ``CosineAnnealingWarmupRestarts(first_cycle_steps,
+cycle_mult, max_lr, min_lr, warmup_steps, gamma)``, stepped once per batch as ESPnet's trainer
+does, is ``cosine_restarts(s, peak=max_lr, period=first_cycle_steps, mult=cycle_mult,
+final=min_lr, decay=gamma, warmup=warmup_steps)`` after ``s`` calls of its ``step()`` (see
+:func:`cosine_restarts` for where the two part).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
-from schedules.scalar_or_tensor import Ops, S, ops_for
-from schedules.validation import require_number, require_positive
+from torch import Tensor
+
+from schedules.leaf_family import Family, finite_constant
+from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
+from schedules.tensor_values import Checked, Value
+from schedules.validation import (
+    require_non_negative,
+    require_number,
+    require_positive,
+    require_value,
+)
 
 
 def _cycle_start(ops: Ops[S], i: S, period: float, mult: float) -> S:
@@ -38,16 +52,120 @@ def _cycle(ops: Ops[S], t: S, period: float, mult: float) -> tuple[S, S, S]:
     i = ops.where(t < _cycle_start(ops, estimate, period, mult), estimate - 1.0, estimate)
     i = ops.where(t >= _cycle_start(ops, i + 1.0, period, mult), i + 1.0, i)
     start = _cycle_start(ops, i, period, mult)
-    return i, t - start, _cycle_start(ops, i + 1.0, period, mult) - start
+    # A cycle lasts at least period steps; where consecutive starts round to the same float
+    # (beyond 2**53 · period), this keeps the division finite (the position is then 0).
+    length = ops.maximum(_cycle_start(ops, i + 1.0, period, mult) - start, period)
+    return i, t - start, length
+
+
+def _warm_cycle_start(ops: Ops[S], i: S, period: float, mult: float, warmup: float) -> S:
+    """First step of cycle ``i`` when each lasts ``warmup + (period - warmup) · mult**i``:
+    ``i · warmup + (period - warmup) · (mult**i - 1) / (mult - 1)`` (``mult > 1``), divided
+    last so that an integer start is computed exactly."""
+    return i * warmup + (period - warmup) * (ops.pow(mult, i) - 1.0) / (mult - 1.0)
+
+
+def _warm_cycle(ops: Ops[S], t: S, period: float, mult: float, warmup: float) -> tuple[S, S, S]:
+    """:func:`_cycle` for cycles of ``warmup + (period - warmup) · mult**i`` steps, ``mult > 1``.
+
+    ``start(i)`` has no closed-form inverse, but it lies between the starts of cycles of
+    ``(period - warmup) · mult**i`` steps and of ``period · mult**i`` steps, whose indices
+    :func:`_cycle` finds. A bisection between them, with a number of rounds fixed by the
+    hyperparameters (the bracket is at most ``log(period / (period - warmup)) / log(mult) +
+    4`` cycles wide), finds the cycle with no branch on values; as in :func:`_cycle`, every
+    step with ``start(i) <= t < start(i + 1)`` is in cycle ``i``.
+    """
+    annealing = period - warmup
+    high, _, _ = _cycle(ops, t, annealing, mult)  # start(i) >= the annealing-only start
+    low, _, _ = _cycle(ops, t, period, mult)  # start(i) <= the whole-period start
+    low = ops.maximum(low - 1.0, 0.0)  # a cycle of slack each way for rounding
+    high = high + 1.0
+    width = math.log(period / annealing) / math.log(mult) + 4.0
+    for _ in range(math.ceil(math.log2(width)) + 1):
+        middle = ops.floor((low + high + 1.0) * 0.5)
+        inside = t >= _warm_cycle_start(ops, middle, period, mult, warmup)
+        low = ops.where(inside, middle, low)
+        high = ops.where(inside, high, middle - 1.0)
+    i = ops.where(t < _warm_cycle_start(ops, low, period, mult, warmup), low - 1.0, low)
+    start = _warm_cycle_start(ops, i, period, mult, warmup)
+    # at least period steps, as in _cycle: finite where consecutive starts round together
+    length = ops.maximum(_warm_cycle_start(ops, i + 1.0, period, mult, warmup) - start, period)
+    return i, t - start, length
+
+
+class _Recipe(NamedTuple):
+    peak: Checked
+    period: float
+    mult: float
+    final: Checked
+    decay: float
+    warmup: float
+
+
+def _prepare(
+    peak: Value,
+    period: float,
+    mult: float = 1.0,
+    final: Value = 0.0,
+    decay: float = 1.0,
+    warmup: float = 0,
+) -> _Recipe:
+    peak = require_value("peak", peak)
+    period = require_positive("period", period)
+    mult = require_number("mult", mult)
+    if mult < 1.0:
+        raise ValueError(f"mult must be >= 1, got {mult!r}")
+    final = require_value("final", final)
+    decay = require_positive("decay", decay)
+    if decay > 1.0:
+        raise ValueError(f"decay must lie in (0, 1], got {decay!r}")
+    warmup = require_non_negative("warmup", warmup)
+    if warmup >= period:
+        raise ValueError(
+            f"warmup must be < period ({period!r}): each cycle warms up then anneals, "
+            f"got {warmup!r}"
+        )
+    finite_constant("period", period, 1.0 / period, "1 / period")
+    if mult != 1.0:
+        finite_constant("mult", mult, period / (mult - 1.0), "period / (mult - 1)")
+        finite_constant("mult", mult, 1.0 / math.log(mult), "1 / log(mult)")
+    return _Recipe(peak, period, mult, final, decay, warmup)
+
+
+def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:
+    peak, period, mult, final, decay, warmup = r
+    t = ops.step(step)
+    if warmup == 0.0:
+        i, position, length = _cycle(ops, t, period, mult)
+        cosine_factor = 0.5 * (1.0 + ops.cos(math.pi * position / length))
+    else:
+        if mult == 1.0:
+            i, position, length = _cycle(ops, t, period, mult)
+        else:
+            i, position, length = _warm_cycle(ops, t, period, mult, warmup)
+        annealed = ops.maximum(position - warmup, 0.0)
+        cosine = 0.5 * (1.0 + ops.cos(math.pi * annealed / (length - warmup)))
+        cosine_factor = ops.where(position < warmup, position / warmup, cosine)
+    cycle_peak = peak if decay == 1.0 else peak * ops.pow(decay, i)
+    return final + (cycle_peak - final) * cosine_factor
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    return _formula(SCALAR, step, r)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    return _formula(TENSOR, step, r)
 
 
 def cosine_restarts(
     step: S,
-    peak: float,
+    peak: Value,
     period: float,
     mult: float = 1.0,
-    final: float = 0.0,
+    final: Value = 0.0,
     decay: float = 1.0,
+    warmup: float = 0,
 ) -> S:
     """``final + (peak · decay**i - final) · ½ · (1 + cos(π · t_i / T_i))``.
 
@@ -62,19 +180,53 @@ def cosine_restarts(
     ``i``, whatever its size (integer ``period`` and ``mult`` give integer starts, exactly
     hit by integer steps). ``period`` must be > 0, ``mult >= 1`` (cycles that shrink would
     end in finite time), ``0 < decay <= 1`` (peaks never grow).
+
+    ``warmup = w > 0`` warms every cycle up, as ESPnet's ``CosineAnnealingWarmupRestarts``:
+    cycle ``i`` lasts ``T_i = w + (period - w) · mult**i`` steps (the warmup keeps its
+    length, the annealing part grows by ``mult``; ``w = 0`` is the rule above), rises
+    linearly from ``final`` to ``peak · decay**i`` over its first ``w`` steps, ``final +
+    (peak · decay**i - final) · t_i / w``, then anneals, ``final + (peak · decay**i - final)
+    · ½ · (1 + cos(π · (t_i - w) / (T_i - w)))``. ``0 <= warmup < period``.
+
+    Where ESPnet parts from it: ESPnet truncates each annealing length to an integer
+    (``int((T_i - w) · mult) + w``), so the two agree step for step while every
+    ``(period - w) · mult**i`` reached is an integer (``mult = 1``, an integer ``mult``, or a
+    short enough run) and drift apart by the dropped fractions after; ESPnet's
+    ``step(epoch)`` path grows whole cycles (``period · mult**i``) instead, which is not this
+    rule (nor its own ``step()``); with ``w = 0`` ESPnet gives ``min_lr`` at step 0 where
+    this gives ``peak``.
     """
-    peak = require_number("peak", peak)
-    period = require_positive("period", period)
-    mult = require_number("mult", mult)
-    if mult < 1.0:
-        raise ValueError(f"mult must be >= 1, got {mult!r}")
-    final = require_number("final", final)
-    decay = require_positive("decay", decay)
-    if decay > 1.0:
-        raise ValueError(f"decay must lie in (0, 1], got {decay!r}")
-    ops = ops_for(step)
-    t = ops.step(step)
-    i, position, length = _cycle(ops, t, period, mult)
-    cosine_factor = 0.5 * (1.0 + ops.cos(math.pi * position / length))
-    cycle_peak = peak if decay == 1.0 else peak * ops.pow(decay, i)
-    return final + (cycle_peak - final) * cosine_factor
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            period,
+            mult,
+            final,
+            decay,
+            warmup,
+            peak.__class__,
+            period.__class__,
+            mult.__class__,
+            final.__class__,
+            decay.__class__,
+            warmup.__class__,
+        ),
+    )
+
+
+def _extent(h: Any) -> float:
+    period, mult, warmup = h["period"], h["mult"], h["warmup"]
+    return float(3 * warmup + (period - warmup) * (1 + mult + mult * mult))  # three cycles
+
+
+FAMILY = Family(
+    cosine_restarts,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("period", "warmup"),
+    horizon=None,
+    extent=_extent,
+)

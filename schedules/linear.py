@@ -6,19 +6,77 @@ transition_begin)``.
 
 from __future__ import annotations
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_non_negative, require_number, require_positive
+from typing import NamedTuple
+
+from torch import Tensor
+
+from schedules import scalar_math
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, interpolate
+from schedules.validation import require_non_negative, require_positive, require_value
 
 
-def linear(step: S, start: float, end: float, steps: float, begin: float = 0) -> S:
+class _Recipe(NamedTuple):
+    start: Checked
+    end: Checked
+    steps: float
+    begin: float
+
+
+def _prepare(start: Value, end: Value, steps: float, begin: float = 0) -> _Recipe:
+    return _Recipe(
+        require_value("start", start),
+        require_value("end", end),
+        require_positive("steps", steps),
+        require_non_negative("begin", begin),
+    )
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    start, end, steps, begin = r
+    t = step - begin
+    if t <= 0:
+        return start
+    return scalar_math.interpolate(start, end, t / steps)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    start, end, steps, begin = r
+    if begin == 0.0:
+        t = float_steps(step, 0.0, steps)
+    else:
+        t = float_steps(step).sub_(begin).clamp_min_(0.0).clamp_max_(steps)
+    return interpolate(start, end, t.div_(steps))
+
+
+def linear(step: S, start: Value, end: Value, steps: float, begin: float = 0) -> S:
     """``start + (end - start) · t / steps`` with ``t = clip(step - begin, 0, steps)``.
 
     Holds ``start`` before ``begin`` and ``end`` from ``begin + steps`` on.
     """
-    start = require_number("start", start)
-    end = require_number("end", end)
-    steps = require_positive("steps", steps)
-    begin = require_non_negative("begin", begin)
-    ops = ops_for(step)
-    t = ops.clip(ops.step(step) - begin, 0.0, steps)
-    return ops.interpolate(start, end, t / steps)
+    return FAMILY.call(
+        step,
+        (
+            start,
+            end,
+            steps,
+            begin,
+            start.__class__,
+            end.__class__,
+            steps.__class__,
+            begin.__class__,
+        ),
+    )
+
+
+FAMILY = Family(
+    linear,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start", "end"),
+    lengths=("steps", "begin"),
+    horizon=lambda h: h["begin"] + h["steps"],
+)

@@ -6,47 +6,68 @@ milestones=milestones, gamma=gamma)``.
 
 from __future__ import annotations
 
-import itertools
+from bisect import bisect_right
 from collections.abc import Sequence
+from typing import NamedTuple
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_increasing, require_number, require_positive
+from torch import Tensor
 
-
-def _is_sorted_natural_list(milestones: object) -> bool:
-    """The common case, checked fast: a list or tuple of sorted non-negative Python ints."""
-    if type(milestones) is not list and type(milestones) is not tuple:
-        return False
-    if not all(type(m) is int for m in milestones):
-        return False
-    return (not milestones or milestones[0] >= 0) and all(
-        a <= b for a, b in itertools.pairwise(milestones)
-    )
+from schedules import scalar_math
+from schedules.intervals import bisection_table, lookup
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import S
+from schedules.tensor_values import Checked, Value, times
+from schedules.validation import require_increasing, require_positive, require_value
 
 
-def _checked_milestones(milestones: Sequence[float]) -> Sequence[float]:
-    if _is_sorted_natural_list(milestones):
-        return milestones
+class _Recipe(NamedTuple):
+    start: Checked
+    milestones: tuple[float, ...]
+    levels: tuple[float, ...]  # start · gamma**k for k milestones passed (gamma**k: Tensor start)
+
+
+def _prepare(start: Value, milestones: Sequence[float], gamma: float) -> _Recipe:
+    start = require_value("start", start)
     bounds = require_increasing("milestones", milestones, strict=False)
     if bounds and bounds[0] < 0:
         raise ValueError(f"milestones must be >= 0, got {list(milestones)!r}")
-    return bounds
+    gamma = require_positive("gamma", gamma)
+    factor = start if start.__class__ is float else 1.0
+    levels = tuple(factor * scalar_math.power(gamma, k) for k in range(len(bounds) + 1))
+    return _Recipe(start, bisection_table(milestones, bounds), levels)
 
 
-def multistep(step: S, start: float, milestones: Sequence[float], gamma: float) -> S:
+def _scalar(step: float, r: _Recipe) -> float:
+    _, milestones, levels = r
+    return levels[bisect_right(milestones, step if step > 0 else 0)]
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    value = lookup(r.levels, step, r.milestones)
+    return value if r.start.__class__ is float else times(r.start, value)
+
+
+def multistep(step: S, start: Value, milestones: Sequence[float], gamma: float) -> S:
     """``start · gamma ** n`` where ``n = #{m in milestones : m <= step}``.
 
     ``milestones`` must be sorted and >= 0; a repeated milestone counts once per
     occurrence, so ``[5, 5]`` multiplies by ``gamma ** 2`` at step 5, as torch ``MultiStepLR``
     does (it counts milestones with a ``Counter``). No milestones gives ``start`` throughout.
-    ``gamma`` must be > 0.
+    ``gamma`` must be > 0. The milestone passed is found by binary search (``bisect``;
+    ``torch.bucketize`` for Tensor steps): O(log n) per step.
     """
-    start = require_number("start", start)
-    bounds = _checked_milestones(milestones)
-    gamma = require_positive("gamma", gamma)
-    ops = ops_for(step)
-    t = ops.step(step)
-    passed = ops.constant(t, 0.0)
-    for milestone in bounds:
-        passed = passed + ops.where(t >= milestone, 1.0, 0.0)
-    return start * ops.pow(gamma, passed)
+    return FAMILY.call(
+        step, (start, milestones, gamma, start.__class__, milestones.__class__, gamma.__class__)
+    )
+
+
+FAMILY = Family(
+    multistep,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start",),
+    lengths=("milestones",),
+    horizon=lambda h: float(h["milestones"][-1]) if h["milestones"] else 0.0,
+    extent=lambda h: 1.25 * h["milestones"][-1] if h["milestones"] else 100.0,
+)

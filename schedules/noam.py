@@ -7,12 +7,53 @@ References: Vaswani et al. 2017, "Attention Is All You Need", eq. (3); ESPnet
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_number, require_positive
+from torch import Tensor
+
+from schedules.leaf_family import Family, finite_constant
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, times
+from schedules.validation import require_positive, require_value
 
 
-def noam(step: S, d_model: float, warmup: float, scale: float = 1.0) -> S:
+class _Recipe(NamedTuple):
+    factor: Checked  # scale · d_model^-½
+    warmup: float
+    rise: float  # warmup^1.5: step / rise is the warm-up's rising branch
+
+
+def _prepare(d_model: float, warmup: float, scale: Value = 1.0) -> _Recipe:
+    d_model = require_positive("d_model", d_model)
+    warmup = require_positive("warmup", warmup)
+    scale = require_value("scale", scale)
+    rise = warmup * math.sqrt(warmup)
+    finite_constant("warmup", warmup, 1.0 / rise if rise else math.inf, "warmup ** -1.5")
+    root = 1.0 / math.sqrt(d_model)
+    if scale.__class__ is float:
+        factor = finite_constant("scale", scale, scale * root, "scale · d_model ** -0.5")
+        return _Recipe(factor, warmup, rise)
+    return _Recipe(scale * root, warmup, rise)
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    factor, warmup, rise = r
+    if step < warmup:
+        return factor * (step / rise) if step > 0 else 0.0
+    return factor / math.sqrt(step)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    factor, warmup, rise = r
+    s = float_steps(step)
+    rising = s / rise
+    decaying = s.clamp_min_(warmup).rsqrt_()
+    # rising < decaying before warmup, rising >= decaying from it on: their minimum
+    return times(factor, decaying.clamp_max_(rising))
+
+
+def noam(step: S, d_model: float, warmup: float, scale: Value = 1.0) -> S:
     """``scale · d_model^-½ · min(s^-½, s · warmup^-1.5)``, and 0 at ``s = 0``.
 
     Rises linearly up to its peak ``scale · (d_model · warmup)^-½`` at ``s = warmup``, then
@@ -23,13 +64,22 @@ def noam(step: S, d_model: float, warmup: float, scale: float = 1.0) -> S:
     optimizer's lr, evaluated at ``step_num = last_epoch + 1``; SpeeChain ``Noamlr`` with
     ``d_model`` given is this with ``scale=1`` at the 1-based real step (without ``d_model``
     it is :func:`~schedules.inverse_sqrt` with ``peak`` = the optimizer's lr). So their n-th
-    update uses ``noam(n, ...)``. Negative steps behave as step 0 (value 0).
+    update uses ``noam(n, ...)``. Negative steps behave as step 0 (value 0). ``d_model`` and
+    ``warmup`` must be > 0, with ``warmup ** -1.5`` and ``scale · d_model ** -0.5`` finite
+    (``warmup=1e-300`` is a ``ValueError``).
     """
-    d_model = require_positive("d_model", d_model)
-    warmup = require_positive("warmup", warmup)
-    scale = require_number("scale", scale)
-    ops = ops_for(step)
-    s = ops.step(step)
-    rising = s / (warmup * math.sqrt(warmup))
-    decaying = 1.0 / ops.sqrt(ops.maximum(s, warmup))
-    return scale / math.sqrt(d_model) * ops.where(s < warmup, rising, decaying)
+    return FAMILY.call(
+        step, (d_model, warmup, scale, d_model.__class__, warmup.__class__, scale.__class__)
+    )
+
+
+FAMILY = Family(
+    noam,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("scale",),
+    lengths=("warmup",),
+    horizon=None,
+    extent=lambda h: 10.0 * h["warmup"],
+)

@@ -7,9 +7,14 @@ Reference: torch ``torch.optim.lr_scheduler.OneCycleLR`` (Smith & Topin 2018,
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
-from schedules.scalar_or_tensor import Ops, S, ops_for
-from schedules.validation import require_choice, require_number, require_open_unit, require_positive
+from torch import Tensor
+
+from schedules.leaf_family import Family, finite_constant
+from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
+from schedules.tensor_values import Value
+from schedules.validation import require_choice, require_open_unit, require_positive, require_value
 
 ANNEALS = ("cos", "linear")
 """The annealing strategies of :func:`one_cycle`."""
@@ -21,9 +26,84 @@ def _anneal(ops: Ops[S], start: float, end: float, pct: S, anneal: str) -> S:
     return (end - start) * pct + start
 
 
+class _Recipe(NamedTuple):
+    last: float  # steps - 1: the horizon
+    phases: tuple[tuple[float, float, Any, Any], ...]  # (begin, end step, from, to value)
+    anneal: str
+
+
+def _prepare(
+    peak: Value,
+    steps: float,
+    pct_start: float = 0.3,
+    div: float = 25.0,
+    final_div: float = 1e4,
+    anneal: str = "cos",
+    three_phase: bool = False,
+) -> _Recipe:
+    peak = require_value("peak", peak)
+    steps = require_positive("steps", steps)
+    pct_start = require_open_unit("pct_start", pct_start)
+    div = require_positive("div", div)
+    final_div = require_positive("final_div", final_div)
+    anneal = require_choice("anneal", anneal, ANNEALS)
+    if not isinstance(three_phase, bool):
+        raise ValueError(f"three_phase must be a bool, got {three_phase!r}")
+    first_end = pct_start * steps - 1.0
+    if first_end == 0.0:
+        raise ValueError(
+            f"pct_start · steps must not be 1 (got pct_start={pct_start!r}, steps={steps!r}): "
+            "the warm-up phase would have zero length"
+        )
+    if peak.__class__ is float:
+        finite_constant("div", div, peak / div, "peak / div")
+        finite_constant("final_div", final_div, peak / div / final_div, "peak / div / final_div")
+    initial = peak / div
+    minimum = initial / final_div
+    last = steps - 1.0
+    phases: list[tuple[float, Any, Any]]  # (end step, start value, end value)
+    if three_phase:
+        phases = [
+            (first_end, initial, peak),
+            (2.0 * pct_start * steps - 2.0, peak, initial),
+            (last, initial, minimum),
+        ]
+    else:
+        phases = [(first_end, initial, peak), (last, peak, minimum)]
+
+    bounded: list[tuple[float, float, Any, Any]] = []
+    for i, (end, start_value, end_value) in enumerate(phases):
+        begin = phases[i - 1][0] if i > 0 else 0.0
+        bounded.append((begin, end, start_value, end_value))
+    return _Recipe(last, tuple(bounded), anneal)
+
+
+def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:
+    last, phases, anneal = r
+    s = ops.minimum(ops.step(step), last)
+    value: S | None = None
+    # Build from the last phase back, so that the first phase whose end is >= s wins.
+    for begin, end, start_value, end_value in reversed(phases):
+        # A phase of non-positive length is never entered (see above): its denominator
+        # only has to keep the unused branch finite.
+        length = end - begin if end > begin else 1.0
+        phase_value = _anneal(ops, start_value, end_value, (s - begin) / length, anneal)
+        value = phase_value if value is None else ops.where(s <= end, phase_value, value)
+    assert value is not None
+    return value
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    return _formula(SCALAR, step, r)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    return _formula(TENSOR, step, r)
+
+
 def one_cycle(
     step: S,
-    peak: float,
+    peak: Value,
     steps: float,
     pct_start: float = 0.3,
     div: float = 25.0,
@@ -56,44 +136,33 @@ def one_cycle(
     that last case), where torch raises after ``total_steps`` and, at exactly ``total_steps``,
     extrapolates the last phase. Negative steps behave as step 0.
     """
-    peak = require_number("peak", peak)
-    steps = require_positive("steps", steps)
-    pct_start = require_open_unit("pct_start", pct_start)
-    div = require_positive("div", div)
-    final_div = require_positive("final_div", final_div)
-    anneal = require_choice("anneal", anneal, ANNEALS)
-    if not isinstance(three_phase, bool):
-        raise ValueError(f"three_phase must be a bool, got {three_phase!r}")
-    first_end = pct_start * steps - 1.0
-    if first_end == 0.0:
-        raise ValueError(
-            f"pct_start · steps must not be 1 (got pct_start={pct_start!r}, steps={steps!r}): "
-            "the warm-up phase would have zero length"
-        )
-    initial = peak / div
-    minimum = initial / final_div
-    last = steps - 1.0
-    phases: list[tuple[float, float, float]]  # (end step, start value, end value)
-    if three_phase:
-        phases = [
-            (first_end, initial, peak),
-            (2.0 * pct_start * steps - 2.0, peak, initial),
-            (last, initial, minimum),
-        ]
-    else:
-        phases = [(first_end, initial, peak), (last, peak, minimum)]
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            steps,
+            pct_start,
+            div,
+            final_div,
+            anneal,
+            three_phase,
+            peak.__class__,
+            steps.__class__,
+            pct_start.__class__,
+            div.__class__,
+            final_div.__class__,
+            anneal.__class__,
+            three_phase.__class__,
+        ),
+    )
 
-    ops = ops_for(step)
-    s = ops.minimum(ops.step(step), last)
-    value: S | None = None
-    # Build from the last phase back, so that the first phase whose end is >= s wins.
-    for i in reversed(range(len(phases))):
-        end, start_value, end_value = phases[i]
-        begin = phases[i - 1][0] if i > 0 else 0.0
-        # A phase of non-positive length is never entered (see above): its denominator
-        # only has to keep the unused branch finite.
-        length = end - begin if end > begin else 1.0
-        phase_value = _anneal(ops, start_value, end_value, (s - begin) / length, anneal)
-        value = phase_value if value is None else ops.where(s <= end, phase_value, value)
-    assert value is not None
-    return value
+
+FAMILY = Family(
+    one_cycle,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak",),
+    lengths=("steps",),
+    horizon=lambda h: float(h["steps"] - 1),
+)

@@ -6,26 +6,35 @@ values themselves are given).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
+from typing import Any, NamedTuple, cast
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_increasing, require_number
+from torch import Tensor
+
+from schedules.intervals import bisection_table, lookup
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import S
+from schedules.tensor_values import Checked, Value
+from schedules.validation import require_increasing, require_value, require_values
 
 
-def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[float]) -> S:
-    """``values[k]`` where ``k = #{b in boundaries : b <= s}``.
+class _Recipe(NamedTuple):
+    boundaries: tuple[float, ...]
+    values: tuple[Checked, ...]  # or one Tensor of them (the tensor formula only)
 
-    ``values[0]`` before the first boundary; from boundary ``boundaries[i]`` on (that step
-    included), ``values[i + 1]``; the last value is held forever. ``boundaries`` must be
-    strictly increasing and ``values`` must have ``len(boundaries) + 1`` entries.
 
-    optax ``piecewise_constant_schedule(init_value=values[0], boundaries_and_scales={b_i:
-    values[i+1] / values[i]})`` switches at the same steps (a scale applies from ``count >=
-    b_i`` on), so for positive values it gives the same values (optax takes non-negative
-    scales, so it cannot express a sign change or a step up from 0). Negative steps behave
-    as step 0.
-    """
+def _prepare(boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> _Recipe:
     bounds = require_increasing("boundaries", boundaries)
+    if isinstance(values, Tensor):
+        if values.dim() == 0 or len(values) != len(bounds) + 1:
+            raise ValueError(
+                f"values must have len(boundaries) + 1 = {len(bounds) + 1} entries (along "
+                f"its first dimension, for a Tensor), got shape {tuple(values.shape)}"
+            )
+        return _Recipe(
+            bisection_table(boundaries, bounds), cast(Any, require_value("values", values))
+        )
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise ValueError(f"values must be a sequence of numbers, got {values!r}")
     if len(values) != len(bounds) + 1:
@@ -33,10 +42,45 @@ def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[fl
             f"values must have len(boundaries) + 1 = {len(bounds) + 1} entries, "
             f"got {len(values)}: {list(values)!r}"
         )
-    levels = [require_number(f"values[{i}]", v) for i, v in enumerate(values)]
-    ops = ops_for(step)
-    s = ops.step(step)
-    value = ops.constant(s, levels[0])
-    for bound, level in zip(bounds, levels[1:], strict=True):
-        value = ops.where(s >= bound, level, value)
-    return value
+    levels = tuple(require_values("values", values))
+    return _Recipe(bisection_table(boundaries, bounds), levels)
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    boundaries, values = r
+    return values[bisect_right(boundaries, step if step > 0 else 0)]
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    return lookup(r.values, step, r.boundaries)
+
+
+def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> S:
+    """``values[k]`` where ``k = #{b in boundaries : b <= s}``.
+
+    ``values[0]`` before the first boundary; from boundary ``boundaries[i]`` on (that step
+    included), ``values[i + 1]``; the last value is held forever. ``boundaries`` must be
+    strictly increasing and ``values`` must have ``len(boundaries) + 1`` entries (each a
+    number or a Tensor broadcasting with the step; or one Tensor whose first dimension holds
+    them). The interval is found by binary search (``bisect``; ``torch.bucketize`` for Tensor
+    steps): O(log n) per step.
+
+    optax ``piecewise_constant_schedule(init_value=values[0], boundaries_and_scales={b_i:
+    values[i+1] / values[i]})`` switches at the same steps (a scale applies from ``count >=
+    b_i`` on), so for positive values it gives the same values (optax takes non-negative
+    scales, so it cannot express a sign change or a step up from 0). Negative steps behave
+    as step 0.
+    """
+    return FAMILY.call(step, (boundaries, values, boundaries.__class__, values.__class__))
+
+
+FAMILY = Family(
+    piecewise_constant,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("values",),
+    lengths=("boundaries",),
+    horizon=lambda h: float(h["boundaries"][-1]) if h["boundaries"] else 0.0,
+    extent=lambda h: 1.25 * h["boundaries"][-1] if h["boundaries"] else 100.0,
+)

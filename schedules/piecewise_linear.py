@@ -1,65 +1,142 @@
-"""Linear interpolation between ``(step, value)`` points.
+"""Linear (or half-cosine) interpolation between ``(step, value)`` points.
 
-Reference: optax ``piecewise_interpolate_schedule("linear", ...)`` (which takes multiplicative
-scales from step 0; here the points themselves are given).
+Reference: optax ``piecewise_interpolate_schedule("linear" | "cosine", ...)`` (which takes
+multiplicative scales from step 0; here the points themselves are given).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_number
+import torch
+from torch import Tensor
+
+from schedules.intervals import pick, tensor_interval
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, promoted
+from schedules.validation import require_choice, require_number, require_value
+
+INTERPOLATIONS = ("linear", "cosine")
+"""The transitions of :func:`piecewise_linear` between consecutive points."""
 
 
-def _require_points(points: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
+class _Recipe(NamedTuple):
+    xs: tuple[float, ...]  # the points' steps, sorted
+    vs: tuple[Checked, ...]  # their values
+    starts: tuple[float, ...]  # per segment i (from xs[i] to xs[i+1]): its start ...
+    widths: tuple[float, ...]  # ... and its width (a jump: start - 1 and width 1)
+    cosine: bool  # interpolation == "cosine"
+
+
+def _prepare(points: Sequence[Sequence[Value]], interpolation: str = "linear") -> _Recipe:
     if isinstance(points, str) or not isinstance(points, Sequence) or not points:
         raise ValueError(
             f"points must be a non-empty sequence of (step, value) pairs, got {points!r}"
         )
-    pairs = []
+    xs: list[float] = []
+    vs: list[Checked] = []
     for i, point in enumerate(points):
         if isinstance(point, str) or not isinstance(point, Sequence) or len(point) != 2:
             raise ValueError(f"points[{i}] must be a (step, value) pair, got {point!r}")
-        pairs.append(
-            (
-                require_number(f"points[{i}] step", point[0]),
-                require_number(f"points[{i}] value", point[1]),
-            )
-        )
-    for i in range(1, len(pairs)):
-        if pairs[i][0] < pairs[i - 1][0]:
+        xs.append(require_number(f"points[{i}] step", point[0]))
+        vs.append(require_value(f"points[{i}] value", point[1]))
+    for i in range(1, len(xs)):
+        if xs[i] < xs[i - 1]:
             raise ValueError(
-                f"points must be sorted by step, but points[{i}] step {pairs[i][0]!r} < "
-                f"points[{i - 1}] step {pairs[i - 1][0]!r}: {list(points)!r}"
+                f"points must be sorted by step, but points[{i}] step {xs[i]!r} < "
+                f"points[{i - 1}] step {xs[i - 1]!r}: {list(points)!r}"
             )
-    return pairs
+    interpolation = require_choice("interpolation", interpolation, INTERPOLATIONS)
+    # A jump (two points at one step) is a segment whose fraction is 1 wherever it is used.
+    starts = [x0 if x1 > x0 else x0 - 1.0 for x0, x1 in itertools.pairwise(xs)]
+    widths = [x1 - x0 if x1 > x0 else 1.0 for x0, x1 in itertools.pairwise(xs)]
+    cosine = interpolation == "cosine"
+    return _Recipe(tuple(xs), tuple(vs), tuple(starts), tuple(widths), cosine)
 
 
-def piecewise_linear(step: S, points: Sequence[Sequence[float]]) -> S:
-    """Linear between consecutive points ``(x_i, v_i)``, constant outside them.
+def _scalar(step: float, r: _Recipe) -> float:
+    xs, vs = r.xs, r.vs
+    s = step if step > 0 else 0
+    i = bisect.bisect_right(xs, s)  # points at or before s
+    if i == len(xs):
+        return vs[-1]
+    if i == 0:
+        return vs[0]
+    x0, x1, v0, v1 = xs[i - 1], xs[i], vs[i - 1], vs[i]
+    fraction = (s - x0) / (x1 - x0)
+    if r.cosine:
+        fraction = 0.5 * (1.0 - math.cos(math.pi * fraction))
+    return v0 + (v1 - v0) * fraction
 
-    For ``x_i <= s < x_{i+1}`` the value is ``v_i + (v_{i+1} - v_i) · (s - x_i) / (x_{i+1} -
-    x_i)``; before the first point it is ``v_0``, from the last point on it is the last
-    value. ``points`` must be sorted by step. Two points may share a step: that is a jump,
-    and the schedule is right-continuous there (at and after the shared step it takes the
-    value of the later point; the earlier one is the limit from the left). A single point
-    is a constant.
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    xs, vs, starts, widths, cosine = r
+    if len(xs) == 1:
+        t = float_steps(step)
+        return pick(vs, torch.zeros_like(step, dtype=torch.int64), t.dtype, t.device)
+    if xs[0] >= 0.0:
+        t = float_steps(step, xs[0], xs[-1])
+    else:  # negative steps act as step 0
+        t = float_steps(step).clamp_min_(xs[0]).clamp_max_(xs[-1])
+    segment = tensor_interval(t, xs).sub_(1).clamp_min_(0).clamp_max_(len(xs) - 2)
+    dtype, device = t.dtype, t.device
+    fraction = t.sub_(pick(starts, segment, dtype, device)).div_(
+        pick(widths, segment, dtype, device)
+    )
+    fraction = fraction.clamp_min_(0.0).clamp_max_(1.0)
+    if cosine:  # ½ · (1 - cos(π · f)): exactly 0 and 1 at the ends
+        fraction = fraction.mul_(math.pi).cos_().neg_().add_(1.0).mul_(0.5)
+    low = pick(vs[:-1], segment, dtype, device)
+    high = pick(vs[1:], segment, dtype, device)
+    fraction, (low, high) = promoted(fraction, low, high)
+    return torch.lerp(low, high, fraction)
+
+
+def piecewise_linear(
+    step: S, points: Sequence[Sequence[Value]], interpolation: str = "linear"
+) -> S:
+    """Linear (or half-cosine) between consecutive points ``(x_i, v_i)``, constant outside.
+
+    For ``x_i <= s < x_{i+1}`` and ``f = (s - x_i) / (x_{i+1} - x_i)`` the value is ``v_i +
+    (v_{i+1} - v_i) · f`` (``interpolation="linear"``) or ``v_i + (v_{i+1} - v_i) · ½ · (1 -
+    cos(π · f))`` (``"cosine"``: flat at both points, equal to linear at their midpoint);
+    before the first point it is ``v_0``, from the last point on it is the last value.
+    ``points`` must be sorted by step. Two points may share a step: that is a jump, and the
+    schedule is right-continuous there (at and after the shared step it takes the value of
+    the later point; the earlier one is the limit from the left). A single point is a
+    constant. A value may be a Tensor broadcasting with the step. The segment is found by
+    binary search (``bisect``; ``torch.bucketize`` for Tensor steps): O(log n) per step.
 
     optax ``piecewise_interpolate_schedule("linear", init_value=v_0, boundaries_and_scales=
     {x_i: v_i / v_{i-1}})`` is the same function when ``x_0 = 0`` and the steps are
-    distinct (optax always starts at step 0). Negative steps behave as step 0.
+    distinct (optax always starts at step 0); ``interpolation="cosine"`` is optax
+    ``piecewise_interpolate_schedule("cosine", ...)`` likewise. Negative steps behave as
+    step 0.
     """
-    pairs = _require_points(points)
-    ops = ops_for(step)
-    s = ops.step(step)
-    value = ops.constant(s, pairs[0][1])
-    for (x0, v0), (x1, v1) in itertools.pairwise(pairs):
-        if x1 > x0:
-            segment = v0 + (v1 - v0) * ((s - x0) / (x1 - x0))
-            value = ops.where(s >= x0, segment, value)
-        else:
-            value = ops.where(s >= x0, v1, value)
-    last_step, last_value = pairs[-1]
-    return ops.where(s >= last_step, last_value, value)
+    return FAMILY.call(
+        step,
+        (
+            points,
+            interpolation,
+            points.__class__,
+            interpolation.__class__,
+        ),
+    )
+
+
+FAMILY = Family(
+    piecewise_linear,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("points",),
+    lengths=("points",),
+    horizon=lambda h: float(h["points"][-1][0]),
+    extent=lambda h: 1.25 * h["points"][-1][0] if h["points"][-1][0] > 0 else 100.0,
+)

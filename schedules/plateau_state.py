@@ -23,22 +23,26 @@ compares by value.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from schedules.combinator_fields import using
-from schedules.validation import require_non_negative_int, require_not_nan, require_unit_interval
+from schedules.validation import require_int, require_not_nan, require_unit_interval
+
+_COUNT = functools.partial(require_int, minimum=0)
+"""A count: an int >= 0 (bools refused)."""
 
 __all__ = ["PlateauState"]
 
 _FIELDS: dict[str, Callable[[str, Any], object]] = {
     "scale": require_unit_interval,
     "best": require_not_nan,
-    "num_bad_epochs": require_non_negative_int,
-    "cooldown_counter": require_non_negative_int,
-    "last_epoch": require_non_negative_int,
+    "num_bad_epochs": _COUNT,
+    "cooldown_counter": _COUNT,
+    "last_epoch": _COUNT,
 }
 """Every key of :meth:`PlateauState.as_dict`, with the check of its value."""
 
@@ -54,9 +58,9 @@ class PlateauState:
 
     scale: float = attrs.field(validator=using(require_unit_interval))
     best: float = attrs.field(validator=using(require_not_nan))
-    num_bad_epochs: int = attrs.field(validator=using(require_non_negative_int))
-    cooldown_counter: int = attrs.field(validator=using(require_non_negative_int))
-    last_epoch: int = attrs.field(validator=using(require_non_negative_int))
+    num_bad_epochs: int = attrs.field(validator=using(_COUNT))
+    cooldown_counter: int = attrs.field(validator=using(_COUNT))
+    last_epoch: int = attrs.field(validator=using(_COUNT))
 
     def as_dict(self) -> dict[str, float | int]:
         """The state as a plain dict of numbers (``scale`` and ``best`` floats, the counters

@@ -2,29 +2,121 @@
 
 Reference: optax ``polynomial_schedule(init_value, end_value, power, transition_steps,
 transition_begin)``; torch ``PolynomialLR(total_iters, power)`` is
-``polynomial(s, start=base_lr, end=0.0, steps=total_iters, power=power)``.
+``polynomial(s, start=base_lr, end=0.0, steps=total_iters, power=power)``; timm
+``PolyLRScheduler(t_initial, power, lr_min, k_decay)`` with one cycle is ``polynomial(s,
+start=base_lr, end=lr_min, steps=t_initial, power=power, k_decay=k_decay)``.
 """
 
 from __future__ import annotations
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_non_negative, require_number, require_positive
+from typing import NamedTuple
+
+from torch import Tensor
+
+from schedules import scalar_math
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, interpolate
+from schedules.validation import require_non_negative, require_positive, require_value
+
+
+class _Recipe(NamedTuple):
+    start: Checked
+    end: Checked
+    steps: float
+    power: float
+    begin: float
+    k_decay: float
+
+
+def _prepare(
+    start: Value,
+    end: Value,
+    steps: float,
+    power: float = 1.0,
+    begin: float = 0,
+    k_decay: float = 1.0,
+) -> _Recipe:
+    return _Recipe(
+        require_value("start", start),
+        require_value("end", end),
+        require_positive("steps", steps),
+        require_positive("power", power),
+        require_non_negative("begin", begin),
+        require_positive("k_decay", k_decay),
+    )
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    start, end, steps, power, begin, k_decay = r
+    t = step - begin
+    if t <= 0:
+        return start
+    if t >= steps:
+        return end
+    fraction = t / steps if k_decay == 1.0 else (t / steps) ** k_decay
+    remaining = (1.0 - fraction) ** power
+    return scalar_math.interpolate(end, start, remaining)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    start, end, steps, power, begin, k_decay = r
+    if begin == 0.0:
+        t = float_steps(step, 0.0, steps)
+    else:
+        t = float_steps(step).sub_(begin).clamp_min_(0.0).clamp_max_(steps)
+    if k_decay == 1.0:
+        remaining = t.sub_(steps).div_(-steps)  # (steps - t) / steps
+    else:
+        remaining = t.div_(steps).pow_(k_decay).neg_().add_(1.0)  # 1 - (t / steps) ** k
+    if power != 1.0:
+        remaining = remaining.pow_(power)
+    return interpolate(end, start, remaining)
 
 
 def polynomial(
-    step: S, start: float, end: float, steps: float, power: float = 1.0, begin: float = 0
+    step: S,
+    start: Value,
+    end: Value,
+    steps: float,
+    power: float = 1.0,
+    begin: float = 0,
+    k_decay: float = 1.0,
 ) -> S:
-    """``end + (start - end) · (1 - t / steps) ** power`` with ``t = clip(step - begin, 0, steps)``.
+    """``end + (start - end) · (1 - (t / steps) ** k_decay) ** power`` with
+    ``t = clip(step - begin, 0, steps)``.
 
-    Holds ``start`` before ``begin`` and ``end`` from ``begin + steps`` on. ``power = 1`` is
-    :func:`schedules.linear`; ``power > 1`` falls fast then flattens, ``power < 1`` the
-    reverse. ``steps`` and ``power`` must be > 0, ``begin`` >= 0.
+    Holds ``start`` before ``begin`` and ``end`` from ``begin + steps`` on. ``power = 1`` (with
+    ``k_decay = 1``) is :func:`schedules.linear`; ``power > 1`` falls fast then flattens,
+    ``power < 1`` the reverse. ``k_decay`` is timm's k-decay (``t**k / T**k`` in place of
+    ``t / T``). ``steps``, ``power`` and ``k_decay`` must be > 0, ``begin`` >= 0.
     """
-    start = require_number("start", start)
-    end = require_number("end", end)
-    steps = require_positive("steps", steps)
-    power = require_positive("power", power)
-    begin = require_non_negative("begin", begin)
-    ops = ops_for(step)
-    t = ops.clip(ops.step(step) - begin, 0.0, steps)
-    return ops.interpolate(end, start, ops.power(1.0 - t / steps, power))
+    return FAMILY.call(
+        step,
+        (
+            start,
+            end,
+            steps,
+            power,
+            begin,
+            k_decay,
+            start.__class__,
+            end.__class__,
+            steps.__class__,
+            power.__class__,
+            begin.__class__,
+            k_decay.__class__,
+        ),
+    )
+
+
+FAMILY = Family(
+    polynomial,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start", "end"),
+    lengths=("steps", "begin"),
+    horizon=lambda h: h["begin"] + h["steps"],
+)

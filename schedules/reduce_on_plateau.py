@@ -54,6 +54,7 @@ one host-device sync per update, as in torch.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -64,12 +65,15 @@ from schedules.combinator_fields import using
 from schedules.plateau_state import PlateauState
 from schedules.validation import (
     require_choice,
+    require_int,
     require_non_negative,
-    require_non_negative_int,
     require_number,
     require_open_unit,
     require_unit_interval,
 )
+
+_COUNT = functools.partial(require_int, minimum=0)
+"""A count: an int >= 0 (bools refused)."""
 
 __all__ = ["MODES", "THRESHOLD_MODES", "PlateauState", "reduce_on_plateau"]
 
@@ -116,11 +120,11 @@ class reduce_on_plateau:
     doc). ``init()`` and ``update(state, metric)`` are pure."""
 
     factor: float = attrs.field(default=0.1, validator=using(require_open_unit))
-    patience: int = attrs.field(default=10, validator=using(require_non_negative_int))
+    patience: int = attrs.field(default=10, validator=using(_COUNT))
     threshold: float = attrs.field(default=1e-4, validator=using(require_non_negative))
     threshold_mode: str = attrs.field(default="rel", validator=_check_threshold_mode)
     mode: str = attrs.field(default="min", validator=_check_mode)
-    cooldown: int = attrs.field(default=0, validator=using(require_non_negative_int))
+    cooldown: int = attrs.field(default=0, validator=using(_COUNT))
     min_scale: float = attrs.field(default=0.0, validator=using(require_unit_interval))
 
     def init(self) -> PlateauState:

@@ -20,10 +20,14 @@ finite for every step (use :meth:`Ops.maximum` to guard a division, for instance
 from __future__ import annotations
 
 import math
-from typing import Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 import torch
 from torch import Tensor
+
+from schedules import scalar_math
+from schedules.step_input import number_step
+from schedules.tensor_values import promoted, select
 
 S = TypeVar("S", float, Tensor)
 """A step or a value: a Python number or a Tensor. ``int`` is accepted where float is."""
@@ -107,17 +111,13 @@ class ScalarOps(Ops[float]):
         return float(low) if x < low else (float(high) if x > high else x)
 
     def interpolate(self, start: float, end: float, fraction: float) -> float:
-        if fraction >= 1.0:
-            return float(end)
-        value = start + (end - start) * fraction
-        low, high = (start, end) if start <= end else (end, start)
-        return low if value < low else (high if value > high else value)
+        return scalar_math.interpolate(start, end, fraction)
 
     def floor(self, x: float) -> float:
-        return float(math.floor(x))
+        return float(math.floor(x)) if -math.inf < x < math.inf else x  # inf, nan as torch
 
     def cos(self, x: float) -> float:
-        return math.cos(x)
+        return math.cos(x) if -math.inf < x < math.inf else math.nan  # as torch
 
     def sqrt(self, x: float) -> float:
         return math.sqrt(x)
@@ -126,10 +126,7 @@ class ScalarOps(Ops[float]):
         return math.log(x)
 
     def pow(self, base: float, exponent: float) -> float:
-        try:
-            return float(base**exponent)
-        except OverflowError:
-            return math.inf
+        return scalar_math.power(base, exponent)
 
     def power(self, x: float, exponent: float) -> float:
         return float(x**exponent)
@@ -146,14 +143,16 @@ class TensorOps(Ops[Tensor]):
             step = step.to(torch.float64)
         return torch.clamp(step, min=0.0)
 
-    def interpolate(self, start: float, end: float, fraction: Tensor) -> Tensor:
+    def interpolate(self, start: Any, end: Any, fraction: Tensor) -> Tensor:
         # torch.lerp: one fused pass, exact at both ends (it switches to ``end - (end -
-        # start)·(1 - w)`` from w = 0.5 on) and within [start, end] for w in [0, 1]
-        return torch.lerp(fraction.new_full((), start), fraction.new_full((), end), fraction)
+        # start)·(1 - w)`` from w = 0.5 on) and within [start, end] for w in [0, 1]; Tensor
+        # ends (value hyperparameters) are promoted with the fraction and broadcast
+        fraction, (low, high) = promoted(fraction, start, end)
+        return torch.lerp(low, high, fraction)
 
     def where(self, cond: Cond, if_true: Tensor | float, if_false: Tensor | float) -> Tensor:
         assert isinstance(cond, Tensor)
-        return torch.where(cond, if_true, if_false)
+        return select(cond, if_true, if_false)
 
     def minimum(self, x: Tensor, bound: float) -> Tensor:
         return torch.clamp(x, max=bound)
@@ -195,13 +194,12 @@ def ops_for(step: Tensor) -> Ops[Tensor]: ...
 @overload
 def ops_for(step: float) -> Ops[float]: ...
 def ops_for(step: float | Tensor) -> Ops[float] | Ops[Tensor]:
-    """The evaluator for ``step``: :data:`TENSOR` for a Tensor, :data:`SCALAR` otherwise."""
-    if step.__class__ is int or step.__class__ is float:  # fast path: isinstance(Tensor) is slow
+    """The evaluator for ``step``: :data:`TENSOR` for a Tensor, :data:`SCALAR` for a number
+    (numpy integers and floats included). A NaN number is a ``ValueError``, anything else a
+    ``TypeError`` (:func:`schedules.step_input.number_step`)."""
+    if step.__class__ is int:  # fast path: isinstance(Tensor) is slow
         return SCALAR
     if isinstance(step, Tensor):
         return TENSOR
-    if isinstance(step, bool) or not isinstance(step, int | float):
-        raise TypeError(
-            f"step must be an int, a float or a torch.Tensor, got {type(step).__name__}: {step!r}"
-        )
+    number_step(step)
     return SCALAR

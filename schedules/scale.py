@@ -6,19 +6,22 @@ from __future__ import annotations
 import attrs
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
+from schedules.combinator_fields import CHILD_OPTIONS, VALUE_OPTIONS, require_schedule, using
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
-from schedules.validation import require_non_negative
+from schedules.tensor_values import Value
+from schedules.validation import require_non_negative_value
 
 
 @attrs.frozen
 class scale:
-    """``scale(f, c)(s) = c · f(s)``, with ``factor`` a finite number ``c >= 0``."""
+    """``scale(f, c)(s) = c · f(s)``, with ``factor`` a finite number ``c >= 0`` or a Tensor
+    broadcasting with the step (not range-checked; the result broadcasts, so a Python step
+    gives a Tensor then)."""
 
     schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
-    factor: float = attrs.field(validator=using(require_non_negative))
+    factor: Value = attrs.field(validator=using(require_non_negative_value), **VALUE_OPTIONS)
 
     def __call__(self, step: S) -> S:
         value = self.factor * self.schedule(step)
-        return value if isinstance(value, Tensor) else float(value)
+        return value if isinstance(value, Tensor) else float(value)  # type: ignore[return-value]

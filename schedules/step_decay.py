@@ -6,19 +6,68 @@ every=step_size, gamma=gamma)``.
 
 from __future__ import annotations
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_number, require_positive
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from schedules import scalar_math
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, times
+from schedules.validation import require_positive, require_value
 
 
-def step_decay(step: S, start: float, every: float, gamma: float) -> S:
+class _Recipe(NamedTuple):
+    start: Checked
+    every: float
+    gamma: float
+
+
+def _prepare(start: Value, every: float, gamma: float) -> _Recipe:
+    return _Recipe(
+        require_value("start", start),
+        require_positive("every", every),
+        require_positive("gamma", gamma),
+    )
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    start, every, gamma = r
+    if step <= 0:
+        return start
+    ratio = step / every
+    decays = math.floor(ratio) if ratio < math.inf else math.inf
+    return start * scalar_math.power(gamma, decays)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    start, every, gamma = r
+    decays = float_steps(step).div_(every).floor_()
+    return times(start, torch.pow(gamma, decays))
+
+
+def step_decay(step: S, start: Value, every: float, gamma: float) -> S:
     """``start · gamma ** floor(step / every)``.
 
     ``every`` and ``gamma`` must be > 0. ``gamma < 1`` decays (the usual case, e.g. 0.1),
     ``gamma = 1`` is constant, ``gamma > 1`` grows and overflows to ``inf`` at very large
     steps, as in torch.
     """
-    start = require_number("start", start)
-    every = require_positive("every", every)
-    gamma = require_positive("gamma", gamma)
-    ops = ops_for(step)
-    return start * ops.pow(gamma, ops.floor(ops.step(step) / every))
+    return FAMILY.call(
+        step, (start, every, gamma, start.__class__, every.__class__, gamma.__class__)
+    )
+
+
+FAMILY = Family(
+    step_decay,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start",),
+    lengths=("every",),
+    horizon=None,
+    extent=lambda h: 4.0 * h["every"],
+)

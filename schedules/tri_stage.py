@@ -5,13 +5,64 @@ Reference: fairseq ``tri_stage`` (``TriStageLRSchedule``, from SpecAugment, Park
 
 from __future__ import annotations
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_non_negative, require_number, require_positive
+from typing import NamedTuple
+
+from torch import Tensor
+
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
+from schedules.tensor_values import Checked, Value
+from schedules.validation import require_non_negative, require_positive, require_value
+
+
+class _Recipe(NamedTuple):
+    peak: Checked
+    warmup: float
+    hold: float
+    decay: float
+    init_scale: float
+    final_scale: float
+
+
+def _prepare(
+    peak: Value,
+    warmup: float,
+    hold: float,
+    decay: float,
+    init_scale: float = 0.01,
+    final_scale: float = 0.01,
+) -> _Recipe:
+    return _Recipe(
+        require_value("peak", peak),
+        require_positive("warmup", warmup),
+        require_non_negative("hold", hold),
+        require_positive("decay", decay),
+        require_non_negative("init_scale", init_scale),
+        require_positive("final_scale", final_scale),
+    )
+
+
+def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:
+    peak, warmup, hold, decay, init_scale, final_scale = r
+    s = ops.step(step)
+    init = peak * init_scale
+    warming = init + (peak - init) * (s / warmup)
+    t = ops.clip(s - (warmup + hold), 0.0, decay)
+    decaying = peak * ops.pow(final_scale, t / decay)
+    return ops.where(s < warmup, warming, decaying)
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    return _formula(SCALAR, step, r)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    return _formula(TENSOR, step, r)
 
 
 def tri_stage(
     step: S,
-    peak: float,
+    peak: Value,
     warmup: float,
     hold: float,
     decay: float,
@@ -32,16 +83,31 @@ def tri_stage(
     step for step with ``update_num = s``. fairseq also accepts ``warmup_steps=0``; here
     ``warmup`` and ``decay`` must be > 0 and ``hold`` >= 0. Negative steps behave as step 0.
     """
-    peak = require_number("peak", peak)
-    warmup = require_positive("warmup", warmup)
-    hold = require_non_negative("hold", hold)
-    decay = require_positive("decay", decay)
-    init_scale = require_non_negative("init_scale", init_scale)
-    final_scale = require_positive("final_scale", final_scale)
-    ops = ops_for(step)
-    s = ops.step(step)
-    init = peak * init_scale
-    warming = init + (peak - init) * (s / warmup)
-    t = ops.clip(s - (warmup + hold), 0.0, decay)
-    decaying = peak * ops.pow(final_scale, t / decay)
-    return ops.where(s < warmup, warming, decaying)
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            warmup,
+            hold,
+            decay,
+            init_scale,
+            final_scale,
+            peak.__class__,
+            warmup.__class__,
+            hold.__class__,
+            decay.__class__,
+            init_scale.__class__,
+            final_scale.__class__,
+        ),
+    )
+
+
+FAMILY = Family(
+    tri_stage,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak",),
+    lengths=("warmup", "hold", "decay"),
+    horizon=lambda h: float(h["warmup"] + h["hold"] + h["decay"]),
+)

@@ -1,23 +1,64 @@
 """Checks of hyperparameters at the boundary: each failure is a ``ValueError`` naming the
-argument, its value and what was expected."""
+argument, its value and what was expected.
+
+Numbers are Python ``int``/``float`` (numpy integers and floats too, not bools), finite unless
+said otherwise. Only :func:`require_value` accepts a ``torch.Tensor`` (the value
+hyperparameters of a schedule: ``peak``, ``final``, ...), which it does not range-check (that
+would cost a device sync); every other check refuses a Tensor with a message saying so.
+"""
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
+from torch import Tensor
+
 _INF = math.inf
+
+Checked = float
+"""The type of a checked value hyperparameter in a recipe (:func:`require_value`): typed
+``float``, so that the scalar formulas are checked as the float arithmetic they are; at run
+time a Tensor where the caller gave one, which only the tensor formulas see (a recipe with a
+Tensor value never reaches a scalar formula)."""
 
 
 def require_number(name: str, value: object) -> float:
     """``value`` as a float; it must be a finite real number (not a bool)."""
     if (value.__class__ is float or value.__class__ is int) and -_INF < value < _INF:
         return float(value)  # the fast path: a plain finite number
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, Tensor):
+        raise ValueError(
+            f"{name} must be a Python number, not a Tensor (only a schedule's value "
+            f"hyperparameters, such as peak or final, may be Tensors), got {value!r}"
+        )
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
-    if not abs(value) < math.inf:  # not math.isfinite: dynamo traces this on symbolic floats
+    if not abs(float(value)) < math.inf:  # not math.isfinite: dynamo traces this on symbolic floats
         raise ValueError(f"{name} must be finite, got {value!r}")
     return float(value)
+
+
+def require_value(name: str, value: object) -> Checked:
+    """A value hyperparameter (``peak``, ``final``, ``start``, ...): a finite number, as a
+    float, or a floating-point ``torch.Tensor`` of any shape, returned as it is.
+
+    A Tensor is not range-checked (no finiteness or sign check: that would cost a device
+    sync); it may require grad, be batched under ``torch.func.vmap`` or traced by
+    ``torch.compile``.
+    """
+    if value.__class__ is float or value.__class__ is int:
+        if -_INF < value < _INF:
+            return float(value)
+    elif isinstance(value, Tensor):
+        if not value.is_floating_point():
+            raise ValueError(
+                f"{name} must be a number or a floating-point Tensor, got a Tensor of dtype "
+                f"{value.dtype}: {value!r}"
+            )
+        return value  # type: ignore[return-value]  # a Tensor: see Checked
+    return require_number(name, value)
 
 
 def require_positive(name: str, value: object) -> float:
@@ -40,6 +81,25 @@ def require_non_negative(name: str, value: object) -> float:
     return number
 
 
+def require_values(name: str, values: Sequence[object]) -> list[Checked]:
+    """Each entry of ``values`` checked by :func:`require_value` (named ``name[i]``)."""
+    return [
+        float(v)
+        if (v.__class__ is int or v.__class__ is float) and -_INF < v < _INF
+        else require_value(f"{name}[{i}]", v)
+        for i, v in enumerate(values)
+    ]
+
+
+def require_non_negative_value(name: str, value: object) -> Checked:
+    """A value hyperparameter that must be >= 0 when it is a number (:func:`require_value`;
+    a Tensor is not range-checked)."""
+    checked = require_value(name, value)
+    if checked.__class__ is float and checked < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return checked
+
+
 def require_order(name: str, value: object) -> float:
     """``value`` must be a number > 0, infinity allowed (the order of a norm: 2.0 = L2,
     ``math.inf`` = max)."""
@@ -58,6 +118,13 @@ def require_count(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def require_bool(name: str, value: object) -> bool:
+    """``value`` must be ``True`` or ``False`` (not 0, 1, None or another truthy value)."""
+    if value is True or value is False:
+        return value
+    raise ValueError(f"{name} must be a bool, got {type(value).__name__}: {value!r}")
 
 
 def require_open_unit(name: str, value: object) -> float:
@@ -80,7 +147,12 @@ def require_increasing(name: str, values: Sequence[float], *, strict: bool = Tru
     """``values`` must be a sequence of numbers sorted in increasing order."""
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise ValueError(f"{name} must be a sequence of numbers, got {values!r}")
-    numbers = [require_number(f"{name}[{i}]", v) for i, v in enumerate(values)]
+    numbers = [
+        float(v)
+        if (v.__class__ is int or v.__class__ is float) and -_INF < v < _INF
+        else require_number(f"{name}[{i}]", v)
+        for i, v in enumerate(values)
+    ]
     for i in range(1, len(numbers)):
         if numbers[i] < numbers[i - 1] or (strict and numbers[i] == numbers[i - 1]):
             order = "strictly increasing" if strict else "sorted"
@@ -109,15 +181,6 @@ def require_int(
         else:
             bounds = ""
         raise ValueError(f"{name} must be an int{bounds}, got {value!r}")
-    return value
-
-
-def require_non_negative_int(name: str, value: object) -> int:
-    """``value`` must be an int >= 0 (a patience, a cooldown, a counter); bools are refused."""
-    if value.__class__ is int and value >= 0:
-        return value  # the fast path
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     return value
 
 

@@ -3,40 +3,48 @@
 References: optax ``warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps,
 decay_steps, end_value, exponent)`` (``decay_steps`` counts the warmup, like ``steps``
 here); transformers ``get_cosine_schedule_with_warmup(optimizer, num_warmup_steps,
-num_training_steps)`` is ``warmup_cosine(s, peak=base_lr, warmup=num_warmup_steps,
-steps=num_training_steps)`` up to ``num_training_steps`` (transformers rises again after it;
-this schedule holds ``final``).
+num_training_steps, num_cycles)`` is ``warmup_cosine(s, peak=base_lr, warmup=num_warmup_steps,
+steps=num_training_steps, cycles=num_cycles)`` up to ``num_training_steps`` (transformers keeps
+cycling after it; this schedule holds its value there), and transformers
+``get_cosine_with_min_lr_schedule_with_warmup(..., min_lr_rate=r)`` adds ``final=r · base_lr``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from schedules.scalar_or_tensor import S, ops_for
-from schedules.validation import require_non_negative, require_number, require_positive
+from torch import Tensor
+
+from schedules import scalar_math
+from schedules.leaf_family import Family, finite_constant
+from schedules.scalar_or_tensor import S
+from schedules.step_input import float_steps
+from schedules.tensor_values import Checked, Value, cosine_interpolate, interpolate, select
+from schedules.validation import require_non_negative, require_positive, require_value
 
 
-def warmup_cosine(
-    step: S,
-    peak: float,
+class _Recipe(NamedTuple):
+    peak: Checked
+    warmup: float
+    steps: float
+    start: Checked
+    final: Checked
+    exponent: float
+    angle: float  # 2π · cycles / (steps - warmup): the angle per step of the decay
+    cycles: float
+
+
+def _prepare(
+    peak: Value,
     warmup: float,
     steps: float,
-    start: float = 0.0,
-    final: float = 0.0,
+    start: Value = 0.0,
+    final: Value = 0.0,
     exponent: float = 1.0,
-) -> S:
-    """Linear warmup then cosine decay; ``steps`` is the total length, warmup included.
-
-    * ``step < warmup``: ``start + (peak - start) · step / warmup``;
-    * ``warmup <= step``: ``final + (peak - final) · (½ · (1 + cos(π · d))) ** exponent``
-      with ``d = min(step - warmup, steps - warmup) / (steps - warmup)``.
-
-    Reaches ``peak`` at ``step = warmup``, ``final`` at ``step = steps``, and holds ``final``
-    after. ``warmup`` must be >= 0 (0: no warmup, a plain :func:`schedules.cosine`) and
-    ``steps > warmup`` (the decay needs at least one step, as optax requires);
-    ``exponent > 0``.
-    """
-    peak = require_number("peak", peak)
+    cycles: float = 0.5,
+) -> _Recipe:
+    peak = require_value("peak", peak)
     warmup = require_non_negative("warmup", warmup)
     steps = require_positive("steps", steps)
     if steps <= warmup:
@@ -44,18 +52,111 @@ def warmup_cosine(
             f"steps must be > warmup ({warmup!r}): steps is the total length, warmup "
             f"included, got {steps!r}"
         )
-    start = require_number("start", start)
-    final = require_number("final", final)
+    start = require_value("start", start)
+    final = require_value("final", final)
     exponent = require_positive("exponent", exponent)
-    ops = ops_for(step)
-    t = ops.step(step)
-    decay_steps = steps - warmup
-    d = ops.clip(t - warmup, 0.0, decay_steps)
-    cosine_factor = 0.5 * (1.0 + ops.cos(d * (math.pi / decay_steps)))
+    cycles = require_positive("cycles", cycles)
+    angle = finite_constant(
+        "steps", steps, 2.0 * math.pi * cycles / (steps - warmup), "2π · cycles / (steps - warmup)"
+    )  # 2π · ½ = π exactly: the default half cycle is π / (steps - warmup), bit for bit
+    return _Recipe(peak, warmup, steps, start, final, exponent, angle, cycles)
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    peak, warmup, steps, start, final, exponent, angle, cycles = r
+    if step < warmup:
+        if step <= 0:
+            return start
+        return scalar_math.interpolate(start, peak, step / warmup)
+    if step >= steps:
+        if cycles == 0.5:
+            return final
+        step = steps  # holds the value at the end of the decay
+    factor = 0.5 * (1.0 + math.cos((step - warmup) * angle))
     if exponent != 1.0:
-        cosine_factor = ops.power(cosine_factor, exponent)
-    decayed = ops.interpolate(final, peak, cosine_factor)
+        factor **= exponent
+    return scalar_math.interpolate(final, peak, factor)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    peak, warmup, steps, start, final, exponent, angle, _ = r
+    # The decay, clamped to peak during the warmup: 6 kernels on one buffer (final = 0).
+    cosine = float_steps(step, warmup, steps)
+    if warmup != 0.0:
+        cosine = cosine.sub_(warmup)
+    cosine = cosine.mul_(angle).cos_()
+    if exponent == 1.0:
+        decayed = cosine_interpolate(final, peak, cosine)
+    else:
+        decayed = interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
     if warmup == 0.0:
         return decayed
-    ramp = ops.interpolate(start, peak, ops.minimum(t, warmup) / warmup)
-    return ops.where(t < warmup, ramp, decayed)
+    numbers = peak.__class__ is float and start.__class__ is float and final.__class__ is float
+    if numbers and start <= peak and final <= peak:
+        # The ramp, extrapolated past the warmup, lies above the decay there and below it
+        # (at peak) during the warmup: the schedule is their minimum (3 passes + 1).
+        ramp = interpolate(start, peak, float_steps(step).div_(warmup))
+        return decayed.clamp_max_(ramp)
+    if numbers and start >= peak and final >= peak:
+        ramp = interpolate(start, peak, float_steps(step).div_(warmup))
+        return decayed.clamp_min_(ramp)
+    t = float_steps(step)
+    ramp = interpolate(start, peak, t.clamp(max=warmup).div_(warmup))
+    return select(t < warmup, ramp, decayed)
+
+
+def warmup_cosine(
+    step: S,
+    peak: Value,
+    warmup: float,
+    steps: float,
+    start: Value = 0.0,
+    final: Value = 0.0,
+    exponent: float = 1.0,
+    cycles: float = 0.5,
+) -> S:
+    """Linear warmup then cosine decay; ``steps`` is the total length, warmup included.
+
+    * ``step < warmup``: ``start + (peak - start) · step / warmup``;
+    * ``warmup <= step``: ``final + (peak - final) · (½ · (1 + cos(2π · cycles · d))) **
+      exponent`` with ``d = min(step - warmup, steps - warmup) / (steps - warmup)``.
+
+    With the default half cycle it reaches ``peak`` at ``step = warmup``, ``final`` at
+    ``step = steps``, and holds ``final`` after. ``cycles`` is transformers' ``num_cycles``,
+    the number of cosine periods over the decay (``cycles = 1``: down to ``final`` and back
+    up to ``peak``); from ``step = steps`` on the value at ``d = 1`` is held (transformers
+    keeps cycling). ``warmup`` must be >= 0 (0: no warmup, a plain :func:`schedules.cosine`)
+    and ``steps > warmup`` (the decay needs at least one step, as optax requires);
+    ``exponent > 0``, ``cycles > 0``. With ``peak = 0`` the decay still runs from 0 to
+    ``final`` (optax returns 0 after the warmup: see docs/deviations.md).
+    """
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            warmup,
+            steps,
+            start,
+            final,
+            exponent,
+            cycles,
+            peak.__class__,
+            warmup.__class__,
+            steps.__class__,
+            start.__class__,
+            final.__class__,
+            exponent.__class__,
+            cycles.__class__,
+        ),
+    )
+
+
+FAMILY = Family(
+    warmup_cosine,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "start", "final"),
+    lengths=("warmup", "steps"),
+    horizon=lambda h: float(h["steps"]),
+)

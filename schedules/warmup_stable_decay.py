@@ -7,26 +7,81 @@ Compute-Optimal Training Beyond Fixed Training Durations", for the ``1-sqrt`` sh
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from schedules.scalar_or_tensor import S, ops_for
+from torch import Tensor
+
+from schedules.leaf_family import Family
+from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
+from schedules.tensor_values import Checked, Value
 from schedules.validation import (
     require_choice,
     require_non_negative,
-    require_number,
     require_positive,
+    require_value,
 )
 
 SHAPES = ("linear", "cosine", "1-sqrt")
 """The decay shapes of :func:`warmup_stable_decay`."""
 
 
-def warmup_stable_decay(
-    step: S,
-    peak: float,
+class _Recipe(NamedTuple):
+    peak: Checked
+    warmup: float
+    stable: float
+    decay: float
+    final: Checked
+    shape: str
+
+
+def _prepare(
+    peak: Value,
     warmup: float,
     stable: float,
     decay: float,
-    final: float = 0.0,
+    final: Value = 0.0,
+    shape: str = "linear",
+) -> _Recipe:
+    return _Recipe(
+        require_value("peak", peak),
+        require_positive("warmup", warmup),
+        require_non_negative("stable", stable),
+        require_positive("decay", decay),
+        require_value("final", final),
+        require_choice("shape", shape, SHAPES),
+    )
+
+
+def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:
+    peak, warmup, stable, decay, final, shape = r
+    s = ops.step(step)
+    p = ops.clip(s - (warmup + stable), 0.0, decay) / decay
+    if shape == "linear":
+        factor = 1.0 - p
+    elif shape == "cosine":
+        factor = 0.5 * (1.0 + ops.cos(math.pi * p))
+    else:
+        factor = 1.0 - ops.sqrt(p)
+    decaying = ops.interpolate(final, peak, factor)
+    stable_or_decaying = ops.where(s < warmup + stable, peak, decaying)
+    return ops.where(s < warmup, peak * (s / warmup), stable_or_decaying)
+
+
+def _scalar(step: float, r: _Recipe) -> float:
+    return _formula(SCALAR, step, r)
+
+
+def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    return _formula(TENSOR, step, r)
+
+
+def warmup_stable_decay(
+    step: S,
+    peak: Value,
+    warmup: float,
+    stable: float,
+    decay: float,
+    final: Value = 0.0,
     shape: str = "linear",
 ) -> S:
     """Linear 0 → ``peak`` over ``warmup``, hold ``peak`` for ``stable``, decay to ``final``.
@@ -49,21 +104,31 @@ def warmup_stable_decay(
     ½) is fixed at ½ here. ``warmup`` and ``decay`` must be > 0, ``stable`` >= 0.
     Negative steps behave as step 0.
     """
-    peak = require_number("peak", peak)
-    warmup = require_positive("warmup", warmup)
-    stable = require_non_negative("stable", stable)
-    decay = require_positive("decay", decay)
-    final = require_number("final", final)
-    shape = require_choice("shape", shape, SHAPES)
-    ops = ops_for(step)
-    s = ops.step(step)
-    p = ops.clip(s - (warmup + stable), 0.0, decay) / decay
-    if shape == "linear":
-        factor = 1.0 - p
-    elif shape == "cosine":
-        factor = 0.5 * (1.0 + ops.cos(math.pi * p))
-    else:
-        factor = 1.0 - ops.sqrt(p)
-    decaying = ops.interpolate(final, peak, factor)
-    stable_or_decaying = ops.where(s < warmup + stable, peak, decaying)
-    return ops.where(s < warmup, peak * (s / warmup), stable_or_decaying)
+    return FAMILY.call(
+        step,
+        (
+            peak,
+            warmup,
+            stable,
+            decay,
+            final,
+            shape,
+            peak.__class__,
+            warmup.__class__,
+            stable.__class__,
+            decay.__class__,
+            final.__class__,
+            shape.__class__,
+        ),
+    )
+
+
+FAMILY = Family(
+    warmup_stable_decay,
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("warmup", "stable", "decay"),
+    horizon=lambda h: float(h["warmup"] + h["stable"] + h["decay"]),
+)

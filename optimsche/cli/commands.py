@@ -30,6 +30,7 @@ from optimsche.cli.lr_curves import LrCurve, lr_curves
 from optimsche.cli.schedule_horizon import schedule_horizon
 from optimsche.cli.show import render_show
 from optimsche.config.error import ConfigError
+from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.loading import load_config
 from optimsche.config.parsing import parse_optim_sches
 from optimsche.config.records import ExperimentSettings
@@ -120,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--config", type=Path, metavar="FILE", help="your own optim_sches YAML")
     demo.add_argument(
-        "--ddp", type=_non_negative_int, default=0, metavar="N", help="N gloo processes (0: none)"
+        "--ddp",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="N gloo processes on 127.0.0.1 (0: none); a collective waits at most 60 s",
     )
     return parser
 
@@ -138,8 +143,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(document: Mapping[str, Any], args: argparse.Namespace) -> ExperimentSettings:
-    """accum_grad and ft_factor: the flags, else the document's ``experiment`` section."""
-    section = document.get("experiment", {}) if "optim_sches" in document else {}
+    """accum_grad and ft_factor: the flags, else the document's ``experiment`` section (the
+    top level of a whole SpeeChain experiment configuration)."""
+    if "optim_sches" in document:
+        section = document.get("experiment", {})
+    else:
+        section = find_optim_sches(document).run_settings
     if not isinstance(section, Mapping):
         raise ConfigError(f"experiment: must be a mapping, got {section!r}")
     accum_grad = args.accum_grad if args.accum_grad is not None else section.get("accum_grad", 1)

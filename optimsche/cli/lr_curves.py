@@ -7,13 +7,21 @@ without ``d_model``, ``ExponentDecayLr``) see the same value as in training. The
 of ``total_steps`` micro-steps with ``accum_grad`` micro-steps per window, the optimizer
 updates at the windows ``r = step_per_update, 2·step_per_update, ...`` whose last micro-step
 ``r·accum_grad`` lies within the run, each with lr ``ft_factor · update_lr(r)``: exactly what
-``OptimScheduler.step`` applies. The lr is the reference param group's (in the stand-in, the
-only group). The entry's scheduled hyperparameters (``hyperparameters:``) come along as
+``OptimScheduler.step`` applies.
+
+A shell scheduled by the epoch (``clock: epoch``, or ``ExponentDecayLr``) is previewed with
+one epoch per update (epoch ``r`` at real step ``r``), since a configuration does not say
+how many updates an epoch holds. ``clock: items`` cannot be previewed (the lr depends on the
+items the data will hold): a :class:`ConfigError` says so.
+
+The lr is the reference param group's (in the stand-in, the only group). The entry's scheduled
+hyperparameters (``hyperparameters:``) come along as
 :class:`~optimsche.cli.hyperparameter_curves.ValueCurve`\ s at the same updates.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 
@@ -25,7 +33,7 @@ from optimsche.cli.schedule_horizon import schedule_horizon
 from optimsche.config.building import build_optim_scheduler
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
-from optimsche.config.type_resolution import ShellClassType
+from optimsche.config.type_resolution import ShellClassType, schedule_functions
 from optimsche.optim_scheduler import OptimScheduler
 from optimsche.optimizer.factory import resolve_optimizer_class
 from schedules.validation import require_count, require_number
@@ -93,11 +101,17 @@ def _summary(spec: OptimSchedulerSpec, settings: ExperimentSettings) -> str:
 def _update_lrs(shell: OptimScheduler, real_steps: tuple[int, ...]) -> list[float]:
     """``shell.update_lr(r)`` for every ``r``. A plain OptimScheduler driven by a schedule
     function of :mod:`schedules` (whose ``update_lr`` is ``float(schedule(r))``) is evaluated
-    in one call on a float64 Tensor of the steps; any other class step by step."""
+    in one call on a float64 Tensor of the steps; any other class step by step. A shell
+    scheduled by the epoch sees epoch ``r`` at real step ``r`` (module doc)."""
     schedule = shell.schedule
-    if type(shell).update_lr is OptimScheduler.update_lr and callable(schedule):
+    if (
+        type(shell).update_lr is OptimScheduler.update_lr
+        and isinstance(schedule, functools.partial)
+        and schedule.func in schedule_functions().values()
+    ):
         return evaluate(schedule, real_steps)
-    return [float(shell.update_lr(real)) for real in real_steps]
+    by_epoch = shell.requires_epoch_num
+    return [shell.update_lr_at(real, real if by_epoch else None) for real in real_steps]
 
 
 def lr_curve(
@@ -110,6 +124,11 @@ def lr_curve(
     """The lr of every update of ``spec`` in a run of ``total_steps`` micro-steps."""
     config_require(require_count, "steps", total_steps)
     shell = preview_optim_scheduler(spec, settings)
+    if shell.clock == "items":
+        raise ConfigError(
+            f"{spec.where}.conf.clock: 'items' schedules by the items (tokens) seen, which a "
+            f"configuration does not know: its lr curve cannot be previewed"
+        )
     spu, accum = spec.step_per_update, settings.accum_grad
     updates = (total_steps // accum) // spu
     if updates <= max_points:

@@ -21,14 +21,16 @@ a bad ``sche_init`` value) come out as a :class:`ConfigError` naming the entry.
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 from torch.optim import Optimizer
 
 from optimsche.config.error import ConfigError
+from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.parsing import parse_optim_sches
 from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.type_resolution import ShellClassType
@@ -56,6 +58,10 @@ def build_optim_scheduler(
         "grad_clip": settings.grad_clip,
         "grad_norm_type": settings.grad_norm_type,
     }
+    if spec.clock != "update":  # only when configured: a subclass's own __init__ may not take it
+        arguments["clock"] = spec.clock
+    if spec.plateau is not None:
+        arguments["plateau"] = dict(spec.plateau)
     if optimizer is None:
         arguments.update(
             optim_type=spec.optim_type,
@@ -76,36 +82,62 @@ def build_optim_scheduler(
         raise ConfigError(f"{spec.where}: {error}") from None
 
 
+class NotGiven(enum.Enum):
+    """The default of a run setting of :func:`build_optim_sches` that was not given."""
+
+    NOT_GIVEN = "not given"
+
+
+NOT_GIVEN = NotGiven.NOT_GIVEN
+T = TypeVar("T")
+
+
+def _setting(name: str, given: T | NotGiven, document: Mapping[str, Any], default: T) -> Any:
+    """A run setting: the keyword if given, else the document's top-level value, else the
+    default."""
+    if given is not NOT_GIVEN:
+        return given
+    return document.get(name, default)
+
+
 def build_optim_sches(
     config: Mapping[str, Any] | OptimSchesConfig,
     model: nn.Module,
     *,
-    accum_grad: int = 1,
-    ft_factor: float = 1.0,
-    use_amp: bool | str = False,
-    grad_clip: float | None = None,
-    grad_norm_type: float = 2.0,
+    accum_grad: int | NotGiven = NOT_GIVEN,
+    ft_factor: float | NotGiven = NOT_GIVEN,
+    use_amp: bool | str | NotGiven = NOT_GIVEN,
+    grad_clip: float | NotGiven | None = NOT_GIVEN,
+    grad_norm_type: float | NotGiven = NOT_GIVEN,
     distributed: bool | None = None,
 ) -> OptimSchedulerGroup:
     """Validate ``config`` and build its OptimSchedulers over ``model``, as a group.
 
     ``config`` is the ``optim_sches`` mapping, a document holding an ``optim_sches`` key
-    (as :func:`~optimsche.load_config` returns it), or already validated records. The
-    keyword arguments are the run-level settings SpeeChain reads from its experiment config;
-    every OptimScheduler of the group gets the same ones. Any mistake raises a one-line
-    :class:`ConfigError` before anything is built.
+    (as :func:`~optimsche.load_config` returns it), a whole SpeeChain experiment
+    configuration (``train_cfg.optim_sches``), or already validated records. The keyword
+    arguments are the run-level settings SpeeChain reads from its experiment config; every
+    OptimScheduler of the group gets the same ones. Those not given come from the top level of
+    a whole experiment configuration, else default to ``accum_grad=1``, ``ft_factor=1.0``,
+    ``use_amp=False``, ``grad_clip=None``, ``grad_norm_type=2.0``. Any mistake raises a
+    one-line :class:`ConfigError` before anything is built.
     """
     if not isinstance(model, nn.Module):
         raise ConfigError(
             f"build_optim_sches: model must be a torch.nn.Module, got {type(model).__name__}"
         )
-    records = config if isinstance(config, OptimSchesConfig) else parse_optim_sches(config)
+    document: Mapping[str, Any] = {}
+    if isinstance(config, OptimSchesConfig):
+        records = config
+    else:
+        document = find_optim_sches(config).run_settings
+        records = parse_optim_sches(config)
     settings = ExperimentSettings(
-        accum_grad=accum_grad,
-        ft_factor=ft_factor,
-        use_amp=use_amp,
-        grad_clip=grad_clip,
-        grad_norm_type=grad_norm_type,
+        accum_grad=_setting("accum_grad", accum_grad, document, 1),
+        ft_factor=_setting("ft_factor", ft_factor, document, 1.0),
+        use_amp=_setting("use_amp", use_amp, document, False),
+        grad_clip=_setting("grad_clip", grad_clip, document, None),
+        grad_norm_type=_setting("grad_norm_type", grad_norm_type, document, 2.0),
         distributed=distributed,
     )
     members = {

@@ -6,7 +6,10 @@ early:
 
 * numbers in exponent notation without a dot (``3e-4``, ``1E+5``) are floats, as in YAML 1.2
   (PyYAML's YAML 1.1 rules read them as strings, a classic trap for learning rates);
-* a key given twice in one mapping is an error (PyYAML keeps the last one silently).
+* a key given twice in one mapping is an error (PyYAML keeps the last one silently);
+* SpeeChain's tags ``!ref <key>``, ``!tuple (a, b)``, ``!list [a, b]`` and ``!str value`` are
+  resolved in document order as SpeeChain's own loader resolves them
+  (:mod:`optimsche.config.speechain_tags`), so its recipe files load as they are.
 
 Every failure is a :class:`~optimsche.config.error.ConfigError` whose message starts with
 ``<source>:<line>:<column>:`` when the position is known.
@@ -24,6 +27,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 
 from optimsche.config.error import ConfigError
+from optimsche.config.speechain_tags import register_speechain_tags, resolve_speechain_tags
 
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
@@ -53,6 +57,7 @@ class _StrictLoader(yaml.SafeLoader):
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789.")
 )
+register_speechain_tags(_StrictLoader)
 
 
 def _describe_yaml_error(source: str, error: yaml.YAMLError) -> str:
@@ -115,4 +120,4 @@ def load_config(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
             f"{source}: the configuration must be a mapping of keys to values, "
             f"got a {type(document).__name__}"
         )
-    return document
+    return resolve_speechain_tags(document, source)

@@ -14,13 +14,17 @@ The format is SpeeChain's::
           step_per_update: 2          # take part in every 2nd window only
           d_model: 256                # scheduling keys of the type (here NoamLr.sche_init)
           warmup_steps: 4000
+          clock: update               # or epoch, items (optimsche.update.clock)
+          plateau: {patience: 2}      # reduce_on_plateau's arguments (optional)
           hyperparameters:            # param-group entries scheduled besides the lr
             weight_decay: "cosine(peak=0.1, steps=10000, final=0.01)"
             betas[0]: {type: linear, start: 0.95, end: 0.9, steps: 4000}
 
-A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. Run-level
-settings (``accum_grad``, ``ft_factor``, ...) are not conf keys: they come from the
-experiment (``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
+A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. A whole
+SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sches``
+(:mod:`optimsche.config.experiment_document`). Run-level settings (``accum_grad``,
+``ft_factor``, ...) are not conf keys: they come from the experiment (its top level,
+``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from typing import Any
 import torch
 
 from optimsche.config.error import ConfigError, config_require
+from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.hyperparameter_conf import KEY as HYPERPARAMETERS_KEY
 from optimsche.config.hyperparameter_conf import parse_hyperparameters
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
+from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import (
     ResolvedType,
     ScheduleFunctionType,
@@ -57,6 +63,8 @@ GENERAL_KEYS = (
     "optim_losses",
     "updated_modules",
     "step_per_update",
+    "clock",
+    "plateau",
     HYPERPARAMETERS_KEY,
 )
 RUN_LEVEL_KEYS = (
@@ -70,20 +78,10 @@ RUN_LEVEL_KEYS = (
 
 
 def optim_sches_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The ``optim_sches`` mapping: ``config["optim_sches"]`` when present, else ``config``."""
-    if not isinstance(config, Mapping):
-        raise ConfigError(
-            f"optim_sches: must be a mapping of optimizer names to entries, got {config!r}"
-        )
-    if "optim_sches" in config:
-        section = config["optim_sches"]
-        if not isinstance(section, Mapping):
-            raise ConfigError(
-                "optim_sches: must be a mapping of optimizer names to {type, conf} entries, "
-                f"got {describe_value(section)}"
-            )
-        return section
-    return config
+    """The ``optim_sches`` mapping: ``config["optim_sches"]``, ``config["train_cfg"]
+    ["optim_sches"]`` (a whole SpeeChain experiment configuration), or ``config`` itself
+    (:func:`optimsche.config.experiment_document.find_optim_sches`)."""
+    return find_optim_sches(config).entries
 
 
 def _optimizer_class(optim_type: object, where: str) -> type[torch.optim.Optimizer]:
@@ -214,6 +212,8 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
     step_per_update = config_require(
         require_count, f"{where}.conf.step_per_update", conf.get("step_per_update", 1)
     )
+    clock = parse_clock(conf.get("clock", "update"), f"{where}.conf.clock")
+    plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS}
     _check_sche_conf(target, sche_conf, f"{where}.conf")
     hyperparameters = parse_hyperparameters(
@@ -228,6 +228,8 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         updated_modules=modules,
         step_per_update=step_per_update,
         sche_conf=sche_conf,
+        clock=clock,
+        plateau=plateau,
         hyperparameters=hyperparameters,
     )
 

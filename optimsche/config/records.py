@@ -16,6 +16,7 @@ import attrs
 
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.hyperparameter_conf import ConfiguredHyperparameter
+from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import ResolvedType, ScheduleFunctionType, ShellClassType
 from optimsche.update.amp import resolve_amp_dtype
 from schedules.validation import require_count, require_order, require_positive
@@ -61,9 +62,10 @@ class OptimSchedulerSpec:
     """One entry of ``optim_sches``: what to build and with which settings.
 
     ``target`` is the resolved ``type``; ``sche_conf`` holds the scheduling keys (the class's
-    ``sche_init`` arguments, or the schedule function's hyperparameters).
-    ``updated_modules`` is ``None`` for the whole model. ``hyperparameters`` are the
-    param-group entries scheduled besides the lr
+    ``sche_init`` arguments, or the schedule function's hyperparameters). ``updated_modules`` is
+    ``None`` for the whole model. ``clock`` and ``plateau`` (the arguments of
+    :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor. ``hyperparameters``
+    are the param-group entries scheduled besides the lr
     (:mod:`optimsche.config.hyperparameter_conf`).
     """
 
@@ -75,6 +77,8 @@ class OptimSchedulerSpec:
     updated_modules: tuple[str, ...] | None = None
     step_per_update: int = 1
     sche_conf: Mapping[str, Any] = attrs.field(factory=dict)
+    clock: str = "update"
+    plateau: Mapping[str, Any] | None = None
     hyperparameters: tuple[ConfiguredHyperparameter, ...] = ()
 
     @property
@@ -129,6 +133,8 @@ class OptimSchedulerSpec:
             raise ConfigError(
                 f"{conf}: scheduling keys must form a mapping, got {self.sche_conf!r}"
             )
+        parse_clock(self.clock, f"{conf}.clock")
+        parse_plateau(self.plateau, f"{conf}.plateau")
         if not isinstance(self.hyperparameters, tuple) or not all(
             isinstance(h, ConfiguredHyperparameter) for h in self.hyperparameters
         ):

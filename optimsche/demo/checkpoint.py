@@ -5,15 +5,20 @@ reads it): ``{"format": FORMAT, "step_num": n, "model": model.state_dict(),
 "optim_sches": group.state_dict()}``. The group's state holds every optimizer, the counters
 and, when ``n`` falls inside an accumulation window, the partial gradients; loading it into a
 fresh model and group continues the run bit for bit.
+
+The file is written with :func:`optimsche.checkpoint_files.save_checkpoint` (atomically: a
+run killed while saving keeps the previous file whole) and read with
+:func:`optimsche.checkpoint_files.load_checkpoint` (``weights_only=True``; a missing file is a
+``FileNotFoundError``, an unreadable one a ``ValueError``, each naming the file).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from optimsche import checkpoint_files
 from optimsche.group import OptimSchedulerGroup
 from optimsche.parallel.distributed import unwrap
 
@@ -26,9 +31,9 @@ FORMAT = "optimsche-demo-checkpoint/1"
 def save_checkpoint(
     path: Path, model: nn.Module, group: OptimSchedulerGroup, step_num: int
 ) -> None:
-    """Write the checkpoint of micro-step ``step_num`` to ``path`` (a DDP wrapper is unwrapped
-    so the file loads into a plain model too)."""
-    torch.save(
+    """Write the checkpoint of micro-step ``step_num`` to ``path``, atomically (a DDP wrapper
+    is unwrapped so the file loads into a plain model too)."""
+    checkpoint_files.save_checkpoint(
         {
             "format": FORMAT,
             "step_num": step_num,
@@ -42,7 +47,7 @@ def save_checkpoint(
 def load_checkpoint(path: Path, model: nn.Module, group: OptimSchedulerGroup) -> int:
     """Load ``path`` (with ``weights_only=True``) into ``model`` and ``group``; return its
     ``step_num``. A file that is not a demo checkpoint raises ``ValueError``."""
-    state = torch.load(path, weights_only=True)
+    state = checkpoint_files.load_checkpoint(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"{path}: not an optimsche demo checkpoint (format {found!r})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from optimsche.demo.curves import CURVES_PNG, write_curves
 from optimsche.demo.model import LOSS_NAMES
 from optimsche.demo.summary import describe_run, format_summary
 from optimsche.demo.training import DemoResult, DemoSettings, build_model, train_demo
-from optimsche.testing.local_processes import run_local_processes
+from optimsche.testing.local_processes import DEFAULT_COLLECTIVE_TIMEOUT_S, run_local_processes
 
 __all__ = ["run_demo"]
 
@@ -36,6 +37,7 @@ def run_demo(
     out: Path = Path("optimsche-demo"),
     config: Path | None = None,
     ddp: int = 0,
+    collective_timeout_s: float = DEFAULT_COLLECTIVE_TIMEOUT_S,
 ) -> int:
     """Train the demo model on the sequence-reversal task and report; return the exit code.
 
@@ -45,7 +47,9 @@ def run_demo(
     it must fit the demo model (first-level modules ``encoder``/``decoder``, losses
     ``encoder_loss``/``decoder_loss``/``loss``). ``ddp``: 0 runs in this process; ``N >= 1``
     runs ``N`` gloo processes on 127.0.0.1 wrapped in DDP, each on its own data shard (rank 0
-    prints and writes).
+    prints and writes). ``collective_timeout_s``: under ``--ddp``, the process group's
+    ``timeout`` (default 60 s, not torch's 30 minutes): a rank that waits that long in one
+    all-reduce or barrier for the others fails, and the run reports it instead of hanging.
 
     Prints the plan and the summary on stdout, the progress bar on stderr. Returns 0 when the
     run finished and the resume check found the reloaded run bit-identical (and, under DDP,
@@ -58,6 +62,12 @@ def run_demo(
     if isinstance(ddp, bool) or not isinstance(ddp, int) or ddp < 0:
         raise ConfigError(
             f"--ddp must be 0 (one process, no DDP) or a number of processes >= 1, got {ddp!r}"
+        )
+    if isinstance(collective_timeout_s, bool) or not (
+        isinstance(collective_timeout_s, int | float) and 0 < collective_timeout_s < math.inf
+    ):
+        raise ConfigError(
+            f"collective_timeout_s must be a number of seconds > 0, got {collective_timeout_s!r}"
         )
     settings = DemoSettings() if steps is None else DemoSettings(steps=steps)
     demo_config = load_demo_config(config)
@@ -82,6 +92,7 @@ def run_demo(
                 True,
                 timeout_s=120.0 + _SECONDS_PER_STEP_LIMIT * settings.steps,
                 threads=settings.threads,
+                collective_timeout_s=collective_timeout_s,
             )
         else:
             results = [train_demo(0, 1, settings, demo_config, out, False)]

@@ -16,7 +16,7 @@ _INF = math.inf
 def checked_value(key: str, time: float, value: object, source: object = None) -> float:
     """``value`` as a float, which must be a finite number ``>= 0``; else a ``ValueError``
     naming ``key`` (``"lr"``, ``"betas[0]"``), the clock value ``time`` at which the
-    schedule (``source``, shown by its repr when given) gave it, and the value."""
+    schedule (``source``: shown by its repr, a string as it is) gave it, and the value."""
     if value.__class__ is float and 0.0 <= value < _INF:
         return value  # the fast path: a plain finite float >= 0
     try:
@@ -36,5 +36,5 @@ def checked_value(key: str, time: float, value: object, source: object = None) -
 
 
 def _short_repr(source: object, limit: int = 120) -> str:
-    text = repr(source)
+    text = source if isinstance(source, str) else repr(source)
     return text if len(text) <= limit else text[: limit - 3] + "..."

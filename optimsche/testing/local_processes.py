@@ -8,6 +8,12 @@ joins the default process group with the gloo backend bound to the loopback inte
 (``GLOO_SOCKET_IFNAME``), calls ``fn(rank, world_size, *args)``, and sends back its pickled
 return value (or its traceback). No traffic leaves 127.0.0.1.
 
+**Bounded waits.** The process group is initialised with ``timeout=collective_timeout_s``
+(:data:`DEFAULT_COLLECTIVE_TIMEOUT_S`, 60 s, unless given), not torch's default of 30 minutes:
+a collective that one rank never joins (it crashed, or took another branch) fails on the
+others after that long with a timeout error, which ``run_local_processes`` reports with every
+failing rank's traceback. ``timeout_s`` bounds the whole run (and the rendezvous).
+
 What the processes print goes to the parent's standard output and error *as they are when
 the run starts* (file descriptors 1 and 2, handed to each process): a forkserver child would
 otherwise inherit the forkserver's, i.e. wherever they pointed when the forkserver started,
@@ -32,10 +38,22 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
-__all__ = ["LOOPBACK", "LocalProcessError", "loopback_interface", "run_local_processes"]
+from schedules.validation import require_positive
+
+__all__ = [
+    "DEFAULT_COLLECTIVE_TIMEOUT_S",
+    "LOOPBACK",
+    "LocalProcessError",
+    "loopback_interface",
+    "run_local_processes",
+]
 
 LOOPBACK = "127.0.0.1"
 """The only address the processes talk to."""
+
+DEFAULT_COLLECTIVE_TIMEOUT_S = 60.0
+"""How long a collective (all-reduce, barrier, ...) waits for the other ranks by default, in
+seconds: the process group's ``timeout`` (torch's own default is 30 minutes)."""
 
 R = TypeVar("R")
 
@@ -98,6 +116,7 @@ def _worker(
     fn: Callable[..., Any],
     args: Sequence[Any],
     timeout_s: float,
+    collective_timeout_s: float,
     threads: int,
     results: mp.Queue[tuple[int, bool, bytes]],
     output: _OutputFds | None,
@@ -127,7 +146,7 @@ def _worker(
             store=store,
             rank=rank,
             world_size=world_size,
-            timeout=timedelta(seconds=timeout_s),
+            timeout=timedelta(seconds=collective_timeout_s),
         )
         try:
             value = fn(rank, world_size, *args)
@@ -147,6 +166,7 @@ def run_local_processes(
     *args: Any,
     timeout_s: float = 120.0,
     threads: int = 1,
+    collective_timeout_s: float = DEFAULT_COLLECTIVE_TIMEOUT_S,
 ) -> list[R]:
     """Run ``fn(rank, world_size, *args)`` in ``world_size`` gloo processes; return the results.
 
@@ -161,6 +181,7 @@ def run_local_processes(
         raise ValueError(f"world_size must be >= 1, got {world_size!r}")
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
+    require_positive("collective_timeout_s", collective_timeout_s)
     if not dist.is_available() or not dist.is_gloo_available():
         raise RuntimeError("run_local_processes needs torch.distributed with the gloo backend")
     from torch._C._distributed_c10d import TCPStore
@@ -192,7 +213,18 @@ def run_local_processes(
     processes = [
         ctx.Process(
             target=_worker,
-            args=(rank, world_size, port, fn, args, timeout_s, threads, results, output),
+            args=(
+                rank,
+                world_size,
+                port,
+                fn,
+                args,
+                timeout_s,
+                collective_timeout_s,
+                threads,
+                results,
+                output,
+            ),
             daemon=True,
         )
         for rank in range(world_size)

@@ -26,35 +26,34 @@ import torch
 from torch import Tensor
 
 from optimsche.parallel.distributed import all_reduce_sum_
-from schedules.step_arithmetic import real_step
 from schedules.validation import require_int
 
 Items = int | Tensor
 """A number of items: a Python int or a one-element Tensor (any numeric dtype)."""
 
 
-def next_step_num(last: int, step_num: object, open_window_real_step: int, accum_grad: int) -> int:
+def next_step_num(last: int, step_num: object, flushed_after: int | None = None) -> int:
     """The micro-step to run after ``last``: ``step_num`` if given, else ``last + 1``.
 
     A given ``step_num`` must be an int > ``last`` (going backwards, or repeating a micro-step,
-    is an error). It may jump forward, except out of a window that still holds accumulated
-    gradients (``open_window_real_step > 0``): those would be silently mixed into another
-    window.
+    is an error). It may jump forward, out of an open window too: the shell then applies that
+    window first (:mod:`optimsche.update.partial_window`). ``flushed_after``: when ``last`` is
+    the end of a window that ``flush()`` closed after micro-step ``flushed_after``, the
+    micro-steps between them belong to the closed window, and the message says so.
     """
     if step_num is None:
         return last + 1
     step_num = require_int("step_num", step_num, 1)
     if step_num <= last:
+        if flushed_after is not None and step_num > flushed_after:
+            raise ValueError(
+                f"step_num={step_num} lies in a window that flush() closed after micro-step "
+                f"{flushed_after}: its remaining micro-steps (up to {last}) cannot run; the next "
+                f"micro-step is {last + 1} (pass step_num=None to let the shell count)"
+            )
         raise ValueError(
             f"step_num must increase: got step_num={step_num} after micro-step {last} (micro-steps "
             f"are 1-based and each is run once; pass step_num=None to let the shell count)"
-        )
-    if open_window_real_step and real_step(step_num, accum_grad) != open_window_real_step:
-        raise ValueError(
-            f"step_num jumps from {last} to {step_num}, out of window {open_window_real_step} "
-            f"(micro-steps {(open_window_real_step - 1) * accum_grad + 1}.."
-            f"{open_window_real_step * accum_grad} with accum_grad={accum_grad}), which holds "
-            f"accumulated gradients not applied yet"
         )
     return step_num
 

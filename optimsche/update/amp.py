@@ -81,3 +81,24 @@ def found_inf(scaler: torch.amp.GradScaler, optimizer: Optimizer, device: torch.
     for flag in per_device[1:]:
         total = total + flag.to(device, non_blocking=True)
     return total
+
+
+def scale_snapshot(scaler: torch.amp.GradScaler) -> Tensor | None:
+    """A copy of the scaler's current scale as a device tensor (no host sync), or ``None``
+    before its first ``scale()``. Reads ``GradScaler._scale``, which ``update()`` changes in
+    place (hence the copy)."""
+    scale: Tensor | None = scaler._scale
+    return None if scale is None else scale.detach().clone()
+
+
+def rescale_gradients_(
+    grads: list[Tensor], scaler: torch.amp.GradScaler, before: Tensor | None
+) -> None:
+    """Multiply ``grads`` (scaled by the scale ``before``) in place by ``scale / before``, so
+    that they carry the scaler's current scale (see :mod:`optimsche.update.partial_window`)."""
+    scale: Tensor | None = scaler._scale
+    if before is None or scale is None or not grads:
+        return
+    ratio = scale / before
+    for grad in grads:
+        grad.mul_(ratio.to(device=grad.device, dtype=grad.dtype))

@@ -7,14 +7,16 @@ Strategies (:mod:`schedules.testing.step_strategies`,
 * ``steps(min_value=0, max_value=10**12)``: integer steps, 0 and 10**12 included;
   ``step_lists(...)``, ``step_tensors(..., dtype=torch.int64)``;
 * ``hyperparameters(family, max_steps=10**6)``: valid keyword arguments for
-  ``schedules.<family>``; ``FAMILIES`` names the 17 built-in families;
+  ``schedules.<family>``; ``FAMILIES`` names the 18 built-in families;
 * ``schedules_with_kwargs(families=FAMILIES)``: ``(function, kwargs)`` pairs;
 * ``learning_rates()``, ``levels()``, ``fractions()``: the number ranges they draw from.
 
 Property checks (:mod:`schedules.testing.properties`), each raising ``AssertionError``
 naming the step(s) and value(s): ``assert_monotone``, ``assert_bounded``,
 ``assert_continuous``, ``assert_holds_after``, ``assert_changes_only_at``,
-``assert_scalar_tensor_agree``, ``assert_vmappable``.
+``assert_scalar_tensor_agree``, ``assert_vmappable`` (over the steps) and
+``assert_vmappable_over(schedule, name, values, steps)`` (over a hyperparameter: a sweep over
+peaks in one call).
 
 Example::
 
@@ -51,6 +53,7 @@ from schedules.testing.properties import (
     assert_monotone,
     assert_scalar_tensor_agree,
     assert_vmappable,
+    assert_vmappable_over,
     grid,
 )
 from schedules.testing.step_strategies import step_lists, step_tensors, steps
@@ -64,6 +67,7 @@ __all__ = [
     "assert_monotone",
     "assert_scalar_tensor_agree",
     "assert_vmappable",
+    "assert_vmappable_over",
     "fractions",
     "grid",
     "hyperparameters",

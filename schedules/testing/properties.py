@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -350,4 +350,107 @@ def assert_vmappable(
             raise AssertionError(
                 f"vmap({_name(schedule)}) at step {step!r} gives {b!r}, the unbatched call "
                 f"gives {d!r}"
+            )
+
+
+def _vmap_call(
+    schedule_of: Callable[..., Any],
+    factory: bool,
+    name: str,
+    value: Any,
+    steps: Tensor,
+    hyperparameters: Mapping[str, Any],
+) -> Any:
+    if factory:
+        return schedule_of(**{name: value}, **hyperparameters)(steps)
+    return schedule_of(steps, **{name: value}, **hyperparameters)
+
+
+def assert_vmappable_over(
+    schedule_of: Callable[..., Any],
+    name: str,
+    values: Sequence[float] | Tensor,
+    steps: Iterable[float],
+    hyperparameters: Mapping[str, Any] | None = None,
+    *,
+    factory: bool = False,
+    dtype: torch.dtype = torch.int64,
+    rtol: float = 1e-12,
+    atol: float = 1e-15,
+) -> None:
+    """The hyperparameter ``name`` may be a Tensor: ``torch.func.vmap`` over a batch of its
+    ``values`` runs in one call and gives, row by row, what each value gives as a Python
+    number; so does one call with the values as a column (``values[:, None]``, broadcasting
+    with the steps) and with a 0-d Tensor.
+
+    ``schedule_of`` is a leaf-style function, called as ``schedule_of(steps, name=v,
+    **hyperparameters)`` (``schedules.cosine``, or a user's own), or, with
+    ``factory=True``, a function returning a schedule: ``schedule_of(name=v,
+    **hyperparameters)(steps)`` (``lambda factor: schedules.scale(base, factor)``). The
+    steps are a 1-d Tensor of ``dtype``; ``values`` are taken as ``float64``.
+
+    A schedule that branches in Python on the hyperparameter's value (``if peak > 0: ...``),
+    converts it to a number (``float(peak)``) or refuses Tensors fails this check. Values
+    are compared within ``rtol``/``atol``, or the precision of the coarsest dtype computed
+    (float32 arithmetic is compared at float32's precision).
+    """
+    _require_tolerance("rtol", rtol)
+    _require_tolerance("atol", atol)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a hyperparameter name, got {name!r}")
+    batch = (
+        values.detach().to(torch.float64)
+        if isinstance(values, Tensor)
+        else torch.tensor([float(v) for v in values], dtype=torch.float64)
+    )
+    if batch.dim() != 1 or len(batch) == 0:
+        raise ValueError(f"values must be a non-empty 1-d sequence, got {values!r}")
+    tensor = torch.tensor(_require_steps(steps), dtype=dtype)
+    extra = dict(hyperparameters or {})
+    what = f"{_name(schedule_of)} over {name}"
+    rows = []
+    for value in batch.tolist():
+        row = _vmap_call(schedule_of, factory, name, value, tensor, extra)
+        if not isinstance(row, Tensor) or row.shape != tensor.shape:
+            raise AssertionError(
+                f"{what}: with {name}={value!r} on a tensor of steps it returned {row!r}, not "
+                f"a tensor of shape {tuple(tensor.shape)}"
+            )
+        rows.append(row)
+    expected = torch.stack([row.to(torch.float64) for row in rows])
+    coarsest = min((row.dtype for row in rows), key=lambda d: torch.finfo(d).bits)
+
+    def one(value: Tensor) -> Any:
+        return _vmap_call(schedule_of, factory, name, value, tensor, extra)
+
+    checks: list[tuple[str, Callable[[], Any], Tensor]] = [
+        ("torch.func.vmap over it", lambda: torch.func.vmap(one)(batch), expected),
+        ("a column of values (broadcast)", lambda: one(batch[:, None]), expected),
+        ("a 0-d Tensor value", lambda: one(batch[0]), expected[0]),
+    ]
+    for label, run, want in checks:
+        try:
+            got = run()
+        except Exception as error:
+            raise AssertionError(f"{what} is not vmappable: {label} fails: {error!r}") from error
+        if not isinstance(got, Tensor) or got.shape != want.shape:
+            raise AssertionError(
+                f"{what}: {label} gives {got!r}, not a tensor of shape {tuple(want.shape)}"
+            )
+        got64 = got.detach().to(torch.float64)
+        # a schedule computing in float32 for a number is compared at float32's precision
+        dtype = min(coarsest, got.dtype, key=lambda d: torch.finfo(d).bits)
+        slack = 4 * torch.finfo(dtype).eps if dtype != torch.float64 else 0.0
+        close = torch.isclose(
+            got64,
+            want,
+            rtol=max(rtol, slack),
+            atol=max(atol, slack * float(want.abs().max())),
+            equal_nan=True,
+        )
+        if not bool(close.all()):
+            index = tuple(int(i) for i in (~close).nonzero()[0])
+            raise AssertionError(
+                f"{what}: {label} gives {got64[index].item()!r} at {index}, the value as a "
+                f"number gives {want[index].item()!r} (rtol {rtol}, atol {atol})"
             )

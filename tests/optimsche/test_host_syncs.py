@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from shell_models import EncoderTwoHeads, batches, tiny_mlp
+from shell_models import EncoderTwoHeads, batches, mse, tiny_mlp
 
 from optimsche import OptimScheduler, OptimSchedulerGroup
 
@@ -103,3 +103,35 @@ def test_the_counter_sees_every_kind_of_read_back(monkeypatch: pytest.MonkeyPatc
         if torch.nn.Parameter(t):
             pass
     assert calls == ["item", "tolist", "__bool__", "__float__", "__int__", "__bool__"]
+
+
+@pytest.mark.parametrize("use_amp", [False, "fp16"])
+def test_the_items_clock_reads_its_total_in_the_same_one_read_back(
+    monkeypatch: pytest.MonkeyPatch, use_amp: bool | str
+) -> None:
+    model = tiny_mlp()
+    sche = OptimScheduler(
+        "SGD", {"lr": 0.1}, model, accum_grad=2, use_amp=use_amp, clock="items",
+        schedule=lambda t: 0.1 / (1 + t), plateau={"patience": 1},
+    )  # fmt: skip
+    for n, (x, y) in enumerate(batches(6), start=1):
+        with sche.autocast():
+            loss = (model(x) - y).float().pow(2).sum()
+        with counting_read_backs(monkeypatch) as calls:
+            sche.step(loss, epoch_num=1 + n // 4, num_items=torch.tensor(len(x)))
+        assert len(calls) == (0 if n % 2 else 1), f"micro-step {n} read back {calls}"
+    assert sche.items_seen == 24
+
+
+def test_flush_and_a_jump_read_back_once_per_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tiny_mlp()
+    sche = OptimScheduler("SGD", {"lr": 0.1}, model, accum_grad=4, use_amp="fp16")
+    data = batches(4)
+    sche.step(mse(model, *data[0]))
+    with counting_read_backs(monkeypatch) as calls:
+        sche.flush()
+    assert len(calls) == 1
+    sche.step(mse(model, *data[1]))
+    with counting_read_backs(monkeypatch) as calls:
+        report = sche.step(mse(model, *data[2]), step_num=12)  # flushes window 2, ends window 3
+    assert report.flushed is not None and report.updated and len(calls) == 2

@@ -337,3 +337,37 @@ def test_a_bad_scheduled_value_raises_before_anything_changes(bad: float, key: s
         sche.step(loss_of(model, *data[2]))
     assert f"gave {bad!r} at step 3" in str(raised.value)
     assert same(snapshot(sche), before)
+
+
+def test_hyperparameters_follow_the_epoch_clock() -> None:
+    """With ``clock="epoch"`` the hyperparameter schedules see the epoch, as the lr does."""
+    model = EncoderTwoHeads()
+    sche = OptimScheduler(
+        model=model,
+        optimizer=adamw(model, {}, {}, {}),
+        schedule=LR,
+        clock="epoch",
+        hyperparameters={"weight_decay": lambda epoch: 0.01 * epoch},
+    )
+    for step, (x, y) in enumerate(batches(4)):
+        epoch = 1 + step / 2  # a float epoch, two updates per epoch
+        sche.step(loss_of(model, x, y), epoch_num=epoch)
+        assert entries(sche.optimizer, "weight_decay") == [0.01 * epoch] * 3
+
+
+def test_the_plateau_scale_applies_to_the_lr_only() -> None:
+    model = EncoderTwoHeads()
+    sche = OptimScheduler(
+        model=model,
+        optimizer=adamw(model, {"lr": 1e-3}, {"lr": 1e-2}, {"lr": 0.0}),
+        schedule=LR,
+        plateau=schedules.reduce_on_plateau(factor=0.5, patience=0),
+        hyperparameters={"weight_decay": WD},
+    )
+    data = batches(3)
+    sche.step(loss_of(model, *data[0]))
+    sche.observe(1.0)
+    sche.observe(2.0)  # no improvement: the scale halves
+    sche.step(loss_of(model, *data[1]))
+    assert entries(sche.optimizer, "lr") == [0.5 * 1e-2, pytest.approx(0.5 * 1e-1), 0.0]
+    assert entries(sche.optimizer, "weight_decay") == [WD(2)] * 3

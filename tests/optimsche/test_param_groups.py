@@ -223,11 +223,16 @@ def test_noam_without_d_model_peaks_at_the_reference_groups_lr() -> None:
 
 
 def test_exponent_decay_starts_from_the_reference_groups_lr() -> None:
+    """ExponentDecayLr decays per epoch (SpeeChain's meaning) from the reference group's lr."""
     model = EncoderTwoHeads()
     sche = ExponentDecayLr(
         model=model, optimizer=three_groups(model, (0.0, 1e-3, 4e-3)), decay_factor=0.5
     )
-    assert run(sche, model, 3) == [
+    seen = []
+    for epoch, (x, y) in enumerate(batches(3), start=1):
+        sche.step(loss_of(model, x, y), epoch_num=epoch)
+        seen.append(lrs_of(sche.optimizer))
+    assert seen == [
         [0.0, 1e-3, pytest.approx(4e-3, rel=1e-15)],
         [0.0, 5e-4, pytest.approx(2e-3, rel=1e-15)],
         [0.0, 2.5e-4, pytest.approx(1e-3, rel=1e-15)],

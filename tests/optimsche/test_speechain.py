@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shell_models import batches, mse, tiny_mlp
+from shell_models import batches, clone_params, mse, tiny_mlp
 
 import schedules
 from optimsche import ExponentDecayLr, NoamLr, OptimScheduler
@@ -65,26 +66,74 @@ def test_noamlr_is_speechains_spelling() -> None:
     assert Noamlr is NoamLr
 
 
-def test_exponent_decay_is_per_real_step_from_the_initial_lr() -> None:
+def _epoch_lrs(sche: OptimScheduler, epochs: list[float]) -> list[float]:
+    """The lr of the first param group at each update, micro-step ``n`` of ``epochs[n-1]``."""
+    model = sche.model
+    assert model is not None
+    lrs = []
+    for epoch, (x, y) in zip(epochs, batches(len(epochs)), strict=True):
+        if sche.step(mse(model, x, y), epoch_num=epoch).updated:
+            lrs.append(float(sche.optimizer.param_groups[0]["lr"]))
+    return lrs
+
+
+def test_exponent_decay_is_per_epoch_from_the_initial_lr() -> None:
+    """SpeeChain's formula ``lr0 · decay_factor^(epoch_num - 1)``: 2 updates per epoch here,
+    both at the epoch's lr."""
     sche = ExponentDecayLr("SGD", {"lr": 0.2}, tiny_mlp(), accum_grad=3, decay_factor=0.5)
-    lrs = _update_lrs(sche, 6)
-    assert lrs == [0.2 * 0.5 ** (r - 1) for r in range(1, 7)]
-    # a function of the real step alone: no compounding across calls
-    assert sche.update_lr(3) == sche.update_lr(3) == 0.2 * 0.25
+    epochs = [e for e in (1, 2, 3) for _ in range(6)]  # 6 micro-steps = 2 windows per epoch
+    lrs = _epoch_lrs(sche, epochs)
+    assert lrs == [0.2 * 0.5 ** (e - 1) for e in (1, 1, 2, 2, 3, 3)]
     assert repr(sche).endswith("decay_factor=0.5)")
+
+
+def test_exponent_decay_does_not_compound_as_speechains_did() -> None:
+    """SpeeChain multiplied the *current* lr by decay^(epoch-1) at every update: its second
+    update of epoch 2 used lr0·d·d. Here the lr is a function of the epoch alone."""
+    sche = ExponentDecayLr("SGD", {"lr": 0.2}, tiny_mlp(), decay_factor=0.5)
+    lrs = _epoch_lrs(sche, [1, 2, 2, 2])
+    assert lrs == [0.2, 0.1, 0.1, 0.1]
+    speechain_lr, speechain = 0.2, []
+    for epoch in (1, 2, 2, 2):
+        speechain_lr = speechain_lr * 0.5 ** (epoch - 1)
+        speechain.append(speechain_lr)
+    assert speechain == [0.2, 0.1, 0.05, 0.025] != lrs
+    assert sche.update_lr(7, 3) == sche.update_lr(1, 3) == 0.2 * 0.25
+
+
+def test_exponent_decay_takes_float_epochs() -> None:
+    sche = ExponentDecayLr("SGD", {"lr": 0.2}, tiny_mlp(), decay_factor=0.5)
+    assert _epoch_lrs(sche, [1.0, 1.5, 2.25]) == [0.2, 0.2 * 0.5**0.5, 0.2 * 0.5**1.25]
+
+
+def test_exponent_decay_without_epoch_num_changes_nothing() -> None:
+    model = tiny_mlp()
+    sche = ExponentDecayLr("SGD", {"lr": 0.2, "momentum": 0.9}, model, decay_factor=0.5)
+    _epoch_lrs(sche, [1, 1])
+    before = (copy.deepcopy(sche.optimizer.state_dict()), clone_params(model), sche.step_num)
+    with pytest.raises(ValueError, match=r"epoch_num is required: ExponentDecayLr\.update_lr"):
+        sche.step(mse(model, *batches(1)[0]))
+    with pytest.raises(ValueError, match="ExponentDecayLr decays per epoch: epoch_num is required"):
+        sche.update_lr(3, None)
+    assert sche.step_num == before[2]
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before[1], strict=True))
+    assert str(sche.optimizer.state_dict()) == str(before[0])
+    assert all(p.grad is None for p in model.parameters())
 
 
 def test_exponent_decay_resumes_with_the_same_lr() -> None:
     model = tiny_mlp()
     sche = ExponentDecayLr("SGD", {"lr": 0.2}, model, decay_factor=0.9)
-    _update_lrs(sche, 4)
+    _epoch_lrs(sche, [1, 2, 3, 4])
     buffer = io.BytesIO()
     torch.save(sche.state_dict(), buffer)
     buffer.seek(0)
     resumed = ExponentDecayLr("SGD", {"lr": 0.2}, tiny_mlp(), decay_factor=0.9)
     resumed.load_state_dict(torch.load(buffer, weights_only=True))
     assert resumed.get_lr() == sche.get_lr()
-    assert _update_lrs(resumed, 2) == _update_lrs(sche, 2) == [0.2 * 0.9**4, 0.2 * 0.9**5]
+    assert _epoch_lrs(resumed, [5, 6]) == _epoch_lrs(sche, [5, 6]) == [0.2 * 0.9**4, 0.2 * 0.9**5]
+    with pytest.raises(ValueError, match="epoch_num must not go backwards: got epoch_num=5"):
+        _epoch_lrs(resumed, [5])  # the last epoch is in the checkpoint
 
 
 def test_sche_init_keys_are_the_speechain_names() -> None:

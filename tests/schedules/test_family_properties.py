@@ -50,7 +50,7 @@ class Facts:
     falling: list[tuple[float, float]] = attrs.Factory(list)
     joints: list[float] = attrs.Factory(list)  # where it must be continuous
     slack: float = 2.0  # continuity slack: > 2 where the slope is unbounded (x^p, p < 1)
-    horizon: float | None = None  # holds its value from here on
+    horizon: float | None = None  # holds its value from here on: from schedules.FAMILIES
     changes_at: list[int] | None = None  # piecewise constant: may change only here ...
     changes_until: int = 0  # ... checked over [0, changes_until]
 
@@ -69,7 +69,7 @@ def _strict(rise: float, length: float, scale: float) -> bool:
 
 def _constant(k: dict[str, Any]) -> Facts:
     v = k["value"]
-    return Facts(v, v, rising=[(0, 100, False)], falling=[(0, 100)], horizon=0)
+    return Facts(v, v, rising=[(0, 100, False)], falling=[(0, 100)])
 
 
 def _linear(k: dict[str, Any], power: float = 1.0) -> Facts:
@@ -82,7 +82,6 @@ def _linear(k: dict[str, Any], power: float = 1.0) -> Facts:
         falling=[whole] if end <= start else [],
         joints=[begin, begin + n],
         slack=_holder_slack(power),
-        horizon=begin + n,
     )
 
 
@@ -119,7 +118,6 @@ def _multistep(k: dict[str, Any]) -> Facts:
         0.0,
         k["start"],
         falling=[(0, last + 10)],
-        horizon=last,
         changes_at=milestones,
         changes_until=min(last + 10, 3000),
     )
@@ -133,7 +131,6 @@ def _cosine(k: dict[str, Any]) -> Facts:
         falling=[(0, n + 5)],
         joints=[n],
         slack=_holder_slack(2 * k["exponent"]),
-        horizon=n,
     )
 
 
@@ -146,7 +143,6 @@ def _warmup_cosine(k: dict[str, Any]) -> Facts:
         falling=[(warmup, n + 5)],
         joints=[warmup, n] if warmup else [n],
         slack=_holder_slack(2 * k["exponent"]),
-        horizon=n,
     )
 
 
@@ -183,7 +179,6 @@ def _tri_stage(k: dict[str, Any]) -> Facts:
         rising=[(0, warmup, _strict(peak - init, warmup, peak)), (warmup, warmup + hold, False)],
         falling=[(warmup, end + 5)],
         joints=[warmup, warmup + hold, end],
-        horizon=end,
     )
 
 
@@ -197,7 +192,6 @@ def _warmup_stable_decay(k: dict[str, Any]) -> Facts:
         falling=[(warmup, end + 5)],
         joints=[warmup, warmup + stable, end],
         slack=_holder_slack(0.5) if k["shape"] == "1-sqrt" else 2.0,  # 1 - √p at p = 0
-        horizon=end,
     )
 
 
@@ -215,7 +209,6 @@ def _one_cycle(k: dict[str, Any]) -> Facts:
         rising=[(0, first_end, peak - initial > 1e-3 * peak)],
         falling=[(first_end, n + 5)],
         joints=joints,
-        horizon=last,
     )
 
 
@@ -239,7 +232,6 @@ def _piecewise_constant(k: dict[str, Any]) -> Facts:
     return Facts(
         min(values),
         max(values),
-        horizon=last,
         changes_at=boundaries,
         changes_until=min(last + 10, 3000),
     )
@@ -251,10 +243,15 @@ def _piecewise_linear(k: dict[str, Any]) -> Facts:
     vs = [v for _, v in points]
     rising = [(x0, x1, False) for (x0, v0), (x1, v1) in itertools.pairwise(points) if v1 >= v0]
     falling = [(x0, x1) for (x0, v0), (x1, v1) in itertools.pairwise(points) if v1 <= v0]
-    return Facts(min(vs), max(vs), rising=rising, falling=falling, joints=xs, horizon=xs[-1])
+    return Facts(min(vs), max(vs), rising=rising, falling=falling, joints=xs)
 
 
-FACTS: dict[str, Callable[[dict[str, Any]], Facts]] = {
+def _tanh_decay(k: dict[str, Any]) -> Facts:
+    n = k["steps"]  # it drops onto final at n (as timm's): no joint there
+    return Facts(k["final"], k["peak"], falling=[(0, n + 5)], horizon=n)
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "constant": _constant,
     "linear": _linear,
     "polynomial": _polynomial,
@@ -272,13 +269,25 @@ FACTS: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "cyclic": _cyclic,
     "piecewise_constant": _piecewise_constant,
     "piecewise_linear": _piecewise_linear,
+    "tanh_decay": _tanh_decay,
 }
 
 
-def test_every_family_has_its_facts_and_is_public() -> None:
-    assert tuple(FACTS) == FAMILIES
+def facts_of(family: str, kwargs: dict[str, Any]) -> Facts:
+    """The family's facts, its horizon taken from the registry ``schedules.FAMILIES``."""
+    horizon = schedules.FAMILIES[family].horizon_of(kwargs)
+    return attrs.evolve(BUILDERS[family](kwargs), horizon=horizon)
+
+
+FACTS = {f: functools.partial(facts_of, f) for f in BUILDERS}
+"""family -> its facts for given hyperparameters."""
+
+
+def test_every_registered_family_has_its_facts_and_is_public() -> None:
+    assert tuple(BUILDERS) == FAMILIES == tuple(schedules.FAMILIES)
     for family in FAMILIES:
-        assert family in schedules.__all__ and callable(getattr(schedules, family))
+        assert getattr(schedules, family) is schedules.FAMILIES[family].function
+        assert family in schedules.__all__
 
 
 def _key_steps(facts: Facts) -> list[float]:
@@ -367,6 +376,7 @@ def _example(family: str) -> dict[str, Any]:
                    "gamma": 1.0},
         "piecewise_constant": {"boundaries": [5], "values": [1.0, 0.5]},
         "piecewise_linear": {"points": [(0, 0.0), (5, 1.0)]},
+        "tanh_decay": {"peak": 1.0, "steps": 10, "final": 0.0, "lower": -7.0, "upper": 3.0},
     }  # fmt: skip
     return examples[family]
 

@@ -253,9 +253,9 @@ GOOD = {"scale": 0.5, "best": 1.0, "num_bad_epochs": 1, "cooldown_counter": 0, "
         ({**GOOD, "scale": "0.5"}, "scale must be a number, got str"),
         ({**GOOD, "best": math.nan}, "best must not be NaN"),
         ({**GOOD, "best": torch.tensor(1.0)}, "best must be a number, got Tensor"),
-        ({**GOOD, "num_bad_epochs": -1}, "num_bad_epochs must be an integer >= 0, got -1"),
-        ({**GOOD, "cooldown_counter": 1.0}, "cooldown_counter must be an integer >= 0, got 1.0"),
-        ({**GOOD, "last_epoch": True}, "last_epoch must be an integer >= 0, got True"),
+        ({**GOOD, "num_bad_epochs": -1}, "num_bad_epochs must be an int >= 0, got -1"),
+        ({**GOOD, "cooldown_counter": 1.0}, "cooldown_counter must be an int >= 0, got 1.0"),
+        ({**GOOD, "last_epoch": True}, "last_epoch must be an int >= 0, got True"),
     ],
 )
 def test_a_malformed_dict_is_a_value_error_naming_the_key(state: object, message: str) -> None:
@@ -316,10 +316,10 @@ def test_update_refuses_what_is_not_a_state() -> None:
         ({"factor": -0.5}, r"factor must lie in the open interval \(0, 1\)"),
         ({"factor": math.nan}, "factor must be finite"),
         ({"factor": "0.1"}, "factor must be a number, got str"),
-        ({"patience": -1}, "patience must be an integer >= 0, got -1"),
-        ({"patience": 2.5}, "patience must be an integer >= 0, got 2.5"),
-        ({"patience": True}, "patience must be an integer >= 0, got True"),
-        ({"cooldown": -3}, "cooldown must be an integer >= 0, got -3"),
+        ({"patience": -1}, "patience must be an int >= 0, got -1"),
+        ({"patience": 2.5}, "patience must be an int >= 0, got 2.5"),
+        ({"patience": True}, "patience must be an int >= 0, got True"),
+        ({"cooldown": -3}, "cooldown must be an int >= 0, got -3"),
         ({"threshold": -1e-4}, "threshold must be >= 0, got -0.0001"),
         ({"threshold": math.inf}, "threshold must be finite"),
         ({"mode": "minimum"}, "mode must be one of 'min', 'max', got 'minimum'"),
@@ -338,7 +338,7 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs: dict[str, Any], mes
     [
         ({"scale": 1.01}, r"scale must lie in the closed interval \[0, 1\]"),
         ({"best": math.nan}, "best must not be NaN"),
-        ({"last_epoch": -1}, "last_epoch must be an integer >= 0"),
+        ({"last_epoch": -1}, "last_epoch must be an int >= 0"),
     ],
 )
 def test_a_state_is_checked_when_built(kwargs: dict[str, Any], message: str) -> None:

@@ -25,6 +25,7 @@ from schedules.testing import (
     assert_monotone,
     assert_scalar_tensor_agree,
     assert_vmappable,
+    assert_vmappable_over,
     grid,
     hyperparameters,
     schedules_with_kwargs,
@@ -243,11 +244,12 @@ def test_step_tensors_are_1d_of_the_dtype(tensor: torch.Tensor) -> None:
     assert bool((tensor >= 0).all()) and bool((tensor <= 10**12).all())
 
 
-def test_families_are_the_design_table() -> None:
-    assert FAMILIES == (
+def test_families_are_the_design_table_of_the_registry() -> None:
+    assert FAMILIES == tuple(schedules.FAMILIES) == (
         "constant", "linear", "polynomial", "exponential", "step_decay", "multistep", "cosine",
         "warmup_cosine", "cosine_restarts", "noam", "inverse_sqrt", "tri_stage",
         "warmup_stable_decay", "one_cycle", "cyclic", "piecewise_constant", "piecewise_linear",
+        "tanh_decay",
     )  # fmt: skip
 
 
@@ -302,3 +304,60 @@ def test_import_schedules_does_not_import_hypothesis() -> None:
     code = "import sys, schedules; assert 'hypothesis' not in sys.modules; print('ok')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+# assert_vmappable_over: a hyperparameter may be a Tensor
+
+
+def _linear_in_peak(step: Any, peak: Any, steps: int = 10) -> Any:
+    return peak * (1 - torch.clamp(step, max=steps) / steps)
+
+
+def _branches_on_peak(step: Any, peak: Any) -> Any:
+    if peak > 0.5:  # Python branching on the hyperparameter's value
+        return peak * torch.ones_like(step, dtype=torch.float64)
+    return 0.0 * step + 0.5
+
+
+def _floats_the_peak(step: Any, peak: Any) -> Any:
+    return float(peak) * torch.ones_like(step, dtype=torch.float64)
+
+
+def _ignores_batched_shape(step: Any, peak: Any) -> Any:
+    return torch.ones_like(step, dtype=torch.float64) * 0.1  # the peak is never used
+
+
+def test_vmappable_over_passes_for_a_users_own_schedule() -> None:
+    assert_vmappable_over(_linear_in_peak, "peak", [0.1, 0.2, 0.3], [0, 5, 10, 20])
+    assert_vmappable_over(_linear_in_peak, "peak", torch.tensor([1.0, 2.0]), [0, 5], {"steps": 5})
+    assert_vmappable_over(
+        lambda peak: functools.partial(_linear_in_peak, peak=peak), "peak", [0.1, 1.0], [0, 5],
+        factory=True,
+    )  # fmt: skip
+
+
+def test_vmappable_over_fails_for_python_branching_on_the_value() -> None:
+    with pytest.raises(AssertionError, match=r"_branches_on_peak over peak is not vmappable"):
+        assert_vmappable_over(_branches_on_peak, "peak", [0.1, 0.9], [0, 5])
+
+
+def test_vmappable_over_fails_for_a_value_turned_into_a_number() -> None:
+    with pytest.raises(AssertionError, match=r"_floats_the_peak over peak is not vmappable"):
+        assert_vmappable_over(_floats_the_peak, "peak", [0.1, 0.9], [0, 5])
+
+
+def test_vmappable_over_fails_when_the_batch_is_lost() -> None:
+    with pytest.raises(AssertionError, match=r"not a tensor of shape \(2, 2\)"):
+        assert_vmappable_over(_ignores_batched_shape, "peak", [0.1, 0.9], [0, 5])
+
+
+def test_vmappable_over_fails_when_a_tensor_is_refused() -> None:
+    with pytest.raises(AssertionError, match=r"is not vmappable: torch.func.vmap over it fails"):
+        assert_vmappable_over(schedules.cosine, "steps", [10, 20], [0, 5], {"peak": 1.0})
+
+
+def test_vmappable_over_checks_its_own_arguments() -> None:
+    with pytest.raises(ValueError, match="values must be a non-empty 1-d sequence"):
+        assert_vmappable_over(_linear_in_peak, "peak", [], [0, 5])
+    with pytest.raises(ValueError, match="name must be a hyperparameter name"):
+        assert_vmappable_over(_linear_in_peak, "", [0.1], [0, 5])

@@ -72,9 +72,12 @@ def test_curve_points_are_the_updates_and_lrs_of_a_real_run(
     group = build_optim_sches(config, model, accum_grad=accum_grad, ft_factor=ft_factor)
     seen: dict[str, list[tuple[int, int, float]]] = {"enc": [], "dec": []}
     x = torch.ones(1, 2)
-    for _ in range(total):
+    for n in range(1, total + 1):
         hidden = model.encoder(x)
-        reports = group.step({"a": hidden.sum(), "b": model.decoder(hidden.detach()).sum()})
+        # ExponentDecayLr decays per epoch; the preview assumes one epoch per update
+        epoch = (n - 1) // accum_grad + 1
+        losses = {"a": hidden.sum(), "b": model.decoder(hidden.detach()).sum()}
+        reports = group.step(losses, epoch_num=epoch)
         for name, report in reports.items():
             if report.updated:
                 seen[name].append((report.step_num, report.real_step, report.lr))

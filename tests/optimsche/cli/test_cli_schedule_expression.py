@@ -68,15 +68,16 @@ def test_parsed_schedule_equals_the_function_with_those_arguments(
         ("cosine(**a)", "**arguments are not allowed"),
         (
             "cosine(peak=1)",
-            "missing hyperparameter 'steps' of cosine(peak, steps, final=0.0, exponent=1.0)",
+            "missing hyperparameter 'steps' of cosine(peak, steps, final=0.0, exponent=1.0, "
+            "k_decay=1.0)",
         ),
-        ("cosine(1, 2, 3, 4, 5)", "cosine takes at most 4 positional hyperparameters"),
+        ("cosine(1, 2, 3, 4, 5, 6)", "cosine takes at most 5 positional hyperparameters"),
         ("cosine(1, peak=2, steps=3)", "'peak' is given twice"),
         (
             "cosine(peak=1, stepz=2)",
             "unknown key 'stepz' for schedule 'cosine'; did you mean 'steps'?",
         ),
-        ("cosine(peak='a', steps=2)", "peak must be a number, got 'a' (a string)"),
+        ("cosine(peak='a', steps=2)", "peak must be a number, got str: 'a'"),
         ("cosine(peak=1, steps=-2)", "steps must be > 0, got -2"),
         ("cosine(", "not a valid call"),
         ("", "expected a call such as"),
@@ -89,4 +90,6 @@ def test_refused_expressions(text: str, message: str) -> None:
 
 
 def test_describe_signature_lists_defaults() -> None:
-    assert describe_signature("cosine") == "cosine(peak, steps, final=0.0, exponent=1.0)"
+    assert describe_signature("cosine") == (
+        "cosine(peak, steps, final=0.0, exponent=1.0, k_decay=1.0)"
+    )

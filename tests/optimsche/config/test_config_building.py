@@ -167,7 +167,7 @@ def test_exponent_decay_type_and_validated_records_are_accepted() -> None:
     group = build_optim_sches(records, EncoderDecoder())
     shell = group["main"]
     assert type(shell) is ExponentDecayLr
-    assert [shell.update_lr(r) for r in (1, 2, 3)] == pytest.approx([0.2, 0.1, 0.05])
+    assert [shell.update_lr(1, e) for e in (1, 2, 3)] == pytest.approx([0.2, 0.1, 0.05])
 
 
 @pytest.mark.parametrize(

@@ -289,7 +289,7 @@ def test_conf_mistakes_name_the_key_the_value_and_the_choices(
         ),
         (
             {"peak": "0.1", "steps": 100},
-            "optim_sches.main.conf.peak: must be a number, got '0.1' (a string)",
+            "optim_sches.main.conf: schedule 'cosine': peak must be a number, got str: '0.1'",
         ),
     ],
 )

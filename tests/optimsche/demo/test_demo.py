@@ -13,6 +13,7 @@ from optimsche.cli.commands import main
 from optimsche.config.building import build_optim_sches
 from optimsche.config.error import ConfigError
 from optimsche.demo import curves, run_demo, training
+from optimsche.demo import run as demo_run
 from optimsche.demo.checkpoint import FORMAT, load_checkpoint
 from optimsche.demo.config import load_demo_config
 from optimsche.demo.training import DemoSettings, build_model
@@ -111,3 +112,26 @@ def test_bad_arguments_are_refused() -> None:
         run_demo(steps=0)
     with pytest.raises(ConfigError, match="--ddp must be 0"):
         run_demo(ddp=-1)
+    with pytest.raises(ConfigError, match="collective_timeout_s must be a number of seconds > 0"):
+        run_demo(ddp=2, collective_timeout_s=0)
+
+
+def test_ddp_processes_get_the_bounded_collective_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--ddp`` hands the process group a 60 s timeout by default (torch's is 30 minutes)."""
+    seen: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    def launcher(*args: object, collective_timeout_s: float, **kwargs: object) -> None:
+        seen.append(collective_timeout_s)
+        raise Stop
+
+    monkeypatch.setattr(demo_run, "run_local_processes", launcher)
+    with pytest.raises(Stop):
+        run_demo(steps=4, out=tmp_path, ddp=2)
+    with pytest.raises(Stop):
+        run_demo(steps=4, out=tmp_path, ddp=2, collective_timeout_s=5.0)
+    assert seen == [60.0, 5.0]

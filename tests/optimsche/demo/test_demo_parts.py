@@ -14,7 +14,7 @@ from torch.nn import functional
 
 from optimsche.config.building import build_optim_sches
 from optimsche.config.error import ConfigError
-from optimsche.demo.checkpoint import load_checkpoint
+from optimsche.demo.checkpoint import load_checkpoint, save_checkpoint
 from optimsche.demo.config import check_fits_model, load_demo_config
 from optimsche.demo.curves import moving_average
 from optimsche.demo.evaluation import accuracy
@@ -293,6 +293,23 @@ def test_a_file_that_is_not_a_demo_checkpoint_is_refused(tmp_path: Path) -> None
     group = build_optim_sches(config.optim_sches, model, **config.experiment_kwargs())
     with pytest.raises(ValueError, match="not an optimsche demo checkpoint"):
         load_checkpoint(path, model, group)
+
+
+def test_the_demo_checkpoint_is_written_atomically_and_a_truncated_one_named(
+    tmp_path: Path,
+) -> None:
+    config = load_demo_config()
+    model = build_model(DemoSettings())
+    group = build_optim_sches(config.optim_sches, model, **config.experiment_kwargs())
+    path = tmp_path / "checkpoint-half.pt"
+    save_checkpoint(path, model, group, 0)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+    assert load_checkpoint(path, model, group) == 0
+    path.write_bytes(path.read_bytes()[:1000])  # what an in-place save killed early leaves
+    with pytest.raises(ValueError, match=f"checkpoint file {path} is truncated"):
+        load_checkpoint(path, model, group)
+    with pytest.raises(FileNotFoundError, match=f"no checkpoint file {tmp_path / 'gone.pt'}"):
+        load_checkpoint(tmp_path / "gone.pt", model, group)
 
 
 def test_the_checkpoint_falls_half_way_and_before_the_end() -> None:

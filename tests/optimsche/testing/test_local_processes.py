@@ -5,8 +5,11 @@ all-reduce)."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
+import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from optimsche.parallel.distributed import (
     world_size,
 )
 from optimsche.testing.local_processes import (
+    DEFAULT_COLLECTIVE_TIMEOUT_S,
     LOOPBACK,
     LocalProcessError,
     loopback_interface,
@@ -163,11 +167,45 @@ def test_a_failing_rank_raises_with_its_traceback() -> None:
         run_local_processes(fail_on_rank_one, 2, "boom on purpose", timeout_s=60.0)
 
 
+def all_reduce_alone(rank_: int, world_size_: int, absent_s: float) -> float:
+    """Rank 0 all-reduces; rank 1 never joins (it sleeps ``absent_s``). Rank 0 raises, saying
+    after how many seconds its all-reduce gave up."""
+    if rank_ != 0:
+        time.sleep(absent_s)
+        return absent_s
+    start = time.monotonic()
+    try:
+        dist.all_reduce(torch.ones(1))
+    except RuntimeError as error:
+        waited = time.monotonic() - start
+        raise RuntimeError(f"the all-reduce gave up after {waited:.1f} s: {error}") from None
+    raise AssertionError("an all-reduce without rank 1 completed")
+
+
+def test_a_collective_that_a_rank_never_joins_fails_after_the_collective_timeout() -> None:
+    start = time.monotonic()
+    with pytest.raises(
+        LocalProcessError, match=r"(?s)rank 0:.*gave up after .*Timed out"
+    ) as caught:
+        run_local_processes(all_reduce_alone, 2, 60.0, timeout_s=90.0, collective_timeout_s=2.0)
+    found = re.search(r"gave up after ([0-9.]+) s", str(caught.value))
+    assert found is not None
+    waited = float(found.group(1))
+    assert 1.5 <= waited < 20.0, str(caught.value)
+    assert time.monotonic() - start < 60.0  # rank 1 is killed, not waited for
+    default = inspect.signature(run_local_processes).parameters["collective_timeout_s"].default
+    assert default == DEFAULT_COLLECTIVE_TIMEOUT_S == 60.0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"world_size": 0}, "world_size must be >= 1, got 0"),
         ({"world_size": 2, "timeout_s": 0.0}, "timeout_s must be > 0, got 0.0"),
+        (
+            {"world_size": 2, "collective_timeout_s": 0.0},
+            "collective_timeout_s must be > 0, got 0.0",
+        ),
     ],
 )
 def test_bad_arguments_are_rejected_before_spawning(kwargs: dict[str, Any], match: str) -> None:

@@ -1,0 +1,226 @@
+"""Benchmark 3, Tensor part: whole curves and sweeps over a hyperparameter.
+
+* **Long curves** of ``warmup_cosine`` (bound) in eager mode: 10^6 float32 steps (goal: no
+  slower than optax's jitted ``warmup_cosine_decay_schedule`` on an int32 array, float32
+  result, ``block_until_ready``; jax's compile time reported apart), 10^6 int64 steps (our
+  integer steps are computed in float64), and 10^7 steps of both. Each row says how many
+  full-size kernels, passes over memory and fresh buffers our eager curve makes
+  (:mod:`benchmarks.memory_passes`); XLA fuses optax's into one loop. ``torch.compile`` of
+  ours is shown too (full run only). Wall clock (XLA runs its own threads).
+* **64 peaks × 10^4 steps**: ``torch.func.vmap`` over the peak (a Tensor hyperparameter),
+  one call with a column of peaks (broadcast), a Python loop of 64 calls, and ``jax.vmap`` of
+  optax's schedule over ``peak_value`` (when installed).
+"""
+
+from __future__ import annotations
+
+import time
+from types import ModuleType
+from typing import Any
+
+import torch
+
+import schedules
+from benchmarks.bench_config import BenchConfig
+from benchmarks.formatting import ratio_range, seconds_range
+from benchmarks.memory_passes import count_passes
+from benchmarks.profiles import torch_op_profile
+from benchmarks.results import Row
+from benchmarks.timing import WALL, Measure, Samples, interleaved, paired, timed
+
+PEAK = 1e-3
+
+
+def _error_text(error: BaseException, limit: int = 48) -> str:
+    """``"Type: message"``, the message's first line cut to ``limit`` characters."""
+    lines = str(error).splitlines()
+    message = lines[0] if lines else ""
+    if len(message) > limit:
+        message = message[:limit].rstrip() + "…"
+    return f"{type(error).__name__}: {message}"
+
+
+def _curve_rows_of_length(
+    config: BenchConfig, length: int, optax_jax: tuple[ModuleType, ModuleType] | None, goal: bool
+) -> tuple[list[Row], list[str]]:
+    warmup = length // 100
+    ours = schedules.bind(schedules.warmup_cosine, peak=PEAK, warmup=warmup, steps=length)
+    steps32 = torch.arange(length, dtype=torch.float32)
+    steps64 = torch.arange(length)
+    passes = {
+        "f32": count_passes(lambda: ours(steps32), length),
+        "i64": count_passes(lambda: ours(steps64), length),
+    }
+    candidates: dict[str, Measure] = {
+        "ours f32": timed(lambda: ours(steps32), WALL),
+        "ours i64": timed(lambda: ours(steps64), WALL),
+    }
+    rows: list[Row] = []
+    notes: list[str] = []
+    if not config.quick and goal:
+        compiled = torch.compile(ours, fullgraph=True)
+        start = time.perf_counter()
+        compiled(steps32)  # type: ignore[no-untyped-call]
+        rows.append(
+            Row(
+                f"warmup_cosine under torch.compile: first call ({length:,} steps, compile "
+                f"included)",
+                f"{time.perf_counter() - start:.3g} s",
+                "",
+            )
+        )
+        candidates["ours compiled"] = timed(lambda: compiled(steps32), WALL)  # type: ignore[no-untyped-call]
+    compile_times: list[float] = []
+    if optax_jax is not None:
+        optax, jax = optax_jax
+        jnp = jax.numpy
+        theirs = optax.warmup_cosine_decay_schedule(0.0, PEAK, warmup, length, 0.0)
+        steps_jax = jnp.arange(length)
+        for _ in range(config.pick(3, 1)):
+            start = time.perf_counter()
+            executable = jax.jit(theirs).lower(steps_jax).compile()
+            compile_times.append(time.perf_counter() - start)
+        candidates["optax"] = timed(lambda: executable(steps_jax).block_until_ready(), WALL)
+        reference = torch.from_numpy(jax.device_get(executable(steps_jax)).copy())
+        difference = float((ours(steps32) - reference).abs().max())
+        notes.append(
+            f"{length:,}-step curve: ours (float32) and optax agree to {difference:.2g} (max abs)."
+        )
+    samples = interleaved(candidates, rounds=config.rounds(9 if length <= 10**6 else 5))
+    labels = {
+        "ours f32": f"float32 steps; {passes['f32'].describe()}",
+        "ours i64": f"int64 steps, float64 math; {passes['i64'].describe()}",
+        "ours compiled": "float32 steps, torch.compile",
+    }
+    if "optax" in samples:
+        rows.insert(
+            0,
+            Row(
+                f"optax jit compile of the {length:,}-step curve (lower + compile)",
+                "",
+                seconds_range(Samples(tuple(compile_times))),
+            ),
+        )
+        for name, label in labels.items():
+            if name not in samples:
+                continue
+            ratio = paired(samples[name], samples["optax"])
+            with_goal = goal and name == "ours f32"
+            if with_goal and ratio.median > 1.0:
+                notes.append(
+                    f"Profile of warmup_cosine on {length:,} float32 steps (torch.profiler, self "
+                    f"CPU time): " + torch_op_profile(lambda: ours(steps32))
+                )
+            rows.append(
+                Row(
+                    f"warmup_cosine, {length:,} steps ({label}) vs optax jitted run",
+                    seconds_range(samples[name]),
+                    seconds_range(samples["optax"]),
+                    ratio_range(ratio),
+                    "ratio ≤ 1 (run time; compile apart)" if with_goal else "",
+                    ratio.median <= 1.0 if with_goal else None,
+                )
+            )
+    else:
+        for name, label in labels.items():
+            if name in samples:
+                rows.append(
+                    Row(
+                        f"warmup_cosine, {length:,} steps ({label})",
+                        seconds_range(samples[name]),
+                        "",
+                    )
+                )
+    return rows, notes
+
+
+def curve_rows(
+    config: BenchConfig, optax_jax: tuple[ModuleType, ModuleType] | None
+) -> tuple[list[Row], list[str]]:
+    """Rows of the long-curve comparisons (10^6 steps with the goal, then 10^7), and notes."""
+    rows, notes = _curve_rows_of_length(config, config.pick(10**6, 10**4), optax_jax, True)
+    more, more_notes = _curve_rows_of_length(config, config.pick(10**7, 10**5), optax_jax, False)
+    return rows + more, notes + more_notes
+
+
+def vmap_rows(
+    config: BenchConfig, optax_jax: tuple[ModuleType, ModuleType] | None
+) -> tuple[list[Row], list[str]]:
+    """Rows of the 64-setting comparison, and notes (what was refused, and why)."""
+    length, settings = config.pick(10_000, 1_000), 64
+    warmup = length // 20
+    steps = torch.arange(length, dtype=torch.float32)
+    peaks = torch.linspace(1e-4, 1e-3, settings)
+    peak_list = [float(p) for p in peaks]
+
+    def python_loop() -> torch.Tensor:
+        return torch.stack(
+            [schedules.warmup_cosine(steps, peak=p, warmup=warmup, steps=length) for p in peak_list]
+        )
+
+    def column() -> torch.Tensor:
+        return schedules.warmup_cosine(steps, peak=peaks[:, None], warmup=warmup, steps=length)
+
+    def vmapped() -> torch.Tensor:
+        return torch.func.vmap(
+            lambda peak: schedules.warmup_cosine(steps, peak=peak, warmup=warmup, steps=length)
+        )(peaks)
+
+    candidates: dict[str, Measure] = {"loop": timed(python_loop, WALL)}
+    notes: list[str] = []
+    refused: dict[str, str] = {}
+    reference = python_loop()
+    for name, work in (("vmap", vmapped), ("column", column)):
+        try:
+            if not torch.allclose(work(), reference, rtol=1e-6, atol=1e-6 * PEAK):  # float32
+                raise AssertionError(f"{name} over peaks differs from the loop")
+            candidates[name] = timed(work, WALL)
+        except (ValueError, TypeError, RuntimeError) as error:
+            refused[name] = _error_text(error)
+    if optax_jax is not None:
+        optax, jax = optax_jax
+        jnp = jax.numpy
+        steps_jax, peaks_jax = jnp.arange(length), jnp.asarray(peak_list)
+
+        def curve(peak: Any) -> Any:
+            return optax.warmup_cosine_decay_schedule(0.0, peak, warmup, length, 0.0)(steps_jax)
+
+        try:
+            executable = jax.jit(jax.vmap(curve)).lower(peaks_jax).compile()
+            candidates["optax vmap"] = timed(lambda: executable(peaks_jax).block_until_ready())
+        except Exception as error:  # jax raises its own error types for traced branches
+            refused["optax vmap"] = _error_text(error)
+    samples = interleaved(candidates, rounds=config.rounds(9))
+    label = f"{settings} peaks × {length:,} steps"
+
+    def versus_loop(name: str, what: str) -> Row:
+        if name not in samples:
+            return Row(f"{label}: {what} vs a Python loop of Tensor calls",
+                       f"refused ({refused[name]})", seconds_range(samples["loop"]))  # fmt: skip
+        return Row(
+            f"{label}: {what} vs a Python loop of Tensor calls",
+            seconds_range(samples[name]),
+            seconds_range(samples["loop"]),
+            ratio_range(paired(samples[name], samples["loop"])),
+        )
+
+    rows = [
+        versus_loop("vmap", "torch.func.vmap over the peak"),
+        versus_loop("column", "one call with a column of peaks (broadcast)"),
+    ]
+    if optax_jax is not None:
+        rows.append(
+            Row(
+                f"{label}: optax jax.vmap over peak_value (jitted run)",
+                "",
+                seconds_range(samples["optax vmap"])
+                if "optax vmap" in samples
+                else f"refused ({refused['optax vmap']})",
+            )
+        )
+    if "optax vmap" in refused:
+        notes.append(
+            "optax's warmup_cosine_decay_schedule branches in Python on peak_value (its "
+            "alpha = 0 if peak_value == 0), so jax.vmap over it is refused."
+        )
+    return rows, notes

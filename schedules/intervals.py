@@ -1,0 +1,88 @@
+"""Which interval of sorted boundaries a step lies in, in O(log n), and the value kept for it.
+
+* :func:`bisection_table`: the boundaries for :func:`bisect.bisect_right` (the scalar
+  lookup).
+* :func:`tensor_interval`: ``#{b in bounds : b <= s}`` for each element of a floating Tensor
+  ``s`` (``torch.bucketize(right=True)``: a binary search per element, one kernel; the
+  boundaries are compared in the step's dtype, as a comparison with a Python number is).
+  The scalar counterpart is :func:`bisect.bisect_right`.
+* :func:`pick`: ``levels[index]`` elementwise, where ``levels`` are floats (one gather from a
+  small table) or Tensors that broadcast with the step (an advanced-indexing gather whose
+  result takes the broadcast shape; differentiable with respect to the levels, and
+  vmappable over them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from schedules.step_input import float_steps
+from schedules.tensor_values import Value
+
+
+def bisection_table(given: Sequence[float], checked: Sequence[float]) -> tuple[float, ...]:
+    """The checked boundaries as a tuple for :func:`bisect.bisect_right`, plain ``int``
+    boundaries kept as ints (a Python int step compares with an int faster than with a
+    float, and as exactly)."""
+    return tuple(g if g.__class__ is int else c for g, c in zip(given, checked, strict=True))
+
+
+def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:
+    """``#{b in bounds : b <= step}`` elementwise (int64), ``bounds`` sorted; compared in the
+    step's dtype when it is floating, in float64 for integer steps."""
+    dtype = step.dtype if step.is_floating_point() else torch.float64
+    table = torch.tensor(bounds, dtype=dtype, device=step.device)
+    return torch.bucketize(step, table, right=True)
+
+
+def lookup(levels: Sequence[Value] | Tensor, step: Tensor, bounds: Sequence[float]) -> Tensor:
+    """``levels[#{b in bounds : b <= max(step, 0)}]`` elementwise, NaN at NaN steps: two
+    kernels (``bucketize``, a gather) for integer steps, plus two for the NaN of floating
+    ones, plus a clamp when some boundary is <= 0 (only then can a negative step differ from
+    step 0)."""
+    floating = step.is_floating_point()
+    s = step if not bounds or bounds[0] > 0 else float_steps(step)
+    dtype = step.dtype if floating else torch.float64
+    value = pick(levels, tensor_interval(s, bounds), dtype, step.device)
+    return nan_where_nan(value, step) if floating else value
+
+
+def nan_where_nan(value: Tensor, step: Tensor) -> Tensor:
+    """``value``, NaN where ``step`` is NaN (``torch.bucketize`` puts a NaN step past every
+    boundary; a schedule at a NaN step is NaN)."""
+    return torch.where(step == step, value, step.to(value.dtype))
+
+
+def pick(
+    levels: Sequence[Value] | Tensor, index: Tensor, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """``levels[index]`` elementwise; floats give ``dtype``, Tensor levels (a sequence of
+    Tensors and floats, or one Tensor whose first dimension runs over the levels) are
+    promoted with it and the result broadcasts ``index`` with their shape."""
+    if not isinstance(levels, Tensor) and all(v.__class__ is float for v in levels):
+        return torch.tensor(levels, dtype=dtype, device=device)[index]
+    if isinstance(levels, Tensor):
+        table = levels
+        if table.dtype != torch.promote_types(table.dtype, dtype):
+            table = table.to(torch.promote_types(table.dtype, dtype))
+    else:
+        for v in levels:
+            if isinstance(v, Tensor):
+                dtype, device = torch.promote_types(dtype, v.dtype), v.device
+        entries = [
+            v.to(dtype=dtype, device=device)
+            if isinstance(v, Tensor)
+            else torch.tensor(v, dtype=dtype, device=device)
+            for v in levels
+        ]
+        table = torch.stack(torch.broadcast_tensors(*entries))  # type: ignore[no-untyped-call]
+    shape = table.shape[1:]
+    grids = [
+        torch.arange(size, device=table.device).reshape((size,) + (1,) * (len(shape) - 1 - d))
+        for d, size in enumerate(shape)
+    ]
+    key = (index.to(table.device), *grids)
+    return table[key]

@@ -1,0 +1,103 @@
+"""Tensor arithmetic between step-shaped buffers and value hyperparameters.
+
+A value hyperparameter (``peak``, ``final``, ...) is a Python ``float`` or a ``torch.Tensor``
+of any shape that broadcasts with the step. With floats, these helpers work in place on a
+buffer the formula owns (one pass, no new buffer where the formula allows it); with a Tensor
+they compute out of place, in the promoted dtype and on the Tensor's device, and the result
+takes the broadcast shape. Everything is differentiable with respect to the Tensors and safe
+under ``torch.func.vmap`` and ``torch.compile``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from schedules.validation import Checked
+
+Value = float | Tensor
+"""A value hyperparameter: a float, or a Tensor that broadcasts with the step."""
+
+__all__ = [
+    "Checked",
+    "Value",
+    "cosine_interpolate",
+    "interpolate",
+    "plus",
+    "promoted",
+    "select",
+    "times",
+]
+
+
+def promoted(buffer: Tensor, *values: Value) -> tuple[Tensor, list[Tensor]]:
+    """``buffer`` and ``values`` as Tensors of one floating dtype (torch's promotion of the
+    Tensors among them; floats take that dtype) on one device (the values' device when
+    ``buffer`` is a 0-d CPU tensor, as a Python step becomes)."""
+    dtype, device = buffer.dtype, buffer.device
+    for value in values:
+        if isinstance(value, Tensor):
+            dtype = torch.promote_types(dtype, value.dtype)
+            if value.device != device and buffer.dim() == 0:
+                device = value.device
+    if buffer.dtype != dtype or buffer.device != device:
+        buffer = buffer.to(dtype=dtype, device=device)
+    tensors = [
+        value.to(dtype=dtype, device=device)
+        if isinstance(value, Tensor)
+        else torch.full((), value, dtype=dtype, device=device)
+        for value in values
+    ]
+    return buffer, tensors
+
+
+def interpolate(start: Value, end: Value, weight: Tensor) -> Tensor:
+    """``start + (end - start) · weight``, exactly ``start`` at ``weight = 0`` and exactly
+    ``end`` at ``weight = 1`` (``torch.lerp``, or ``weight · end`` when ``start`` is 0).
+    ``weight`` is owned by the caller and may be overwritten."""
+    if start.__class__ is float and end.__class__ is float:
+        if start == 0.0:
+            return weight.mul_(end)
+        return torch.lerp(weight.new_full((), start), weight.new_full((), end), weight)
+    weight, (low, high) = promoted(weight, start, end)
+    return torch.lerp(low, high, weight)
+
+
+def cosine_interpolate(start: Value, end: Value, cosine: Tensor) -> Tensor:
+    """``start + (end - start) · ½(1 + cosine)``, exactly ``end`` where ``cosine = 1`` and
+    ``start`` where ``cosine = -1``. ``cosine`` is owned by the caller and may be
+    overwritten: with ``start = 0`` and a float ``end`` it is 2 passes in place
+    (``end/2 · cosine + end/2``), otherwise 3 (the weight, then :func:`interpolate`)."""
+    if start.__class__ is float and start == 0.0 and end.__class__ is float:
+        half = 0.5 * end  # exact: end/2 + end/2 == end, -end/2 + end/2 == 0
+        return cosine.mul_(half).add_(half)
+    return interpolate(start, end, cosine.mul_(0.5).add_(0.5))
+
+
+def times(factor: Value, buffer: Tensor) -> Tensor:
+    """``factor · buffer``; in place when ``factor`` is a float (``buffer`` is owned)."""
+    if factor.__class__ is float:
+        return buffer.mul_(factor)
+    buffer, (tensor,) = promoted(buffer, factor)
+    return tensor * buffer
+
+
+def plus(offset: Value, buffer: Tensor) -> Tensor:
+    """``offset + buffer``; in place when ``offset`` is a float (``buffer`` is owned)."""
+    if offset.__class__ is float:
+        return buffer.add_(offset)
+    buffer, (tensor,) = promoted(buffer, offset)
+    return tensor + buffer
+
+
+def select(condition: Tensor, if_true: Value | Tensor, if_false: Value | Tensor) -> Tensor:
+    """``torch.where(condition, if_true, if_false)`` with the branches promoted to one
+    dtype (both evaluated: each must be finite wherever it is computed)."""
+    if (
+        isinstance(if_true, Tensor)
+        and isinstance(if_false, Tensor)
+        and if_true.dtype != if_false.dtype
+    ):
+        dtype = torch.promote_types(if_true.dtype, if_false.dtype)
+        if_true, if_false = if_true.to(dtype), if_false.to(dtype)
+    return torch.where(condition, if_true, if_false)

@@ -19,14 +19,15 @@ def checked_value(key: str, time: float, value: object, source: object = None) -
     schedule (``source``: shown by its repr, a string as it is) gave it, and the value."""
     if value.__class__ is float and 0.0 <= value < _INF:
         return value  # the fast path: a plain finite float >= 0
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
-        kind = f"a {type(value).__name__}"
-    else:
-        kind = "not a finite number >= 0"
-    if isinstance(value, bool) or not 0.0 <= number < _INF:
+    number = math.nan
+    kind = f"a {type(value).__name__}, not a number"
+    if not isinstance(value, bool | str | bytes):
+        try:
+            number = float(value)  # type: ignore[arg-type]  # numbers, 1-element Tensors
+            kind = "not a finite number >= 0"
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    if not 0.0 <= number < _INF:
         origin = "" if source is None else f" ({_short_repr(source)})"
         raise ValueError(
             f"{key}: the schedule{origin} gave {value!r} at step {time}, {kind}; a value "

@@ -50,7 +50,10 @@ were recorded load without this check.)
 
 Loading checks the checkpoint against the shell and refuses, with a ``ValueError`` saying
 what differs, a checkpoint of another optimizer class, of other parameter counts or shapes, of
-an unknown version, or with missing/ill-typed entries. Three differences are *converted*:
+an unknown version, or with missing/ill-typed entries, a scaler state that lacks a key, or an
+optimizer-state tensor whose shape does not fit its parameter
+(:mod:`optimsche.optimizer.saved_state`). Everything is checked before anything is loaded, so
+a refused checkpoint changes nothing. Three differences are *converted*:
 
 * **other accum_grad**: allowed at a window boundary (``step_num % accum_grad_saved == 0``):
   the number of completed windows (the real step, which drives the schedule) is kept and the
@@ -75,6 +78,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from optimsche.optimizer.saved_state import check_optimizer_state, check_scaler_state
 from optimsche.update.accumulation import AccumulationWindow, Items
 from schedules.plateau_state import PlateauState
 from schedules.step_arithmetic import real_step
@@ -222,6 +226,7 @@ def _scaler_state(saved: object) -> dict[str, Any] | None:
         return None
     if not isinstance(saved, Mapping) or "scale" not in saved:
         raise _fail(f"'scaler' must be None or a GradScaler state_dict, got {saved!r}")
+    check_scaler_state(saved, _PREFIX)
     return dict(saved)
 
 
@@ -291,9 +296,9 @@ def _read_plateau(saved: object, has_plateau: bool) -> PlateauState | None:
         raise _fail(f"'plateau': {error}") from None
 
 
-def _group_factors(saved: object) -> dict[str, list[float]] | None:
-    """The checkpoint's ``"group_factors"``, checked for form (their count is checked by the
-    shell against its param groups): key -> list of finite numbers >= 0."""
+def _group_factors(saved: object, groups: int) -> dict[str, list[float]] | None:
+    """The checkpoint's ``"group_factors"``, checked: key -> one finite number >= 0 per param
+    group (``groups`` of them)."""
     if saved is None:
         return None
     if not isinstance(saved, Mapping) or not all(isinstance(k, str) for k in saved):
@@ -302,6 +307,11 @@ def _group_factors(saved: object) -> dict[str, list[float]] | None:
     for key, values in saved.items():
         if not isinstance(values, list):
             raise _fail(f"group_factors[{key!r}] must be a list of factors, got {values!r}")
+        if len(values) != groups:
+            raise _fail(
+                f"group_factors[{key!r}] has {len(values)} factor(s), this optimizer has "
+                f"{groups} param group(s)"
+            )
         factors[key] = [
             require_non_negative(_field(f"group_factors[{key!r}][{g}]"), value)
             for g, value in enumerate(values)
@@ -355,6 +365,7 @@ def read_state_dict(
         saved_scaler = _scaler_state(state_dict["scaler"])
         if not isinstance(state_dict["optimizer"], Mapping):
             raise _fail("'optimizer' must be a torch optimizer state_dict")
+        check_optimizer_state(state_dict["optimizer"], optimizer, _PREFIX)
         return Restored(
             step_num=0,
             lr=None,
@@ -386,6 +397,7 @@ def read_state_dict(
     _check_shapes(state_dict["param_shapes"], optimizer)
     if not isinstance(state_dict["optimizer"], Mapping):
         raise _fail("'optimizer' must be a torch optimizer state_dict")
+    check_optimizer_state(state_dict["optimizer"], optimizer, _PREFIX)
     counters = state_dict["counters"]
     if not isinstance(counters, Mapping) or set(counters) != {
         "step_num",
@@ -439,5 +451,5 @@ def read_state_dict(
         items_seen=items_seen,
         epoch_num=epoch_num,
         plateau=plateau,
-        group_factors=_group_factors(state_dict.get("group_factors")),
+        group_factors=_group_factors(state_dict.get("group_factors"), len(optimizer.param_groups)),
     )

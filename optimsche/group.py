@@ -37,9 +37,10 @@ import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
+from optimsche.micro_step import MicroStep
 from optimsche.optim_scheduler import Losses, OptimScheduler
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
-from optimsche.speechain_timer import TimeFunc, timer
+from optimsche.speechain_timer import TimeFunc, check_timer, timer
 from optimsche.step_report import StepReport
 from optimsche.update.amp import scale_snapshot
 from optimsche.update.partial_window import SetAside
@@ -173,6 +174,7 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         count. Returns name -> :class:`StepReport`, in the group's order.
         """
         check_logger(logger)
+        check_timer(time_func, None)
         n = self._step_num + 1 if step_num is None else require_count("step_num", step_num)
         planned = {
             name: member.prepare(
@@ -183,22 +185,19 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         for rule in self._sync_rules:
             rule.check_forward(n)
         aside = {name: self._members[name].set_aside(micro) for name, micro in planned.items()}
-        backwards = [name for name, micro in planned.items() if micro.takes_part]
         with self._restoring(aside):
-            for name in backwards:
-                self._members[name].backward(
-                    planned[name],
-                    retain_graph=name != backwards[-1],
-                    timer=timer(time_func, "loss_backward_time", name),
-                )
-        flushed = self._apply_set_aside(aside)
+            self._backward_all(planned, time_func)
+        flushed, refused = self._apply_set_aside(aside)
         reports: dict[str, StepReport] = {}
         for name, micro in planned.items():
             member = self._members[name]
             member.advance(micro)
             if micro.updates:
                 timing = timer(time_func, "optim_time", name)
-                reports[name] = member.update(micro, update_scaler=False, timer=timing)
+                try:
+                    reports[name] = member.update(micro, update_scaler=False, timer=timing)
+                except ValueError as error:  # refused at its sync: that window is closed
+                    refused = refused or error
             else:
                 reports[name] = member.idle_report(micro)
         if self._scaler is not None and any(micro.updates for micro in planned.values()):
@@ -206,10 +205,32 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         self._step_num = n
         self._arm_next()
         for name, report in flushed.items():
-            reports[name] = attrs.evolve(reports[name], flushed=report)
+            if name in reports:
+                reports[name] = attrs.evolve(reports[name], flushed=report)
         for name, report in reports.items():
             warn_if_skipped(logger, report, name)
+        if refused is not None:
+            raise refused
         return reports
+
+    def _backward_all(self, planned: Mapping[str, MicroStep], time_func: TimeFunc | None) -> None:
+        """Every participating member's backward; if one raises, the members that already
+        ran theirs retract them (:meth:`OptimScheduler.retract`), so the group's micro-step
+        can be retried."""
+        backwards = [name for name, micro in planned.items() if micro.takes_part]
+        done: list[str] = []
+        try:
+            for name in backwards:
+                self._members[name].backward(
+                    planned[name],
+                    retain_graph=name != backwards[-1],
+                    timer=timer(time_func, "loss_backward_time", name),
+                )
+                done.append(name)
+        except BaseException:
+            for name in reversed(done):
+                self._members[name].retract(planned[name])
+            raise
 
     @contextlib.contextmanager
     def _restoring(self, aside: Mapping[str, SetAside | None]) -> Iterator[None]:
@@ -219,23 +240,30 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
                 stack.enter_context(self._members[name].restoring(token))
             yield
 
-    def _apply_set_aside(self, aside: Mapping[str, SetAside | None]) -> dict[str, StepReport]:
+    def _apply_set_aside(
+        self, aside: Mapping[str, SetAside | None]
+    ) -> tuple[dict[str, StepReport], ValueError | None]:
         """Apply the windows members set aside for a jumping ``step_num``; then, with fp16,
-        update the shared scaler once and rescale the new micro-step's gradients to it."""
+        update the shared scaler once and rescale the new micro-step's gradients to it. A
+        window refused at its sync is closed unapplied, the others go ahead; the first such
+        refusal is returned for :meth:`step` to raise once the micro-step is complete."""
         tokens = {name: token for name, token in aside.items() if token is not None}
         if not tokens:
-            return {}
+            return {}, None
         scaler = self._scaler
         before = None if scaler is None else scale_snapshot(scaler)
-        reports = {
-            name: self._members[name].apply_set_aside(token, update_scaler=False)
-            for name, token in tokens.items()
-        }
+        reports: dict[str, StepReport] = {}
+        refused: ValueError | None = None
+        for name, token in tokens.items():
+            try:
+                reports[name] = self._members[name].apply_set_aside(token, update_scaler=False)
+            except ValueError as error:
+                refused = refused or error
         if scaler is not None:
             scaler.update()
             for member in self._members.values():
                 member.rescale_gradients(before)
-        return reports
+        return reports, refused
 
     def flush(self, *, logger: WarningLogger | None = None) -> dict[str, StepReport | None]:
         """:meth:`OptimScheduler.flush` of every member: name -> its report, or ``None`` for
@@ -304,7 +332,8 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         return {name: member.state_dict() for name, member in self._members.items()}
 
     def load_state_dict(self, state_dict: Mapping[str, Mapping[str, Any]]) -> None:
-        """Load each member's checkpoint; the names must be exactly the group's."""
+        """Load each member's checkpoint; the names must be exactly the group's. Every member's
+        checkpoint is checked before any is loaded: a refused one changes no member."""
         if not isinstance(state_dict, Mapping):
             raise ValueError(
                 f"OptimSchedulerGroup.load_state_dict: expected a dict name -> member "
@@ -317,8 +346,16 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
                 f"OptimSchedulerGroup.load_state_dict: the checkpoint's names do not match the "
                 f"group's: missing {missing}, unexpected {unexpected}"
             )
+        checked = {}
         for name, member in self._members.items():
-            member.load_state_dict(state_dict[name])
+            try:
+                checked[name] = member.check_state_dict(state_dict[name])
+            except ValueError as error:
+                raise ValueError(
+                    f"OptimSchedulerGroup.load_state_dict: {name!r}: {error}"
+                ) from None
+        for name, member in self._members.items():
+            member.load_checked_state_dict(checked[name])
         self._step_num = max(member.step_num for member in self._members.values())
         self._arm_next()
 

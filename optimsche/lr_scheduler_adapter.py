@@ -37,11 +37,13 @@ the scheduler with the same schedule and load it to resume.
 
 Recipes::
 
-    # PyTorch Lightning
+    # PyTorch Lightning (estimated_stepping_batches: the optimizer steps of the whole fit,
+    # with max_epochs or max_steps; trainer.max_steps is -1 under max_epochs)
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.parameters(), lr=3e-4)
-        schedule = functools.partial(schedules.warmup_cosine, peak=3e-4, warmup=500,
-                                     steps=self.trainer.max_steps)
+        total = self.trainer.estimated_stepping_batches
+        schedule = functools.partial(schedules.warmup_cosine, peak=3e-4,
+                                     warmup=max(1, total // 20), steps=total)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": optimsche.as_lr_scheduler(optimizer, schedule),
                                  "interval": "step"}}
@@ -63,7 +65,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from optimsche.optimizer.checked_value import checked_value
+from optimsche.optimizer.checked_value import check_value, describe_schedule
 from optimsche.optimizer.group_entry import GroupEntry
 from optimsche.optimizer.group_rule import GroupRule, group_rule
 from optimsche.optimizer.param_group_values import write_group_value
@@ -114,10 +116,17 @@ class ScheduleLR(LRScheduler):
 
     def _scheduled(self, calls: int) -> list[float]:
         """The checked scheduled lr(s) after ``calls`` ``step()`` calls (before the groups'
-        factors): one, or one per param group."""
-        time = real_step(calls + 1, self.accum_grad)
-        ft = self.ft_factor
-        return [checked_value("lr", time, ft * float(s(time)), s) for s in self._sources]
+        factors): one, or one per param group; each ``ft_factor · schedule(real_step(calls +
+        1, accum_grad))``, checked to be a finite number ``>= 0`` (a ``ValueError`` naming the
+        schedule, the real step and the value otherwise:
+        :func:`~optimsche.optimizer.checked_value.check_value`)."""
+        real = real_step(calls + 1, self.accum_grad)
+        lrs = []
+        for schedule in self._sources:
+            value = check_value("lr", schedule(real), schedule=schedule, t=real)
+            scaled = f"ft_factor={self.ft_factor!r} · {describe_schedule(schedule)}"
+            lrs.append(check_value("lr", self.ft_factor * value, schedule=scaled, t=real))
+        return lrs
 
     def lr_at(self, calls: int) -> float:
         """The reference lr (``ft_factor`` included, before the groups' factors) after

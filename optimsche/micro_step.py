@@ -20,10 +20,15 @@ class MicroStep:
       update) in it: ``real_step % step_per_update == 0``;
     * ``ends_window``: whether it is the window's last micro-step, ``step_num % accum_grad == 0``;
     * ``loss``: the checked loss to backpropagate (``None`` when it takes no part);
-    * ``num_items``: the items the loss sums over, as given (``None``: a mean loss);
+    * ``num_items``: the items the loss sums over, checked (``None``: a mean loss);
     * ``epoch_num``: the epoch as given (checked; ``None`` when not given);
     * ``leaves_window``: the real step of an open window (one holding gradients) that
-      ``step_num`` jumps out of, 0 if none: that window is flushed first.
+      ``step_num`` jumps out of, 0 if none: that window is flushed first;
+    * ``values``: the checked values of the update it ends, when known before the backward
+      (clocks ``"update"`` and ``"epoch"``): the lr's (none when the optimizer's own lrs are
+      kept, one, or one per param group), then each scheduled hyperparameter's; ``None`` when
+      it ends no update, nothing is scheduled, or they are known only at the update
+      (``clock="items"``).
     """
 
     step_num: int
@@ -34,6 +39,7 @@ class MicroStep:
     num_items: int | Tensor | None
     epoch_num: float | None = None
     leaves_window: int = 0
+    values: tuple[tuple[float, ...], ...] | None = None
 
     @property
     def updates(self) -> bool:

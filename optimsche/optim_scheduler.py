@@ -84,9 +84,9 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 
-from optimsche.checkpoint import read_state_dict, to_state_dict
+from optimsche.checkpoint import Restored, read_state_dict, to_state_dict
 from optimsche.micro_step import MicroStep
-from optimsche.optimizer.checked_value import checked_value
+from optimsche.optimizer.checked_value import check_value, describe_schedule
 from optimsche.optimizer.compiled_step import compiled_step, tensor_entry_names
 from optimsche.optimizer.factory import (
     build_optimizer,
@@ -117,11 +117,12 @@ from optimsche.parallel.distributed import (
     world_size,
 )
 from optimsche.sche_conf import check_sche_conf, sche_conf_keys
-from optimsche.speechain_timer import TimeFunc, timer
+from optimsche.speechain_timer import TimeFunc, check_timer, timer
 from optimsche.step_report import SKIP_AMP_OVERFLOW, SKIP_NONFINITE, StepReport
 from optimsche.update.accumulation import (
     AccumulationWindow,
     check_items,
+    check_items_total,
     divide_by_items_,
     items_total,
     next_step_num,
@@ -135,6 +136,7 @@ from optimsche.update.amp import (
     resolve_amp_dtype,
     scale_snapshot,
 )
+from optimsche.update.backward_undo import GradSnapshot, restore_grads, snapshot_grads
 from optimsche.update.clipping import clip_by_norm_, total_norm
 from optimsche.update.clock import check_epoch_num, epoch_use, resolve_clock
 from optimsche.update.host_read import read_update_values
@@ -144,9 +146,12 @@ from optimsche.update.skip_warning import WarningLogger, check_logger, warn_if_s
 from schedules.plateau_state import PlateauState
 from schedules.reduce_on_plateau import read_metric, reduce_on_plateau
 from schedules.step_arithmetic import real_step
-from schedules.validation import require_count, require_number, require_order, require_positive
+from schedules.validation import require_count, require_order, require_positive
 
 Losses = Tensor | Mapping[str, Tensor]
+ScheduledValues = tuple[tuple[float, ...], ...]
+"""The checked values of an update: the lr's (none, one, or one per param group), then each
+scheduled hyperparameter's (one, or one per param group)."""
 
 
 class OptimScheduler:
@@ -214,7 +219,7 @@ class OptimScheduler:
     ) -> None:
         self.accum_grad = require_count("accum_grad", accum_grad)
         self.step_per_update = require_count("step_per_update", step_per_update)
-        self.ft_factor = require_number("ft_factor", ft_factor)
+        self.ft_factor = require_positive("ft_factor", ft_factor)
         self.grad_clip = None if grad_clip is None else require_positive("grad_clip", grad_clip)
         self.grad_norm_type = require_order("grad_norm_type", grad_norm_type)
         if optim_loss is not None and not isinstance(optim_loss, str):
@@ -296,6 +301,7 @@ class OptimScheduler:
         self._items_seen: int | float = 0  # over all ranks, in the windows this shell ran
         self._flushed_after: int | None = None
         self._window = AccumulationWindow()
+        self._last_backward: tuple[int, GradSnapshot, Any] | None = None
         self._optimizer_step: Callable[[], object] = self.optimizer.step
         if compile_step is not False:
             tensors = tensor_entry_names(entry.rule.entry.name for entry in self._hyperparameters)
@@ -340,6 +346,13 @@ class OptimScheduler:
         if optim_type is None:
             raise ValueError(
                 "give optim_type (a torch.optim class name, with model=) or optimizer="
+            )
+        if isinstance(optim_type, Optimizer):
+            name = type(optim_type).__name__
+            raise ValueError(
+                f"optim_type (the first argument) got an optimizer ({name} instance); did you "
+                f"mean optimizer=? OptimScheduler(optimizer={name}(...), schedule=...) wraps an "
+                f"optimizer you built; optim_type names a class for the shell to build"
             )
         optim_class = resolve_optimizer_class(optim_type)
         if self.model is None:
@@ -397,7 +410,8 @@ class OptimScheduler:
         """
         if self.schedule is None:
             return self._initial_lr
-        return float(self._lr_sources[0](real_step))
+        source = self._lr_sources[0]
+        return check_value("lr", source(real_step), schedule=source, t=real_step)
 
     def extra_repr_fn(self) -> str:
         """The subclass-specific part of ``repr(self)`` (the base shows its ``schedule``)."""
@@ -434,10 +448,11 @@ class OptimScheduler:
 
     def update_lr_at(self, t: float, epoch_num: float | None = None) -> float:
         """``update_lr(t)`` as an update calls it: with ``epoch_num`` too when the override
-        takes one (before ``ft_factor`` and the plateau scale)."""
+        takes one (before ``ft_factor`` and the plateau scale). The value is returned as the
+        override gave it; :meth:`checked_lr` checks it."""
         if self._lr_epoch == "none":
-            return float(self.update_lr(t))  # type: ignore[arg-type]  # t: the clock value
-        return float(self.update_lr(t, epoch_num))  # type: ignore[call-arg, arg-type]
+            return self.update_lr(t)  # type: ignore[arg-type]  # t: the clock value
+        return self.update_lr(t, epoch_num)  # type: ignore[call-arg, arg-type]
 
     def observe(self, metric: float | Tensor) -> None:
         """Feed the ``plateau`` rule one evaluation of its metric (a number or a one-element
@@ -508,13 +523,16 @@ class OptimScheduler:
         :class:`StepReport`. Written in the phase API that :class:`OptimSchedulerGroup` uses.
         """
         check_logger(logger)
+        check_timer(time_func, optim_name)
         micro = self.prepare(losses, step_num, epoch_num=epoch_num, num_items=num_items)
         aside = self.set_aside(micro)
         if micro.takes_part:
             with self.restoring(aside):
                 self.backward(micro, timer=timer(time_func, "loss_backward_time", optim_name))
-        flushed = None if aside is None else self.apply_set_aside(aside)
-        self.advance(micro)
+        try:
+            flushed = None if aside is None else self.apply_set_aside(aside)
+        finally:  # a flushed window refused at its sync still leaves this micro-step run
+            self.advance(micro)
         if micro.updates:
             report = self.update(micro, timer=timer(time_func, "optim_time", optim_name))
         else:
@@ -570,8 +588,10 @@ class OptimScheduler:
     ) -> MicroStep:
         """Check one micro-step's arguments and say what it means for this shell.
 
-        Changes nothing: every argument is validated here (the loss, when this shell takes
-        part), so a refused call leaves the shell as it was.
+        Changes nothing: every argument is validated here (the loss and ``num_items`` when
+        this shell takes part, and, when the micro-step ends a window, the lr and the
+        scheduled hyperparameters of its update: :meth:`checked_lr`), so a refused call leaves
+        the shell as it was, before any backward.
         """
         n = next_step_num(self._step_num, step_num, self._flushed_after)
         real = real_step(n, self.accum_grad)
@@ -587,19 +607,50 @@ class OptimScheduler:
                 "num_items is required: clock='items' schedules by the items seen; pass "
                 "step(..., num_items=...) on every micro-step"
             )
-        if num_items is not None:
-            check_items(num_items)
         part = real % self.step_per_update == 0
+        ends = n % self.accum_grad == 0
+        items = None if num_items is None else check_items(num_items)
+        loss = None
+        if part:
+            loss = self._pick_loss(losses)
+            # a micro-step jumping out of the open window starts a window of its own; under
+            # DDP a window's items are summed over ranks: checked at the update's sync, where
+            # every rank sees the same total and refuses alike
+            window = AccumulationWindow() if leaves else self._window
+            window.check_next(real, items, ends_window=ends and not self.distributed)
         return MicroStep(
             step_num=n,
             real_step=real,
             takes_part=part,
-            ends_window=n % self.accum_grad == 0,
-            loss=self._pick_loss(losses) if part else None,
-            num_items=num_items,
+            ends_window=ends,
+            loss=loss,
+            num_items=items,
             epoch_num=epoch,
             leaves_window=leaves,
+            values=self._early_values(real, epoch) if part and ends else None,
         )
+
+    def checked_lr(self, t: float | None, epoch_num: float | None = None) -> float:
+        """``ft_factor · update_lr(t) · plateau scale`` at clock value ``t``, checked to be a
+        finite number ``>= 0`` (:func:`~optimsche.optimizer.checked_value.check_value`): a
+        ``ValueError`` naming the schedule, the clock value and the value otherwise. Writes
+        nothing."""
+        overrides = type(self).update_lr is not OptimScheduler.update_lr
+        source: object = f"{type(self).__name__}.update_lr" if overrides else self.schedule
+        assert t is not None  # prepare() requires epoch_num with clock="epoch"
+        lr = check_value("lr", self.update_lr_at(t, epoch_num), schedule=source, t=t)
+        return self._scaled_lr(lr, source, t)
+
+    def _scaled_lr(self, lr: float, source: object, t: float) -> float:
+        """``ft_factor · lr · plateau scale``, checked (``source`` gave ``lr`` at ``t``)."""
+        factor = self.ft_factor
+        described = f"ft_factor={self.ft_factor!r} · "
+        if self._plateau_state is not None:
+            factor *= self._plateau_state.scale
+            described += f"plateau scale={self._plateau_state.scale!r} · "
+        if factor == 1.0:
+            return lr
+        return check_value("lr", factor * lr, schedule=described + describe_schedule(source), t=t)
 
     def set_aside(self, micro: MicroStep) -> SetAside | None:
         """When ``micro`` jumps out of an open window, move that window out of the way of its
@@ -634,12 +685,14 @@ class OptimScheduler:
         new_grads = [p.grad for p in self._inputs]
         new_window = self._window
         self._put_back(aside)
-        report = self._apply_partial_window(update_scaler=update_scaler)
-        for p, grad in zip(self._inputs, new_grads, strict=True):
-            p.grad = grad
-        self._window = new_window
-        if update_scaler:
-            self.rescale_gradients(aside.scale)
+        try:
+            report = self._apply_partial_window(update_scaler=update_scaler)
+        finally:  # also when that window is refused at its sync: the new one is kept
+            for p, grad in zip(self._inputs, new_grads, strict=True):
+                p.grad = grad
+            self._window = new_window
+            if update_scaler:
+                self.rescale_gradients(aside.scale)
         return report
 
     def rescale_gradients(self, scale_before: Tensor | None) -> None:
@@ -660,21 +713,73 @@ class OptimScheduler:
     ) -> None:
         """Backpropagate ``micro``'s loss into this shell's parameters and record it in the
         open window (``loss / accum_grad``, or the loss itself with ``num_items``; fp16: scaled).
-        ``retain_graph`` keeps the graph for a later backward of the same forward."""
+        ``retain_graph`` keeps the graph for a later backward of the same forward.
+
+        The window records the micro-step only once its backward has returned. A backward
+        that raises is undone (:mod:`optimsche.update.backward_undo`): gradients that were
+        ``None`` before it (all of them on a window's first micro-step) are ``None`` again, so
+        the call can be retried. Where it had already accumulated into existing gradients in
+        place (a later micro-step of a window), those cannot be put back: the window is then
+        marked so that its update is skipped (``StepReport.skipped == "nonfinite"``), and the
+        exception says so in a note.
+        """
         loss = micro.loss
         if loss is None:
             raise ValueError(f"micro-step {micro.step_num}: this shell takes no part in it")
-        self._window.add(micro.real_step, loss, micro.num_items)
+        scaled = loss
         if micro.num_items is None and self.accum_grad != 1:
-            loss = loss / self.accum_grad
+            scaled = scaled / self.accum_grad
         if self.scaler is not None:
-            loss = self.scaler.scale(loss)
-        with timer or contextlib.nullcontext():
-            self._run_backward(loss, final=micro.ends_window, retain_graph=retain_graph)
+            scaled = self.scaler.scale(scaled)
+        before = snapshot_grads(self._inputs)
+        window_before = self._window.state()
+        try:
+            with timer or contextlib.nullcontext():
+                self._run_backward(scaled, final=micro.ends_window, retain_graph=retain_graph)
+        except BaseException as error:
+            self._undo_backward(micro, before, error)
+            raise
+        self._window.add(micro.real_step, loss, micro.num_items)
+        self._last_backward = (micro.step_num, before, window_before)
+
+    def retract(self, micro: MicroStep) -> None:
+        """Undo the backward of ``micro``, which returned (an :class:`OptimSchedulerGroup`
+        whose later member's backward raised undoes the earlier members' with it): the
+        window forgets the micro-step and the gradients are put back as :meth:`backward`
+        puts them back after a raising backward."""
+        last = self._last_backward
+        if last is None or last[0] != micro.step_num:
+            raise ValueError(f"retract: micro-step {micro.step_num} is not the last backward run")
+        _, before, window_before = last
+        self._window.restore(window_before)
+        self._last_backward = None
+        self._undo_backward(micro, before, None)
+
+    def _undo_backward(
+        self, micro: MicroStep, before: GradSnapshot, error: BaseException | None
+    ) -> None:
+        if restore_grads(before):
+            return
+        if not self._window.losses:
+            # nothing of this window was accumulated by the shell: the gradients it changed
+            # were left from before the window (the shell's are None between windows)
+            for p in self._inputs:
+                p.grad = None
+            return
+        self._window.poison()
+        add_note = getattr(error, "add_note", None)
+        if add_note is not None:
+            add_note(
+                f"optimsche: the backward of micro-step {micro.step_num} had already "
+                f"accumulated into gradients of window {micro.real_step} in place; they "
+                f"cannot be restored, so that window's update will be skipped (nonfinite)"
+            )
 
     def advance(self, micro: MicroStep) -> None:
         """Record ``micro`` as run (:attr:`step_num`, its epoch) and arm DDP for the next
-        forward."""
+        forward. Its backward can no longer be retracted (the snapshot of the gradients is let
+        go)."""
+        self._last_backward = None
         self._step_num = micro.step_num
         if micro.epoch_num is not None:
             self._epoch_num = micro.epoch_num
@@ -735,9 +840,16 @@ class OptimScheduler:
         A checkpoint that does not fit (other optimizer class, parameter shapes, version, an
         accum_grad change mid-window, or a mid-window checkpoint of another rank or world size)
         is refused with a ``ValueError``; documented differences are converted
-        (:mod:`optimsche.checkpoint`). A Tensor lr stays the same tensor object.
+        (:mod:`optimsche.checkpoint`). A Tensor lr stays the same tensor object. Everything is
+        checked before anything is loaded: a refused checkpoint changes nothing.
         """
-        restored = read_state_dict(
+        self.load_checked_state_dict(self.check_state_dict(state_dict))
+
+    def check_state_dict(self, state_dict: Mapping[str, Any]) -> Restored:
+        """Check a checkpoint of :meth:`state_dict` against this shell and convert it, changing
+        nothing (a ``ValueError`` when it does not fit); :meth:`load_checked_state_dict` loads
+        the result. :class:`OptimSchedulerGroup` checks every member's before it loads any."""
+        return read_state_dict(
             state_dict,
             optimizer=self.optimizer,
             scaler=self.scaler,
@@ -748,6 +860,9 @@ class OptimScheduler:
             world_size=self._world,
             has_plateau=self.plateau is not None,
         )
+
+    def load_checked_state_dict(self, restored: Restored) -> None:
+        """Load a checkpoint that :meth:`check_state_dict` checked and converted."""
         lr_rule, hyperparameters = self._restored_rules(restored.group_factors)
         names = {"lr", *(entry.rule.entry.name for entry in self._hyperparameters)}
         own = [{name: group[name] for name in names} for group in self.optimizer.param_groups]
@@ -928,25 +1043,34 @@ class OptimScheduler:
         # The one host sync of the update: the norm plus the losses (finite iff all are), the
         # scaler's overflow flag (summed over ranks so that all ranks agree), and the items.
         overflow_flag = None if scaler is None else found_inf(scaler, self.optimizer, device)
-        check_value, overflow, window_items = read_update_values(
+        check_total, overflow, window_items = read_update_values(
             check, overflow_flag, items, self.distributed
         )
-        if window_items is not None and math.isfinite(window_items):
-            exact = items is not None and not items.is_floating_point()
-            self._items_seen += int(window_items) if exact else window_items
-        lr = self._apply_values(micro)
-        skipped: str | None = None
-        if overflow:
-            skipped = SKIP_AMP_OVERFLOW
-        elif not math.isfinite(check_value):
-            skipped = SKIP_NONFINITE
-        else:
-            self._optimizer_step()
-        if scaler is not None and update_scaler:
-            scaler.update()
-        for p in self._inputs:
-            p.grad = None
-        window.clear()
+        seen_before = self._items_seen
+        try:
+            # refusals here (a window of no items, an lr known only now) apply nothing
+            if window_items is not None:
+                check_items_total(window_items, micro.real_step)
+                exact = items is not None and not items.is_floating_point()
+                self._items_seen += int(window_items) if exact else window_items
+            lr = self._apply_values(micro)
+            skipped: str | None = None
+            if overflow:
+                skipped = SKIP_AMP_OVERFLOW
+            elif not math.isfinite(check_total):
+                skipped = SKIP_NONFINITE
+            else:
+                self._optimizer_step()
+        except ValueError:
+            self._items_seen = seen_before  # a refused window counts no items
+            raise
+        finally:
+            # the window closes whatever happened: refused (nothing applied), skipped or applied
+            if scaler is not None and update_scaler:
+                scaler.update()
+            for p in self._inputs:
+                p.grad = None
+            window.clear()
         return StepReport(
             step_num=micro.step_num,
             real_step=micro.real_step,
@@ -956,43 +1080,52 @@ class OptimScheduler:
             grad_norm=norm,
         )
 
-    @property
-    def _lr_source_name(self) -> str:
-        """What gives the lr when no ``schedule`` does, for messages: ``NoamLr.update_lr``."""
-        return f"{type(self).__name__}.update_lr"
+    def _checked_lrs(self, t: float, epoch_num: float | None) -> tuple[float, ...]:
+        """The checked lr(s) of an update at clock value ``t``: :meth:`checked_lr`, or with one
+        schedule per param group ``ft_factor · schedule_g(t) · plateau scale`` for each; none
+        when the lr is not scheduled (the optimizer's own lrs are kept)."""
+        rule = self._lr_rule
+        if rule is None:
+            return ()
+        if not rule.per_group:
+            return (self.checked_lr(t, epoch_num),)
+        return tuple(
+            self._scaled_lr(check_value("lr", s(t), schedule=s, t=t), s, t)
+            for s in self._lr_sources
+        )
 
-    def _scheduled_lrs(self, micro: MicroStep, time: float, rule: GroupRule) -> list[float]:
-        """The checked lr(s) of ``micro``'s update at clock value ``time``: ``ft_factor ·
-        update_lr(time) · plateau scale``, or ``ft_factor · schedule_g(time) · plateau scale``
-        for one schedule per group."""
-        pairs: list[tuple[float, object]]
-        if rule.per_group:
-            pairs = [(float(s(time)), s) for s in self._lr_sources]
-        else:
-            source = self.schedule if self.schedule is not None else self._lr_source_name
-            pairs = [(self.update_lr_at(time, micro.epoch_num), source)]
-        plateau = self._plateau_state
-        lrs = []
-        for value, origin in pairs:
-            lr = self.ft_factor * value
-            if plateau is not None:
-                lr *= plateau.scale
-            lrs.append(checked_value("lr", time, lr, origin))
-        return lrs
+    def _scheduled_values(self, t: float, epoch_num: float | None) -> ScheduledValues:
+        """Every scheduled value of an update at clock value ``t``, checked, nothing written:
+        the lr(s) first (:meth:`_checked_lrs`), then each hyperparameter's, one value or one
+        per param group (:mod:`optimsche.optimizer.scheduled_entries`)."""
+        lrs = self._checked_lrs(t, epoch_num)
+        return (lrs, *(tuple(entry.scheduled(t)) for entry in self._hyperparameters))
+
+    def _early_values(self, real: int, epoch: float | None) -> ScheduledValues | None:
+        """The checked values of the update a micro-step ends, when they are known before the
+        backward (clocks ``"update"`` and ``"epoch"``); ``None`` for ``clock="items"`` (known
+        after the update's host sync) and when nothing is scheduled."""
+        if not (self._scheduled or self._hyperparameters) or self.clock == "items":
+            return None
+        t = real if self.clock == "update" else epoch
+        assert t is not None  # prepare() requires epoch_num with clock="epoch"
+        return self._scheduled_values(t, epoch)
 
     def _apply_values(self, micro: MicroStep) -> float:
-        """Evaluate and check every scheduled value of ``micro``'s update (the lr, then each
-        hyperparameter), then write them all into the param groups; return the first group's
-        lr. A value refused by the check raises before anything is written."""
-        time = self._schedule_time(micro)
-        rule = self._lr_rule
-        lrs = self._scheduled_lrs(micro, time, rule) if rule is not None else None
-        values = [entry.scheduled(time) for entry in self._hyperparameters]
+        """Write the update's checked values into every param group (the ones :meth:`prepare`
+        computed, or, with ``clock="items"`` or a flushed window, :meth:`_scheduled_values`
+        now, every value checked before any is written): the lr by its per-group rule, then
+        each hyperparameter by its; return the lr the first group got."""
+        values = micro.values
+        if values is None:
+            values = self._scheduled_values(self._schedule_time(micro), micro.epoch_num)
+        lrs, *hyperparameters = values
         groups = self.optimizer.param_groups
-        if rule is not None and lrs is not None:
+        rule = self._lr_rule
+        if rule is not None:
             rule.write(groups, lrs)
             self._lr = rule.first_value(lrs)
-        for entry, scheduled in zip(self._hyperparameters, values, strict=True):
+        for entry, scheduled in zip(self._hyperparameters, hyperparameters, strict=True):
             entry.rule.write(groups, scheduled)
         return self._lr
 
@@ -1004,9 +1137,9 @@ class OptimScheduler:
     def _restored_rules(
         self, saved: Mapping[str, Any] | None
     ) -> tuple[GroupRule | None, tuple[ScheduledEntry, ...]]:
-        """The rules with a checkpoint's factors (``saved``: key -> factors; keys this shell
-        does not schedule are ignored, keys the checkpoint lacks keep their factors), checked
-        before anything is loaded."""
+        """The rules with a checkpoint's factors (``saved``: key -> factors, one per param
+        group, checked by :meth:`check_state_dict`; keys this shell does not schedule are
+        ignored, keys the checkpoint lacks keep their factors)."""
         where = "OptimScheduler.load_state_dict: group_factors"
         lr_rule = self._lr_rule
         entries = self._hyperparameters

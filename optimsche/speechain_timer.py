@@ -18,3 +18,19 @@ def timer(
     if time_func is None:
         return contextlib.nullcontext()
     return time_func([label] if optim_name is None else [label, optim_name])
+
+
+def check_timer(time_func: object, optim_name: object) -> None:
+    """Refuse a ``time_func`` that is neither ``None`` nor callable, and an ``optim_name``
+    that is neither ``None`` nor a string, before a step runs anything."""
+    if time_func is not None and not callable(time_func):
+        raise ValueError(
+            f"time_func must be None or SpeeChain's timer, a callable "
+            f"time_func([label, optim_name]) -> context manager; got "
+            f"{type(time_func).__name__}: {time_func!r}"
+        )
+    if optim_name is not None and not isinstance(optim_name, str):
+        raise ValueError(
+            f"optim_name must be None or the optimizer's name (a str), got "
+            f"{type(optim_name).__name__}: {optim_name!r}"
+        )

@@ -7,33 +7,45 @@ Subcommands:
   of the whole curve. No model is built (see :mod:`optimsche.cli.lr_curves`). ``--steps``
   counts micro-steps (default: guessed from the schedules, see
   :mod:`optimsche.cli.schedule_horizon`); ``--accum-grad`` and ``--ft-factor`` default to the
-  config's ``experiment`` section when it has one, else 1.
+  config's ``experiment`` section when it has one, else 1. ``show --schedule EXPR``: the
+  same for one schedule expression.
 * ``plot CONFIG -o lr.png`` or ``plot --schedule 'cosine(peak=0.1, steps=1000)' -o lr.png``:
   the same curves as an image (needs matplotlib, the ``plot`` extra). The schedule
-  expression is parsed, never evaluated (:mod:`optimsche.config.schedule_expression`).
+  expression is parsed, never evaluated (:mod:`optimsche.config.schedule_expression`). At
+  most :data:`~optimsche.cli.lr_curves.MAX_POINTS` steps are evaluated, evenly spaced,
+  whatever the horizon.
+* A config is code: its ``type:`` and ``optim_type:`` may name modules to import. ``show``
+  and ``plot`` import only from ``schedules``, ``optimsche`` and ``torch`` unless given
+  ``--allow-imports`` (:func:`optimsche.dotted_import.imports_limited_to`).
 * ``demo [--steps N] [--out DIR] [--config FILE] [--ddp N]``: train the demo model
   (:func:`optimsche.demo.run_demo`).
 
+``optimsche --version`` prints the installed package's version.
+
 Exit status: 0 on success, 2 for bad usage, 1 for any other error (a bad config file, a
-missing dependency); errors are one line on stderr, never a traceback.
+missing dependency, a schedule whose arithmetic overflows); errors are one line on stderr,
+never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from optimsche.cli.lr_curves import LrCurve, lr_curves
-from optimsche.cli.schedule_horizon import schedule_horizon
+from optimsche.cli.lr_curves import LrCurve, expression_curve, lr_curves
+from optimsche.cli.schedule_horizon import expression_horizon
 from optimsche.cli.show import render_show
 from optimsche.config.error import ConfigError
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.loading import load_config
 from optimsche.config.parsing import parse_optim_sches
 from optimsche.config.records import ExperimentSettings
+from optimsche.config.schedule_expression import parse_schedule_expression
+from optimsche.dotted_import import imports_limited_to
 from schedules.validation import require_count, require_int, require_positive
 
 PROG = "optimsche"
@@ -82,16 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Optimizer + learning-rate schedule in one object: inspect configs, "
         "plot schedules, run the demo.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     show = commands.add_parser(
         "show",
         help="print the lr of each optimizer of a config: key steps and a terminal plot",
-        description="For each optimizer of an optim_sches config: a table of the lr at the key "
-        "steps (first, peak, ends of phases, last) and a terminal plot of the whole curve. "
-        "No model is built.",
+        description="For each optimizer of an optim_sches config (or for one --schedule "
+        "expression): a table of the lr at the key steps (first, peak, ends of phases, "
+        "last) and a terminal plot of the whole curve. No model is built.",
     )
-    show.add_argument("config", type=Path, metavar="CONFIG", help="a YAML config file")
+    show.add_argument("config", type=Path, nargs="?", metavar="CONFIG", help="a YAML config")
+    show.add_argument(
+        "--schedule",
+        metavar="EXPR",
+        help="show one schedule instead of a config, e.g. "
+        "'warmup(cosine(peak=1e-3, steps=10000), steps=500)'",
+    )
     _add_run_options(show)
 
     plot = commands.add_parser(
@@ -104,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--schedule",
         metavar="EXPR",
         help="plot one schedule instead of a config, e.g. "
-        "'warmup_cosine(peak=3e-4, warmup=2000, steps=100000)'",
+        "'warmup_cosine(peak=3e-4, warmup=2000, steps=100000)' or "
+        "'join([constant(value=1e-3), cosine(peak=1e-3, steps=9000)], boundaries=[1000])'",
     )
     plot.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="image")
     _add_run_options(plot)
@@ -140,6 +160,32 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ft-factor", type=_positive_float, metavar="F", help="multiply every lr by F"
     )
+    parser.add_argument(
+        "--allow-imports",
+        action="store_true",
+        help="let the config's type/optim_type import modules outside schedules, optimsche "
+        "and torch (a config is code: only for configs you trust)",
+    )
+
+
+ALLOWED_IMPORT_ROOTS = ("schedules", "optimsche", "torch")
+"""The packages a config may import from without ``--allow-imports``."""
+
+
+def package_version() -> str:
+    """The installed ``optimsche`` distribution's version (``importlib.metadata``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("optimsche")
+    except PackageNotFoundError:
+        return "(not installed: version unknown)"
+
+
+def _import_policy(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    if args.allow_imports:
+        return contextlib.nullcontext()
+    return imports_limited_to(ALLOWED_IMPORT_ROOTS)
 
 
 def _settings(document: Mapping[str, Any], args: argparse.Namespace) -> ExperimentSettings:
@@ -160,7 +206,8 @@ def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
     """The lr curves of the config file at ``path``; errors name the file."""
     try:
         document = load_config(path)
-        records = parse_optim_sches(document)
+        with _import_policy(args):
+            records = parse_optim_sches(document)
         return lr_curves(records, _settings(document, args), args.steps)
     except ConfigError as error:
         message = str(error)
@@ -169,8 +216,28 @@ def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
         raise ConfigError(f"{path}: {message}") from None
 
 
+def _curves(command: str, args: argparse.Namespace) -> list[LrCurve]:
+    """The curves ``show``/``plot`` draw: of the CONFIG, or of the one ``--schedule``."""
+    if (args.config is None) == (args.schedule is None):
+        raise UsageError(f"{PROG} {command}: error: give CONFIG or --schedule EXPR (exactly one)")
+    if args.schedule is None:
+        return _config_curves(args.config, args)
+    if args.accum_grad is not None or args.ft_factor is not None:
+        raise UsageError(
+            f"{PROG} {command}: error: --accum-grad and --ft-factor apply to a CONFIG only"
+        )
+    expression = parse_schedule_expression(args.schedule)
+    if expression.kind == "rule" or not callable(expression.schedule):
+        raise ConfigError(
+            f"schedule {expression.text!r}: {expression.name} is not a schedule (it gives no "
+            f"value per step)"
+        )
+    steps = args.steps or expression_horizon(expression)
+    return [expression_curve(expression, steps)]
+
+
 def _run_show(args: argparse.Namespace) -> int:
-    curves = _config_curves(args.config, args)
+    curves = _curves("show", args)
     print(render_show(curves, unicode=_stdout_takes_unicode()))
     return 0
 
@@ -178,22 +245,7 @@ def _run_show(args: argparse.Namespace) -> int:
 def _run_plot(args: argparse.Namespace) -> int:
     from optimsche.cli import plot as plot_command
 
-    if (args.config is None) == (args.schedule is None):
-        raise UsageError(f"{PROG} plot: error: give CONFIG or --schedule EXPR (exactly one)")
-    if args.schedule is not None:
-        from optimsche.config.schedule_expression import parse_schedule_expression
-
-        if args.accum_grad is not None or args.ft_factor is not None:
-            raise UsageError(
-                f"{PROG} plot: error: --accum-grad and --ft-factor apply to a CONFIG only"
-            )
-        expression = parse_schedule_expression(args.schedule)
-        steps = args.steps or schedule_horizon(expression.name, expression.hyperparameters)
-        plot_command.save_schedule_plot(
-            expression.schedule, steps, args.schedule.strip(), args.output
-        )
-    else:
-        plot_command.save_curves_plot(_config_curves(args.config, args), args.output)
+    plot_command.save_curves_plot(_curves("plot", args), args.output)
     print(f"wrote {args.output}")
     return 0
 
@@ -233,6 +285,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code if isinstance(code, int) else 0 if code is None else 1
     except (ConfigError, ValueError, OSError, PlotUnavailable, RuntimeError) as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except (ArithmeticError, MemoryError, RecursionError) as error:
+        # a schedule whose formula overflows or divides by zero for these hyperparameters
+        kind = type(error).__name__
+        print(
+            f"{PROG}: error: {kind}: {_one_line(error)} (check the hyperparameters)",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

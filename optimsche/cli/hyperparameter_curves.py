@@ -10,18 +10,15 @@ gives one curve per group.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
 
 import attrs
-import torch
 
 from optimsche.config.error import ConfigError
 from optimsche.config.hyperparameter_conf import describe_expression
 from optimsche.config.records import OptimSchedulerSpec
-from optimsche.config.type_resolution import schedule_functions
 
 
 @attrs.frozen
@@ -36,25 +33,15 @@ class ValueCurve:
     values: tuple[float, ...]
 
 
-def evaluate(schedule: Callable[[Any], Any], real_steps: tuple[int, ...]) -> list[float]:
-    """``schedule(r)`` for every real step: one call on a float64 Tensor of the steps for a
-    ``functools.partial`` of a schedule function of :mod:`schedules`, else step by step."""
-    if (
-        isinstance(schedule, functools.partial)
-        and schedule.func in schedule_functions().values()
-        and real_steps
-    ):
-        values = schedule(torch.tensor(real_steps, dtype=torch.float64))
-        return [float(v) for v in values.tolist()]
-    return [float(schedule(real)) for real in real_steps]
-
-
 def hyperparameter_curves(
-    spec: OptimSchedulerSpec, real_steps: tuple[int, ...]
+    spec: OptimSchedulerSpec,
+    real_steps: tuple[int, ...],
+    evaluate: Callable[[Any, tuple[int, ...]], list[float]],
 ) -> tuple[ValueCurve, ...]:
     """The :class:`ValueCurve` of every scheduled hyperparameter of ``spec``, at
-    ``real_steps``; a value that is not a finite number >= 0 is a ``ConfigError`` naming the
-    key and the step."""
+    ``real_steps``, each schedule evaluated by ``evaluate(schedule, real_steps)`` (the lr
+    curves' :func:`~optimsche.cli.lr_curves.schedule_values`); a value that is not a finite
+    number >= 0 is a ``ConfigError`` naming the key and the step."""
     curves = []
     for configured in spec.hyperparameters:
         for g, expression in enumerate(configured.expressions):

@@ -24,18 +24,22 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+from typing import Any
 
 import attrs
 import torch
 
-from optimsche.cli.hyperparameter_curves import ValueCurve, evaluate, hyperparameter_curves
-from optimsche.cli.schedule_horizon import schedule_horizon
+from optimsche.cli.hyperparameter_curves import ValueCurve, hyperparameter_curves
+from optimsche.cli.schedule_horizon import expression_horizon, schedule_horizon
 from optimsche.config.building import build_optim_scheduler
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
+from optimsche.config.schedule_expression import ScheduleExpression, combinators
 from optimsche.config.type_resolution import ShellClassType, schedule_functions
 from optimsche.optim_scheduler import OptimScheduler
+from optimsche.optimizer.checked_value import check_value
 from optimsche.optimizer.factory import resolve_optimizer_class
+from schedules.bound_schedule import BoundSchedule
 from schedules.validation import require_count, require_number
 
 MAX_POINTS = 100_000
@@ -98,20 +102,88 @@ def _summary(spec: OptimSchedulerSpec, settings: ExperimentSettings) -> str:
     return " · ".join(parts)
 
 
+def is_builtin_schedule(schedule: object) -> bool:
+    """Whether ``schedule`` is made only of :mod:`schedules`' own parts (a partial of a leaf,
+    or a combinator of such), which all take a Tensor of steps."""
+    if isinstance(schedule, BoundSchedule):
+        return True
+    if isinstance(schedule, functools.partial):
+        return schedule.func in schedule_functions().values()
+    if type(schedule) in combinators().values():
+        single, several = getattr(schedule, "schedule", None), getattr(schedule, "schedules", ())
+        flat = [*([single] if single is not None else []), *several]
+        return bool(flat) and all(map(is_builtin_schedule, flat))
+    return False
+
+
+def schedule_values(schedule: Any, real_steps: tuple[int, ...]) -> list[float]:
+    """``schedule(r)`` for every ``r``: in one call on a float64 Tensor of the steps for a
+    :func:`is_builtin_schedule`, else step by step."""
+    if real_steps and is_builtin_schedule(schedule):
+        values = schedule(torch.tensor(real_steps, dtype=torch.float64))
+        return [float(v) for v in values.tolist()]
+    return [float(schedule(real)) for real in real_steps]
+
+
 def _update_lrs(shell: OptimScheduler, real_steps: tuple[int, ...]) -> list[float]:
     """``shell.update_lr(r)`` for every ``r``. A plain OptimScheduler driven by a schedule
-    function of :mod:`schedules` (whose ``update_lr`` is ``float(schedule(r))``) is evaluated
-    in one call on a float64 Tensor of the steps; any other class step by step. A shell
-    scheduled by the epoch sees epoch ``r`` at real step ``r`` (module doc)."""
+    made of :mod:`schedules`' own parts (whose ``update_lr`` is the checked
+    ``schedule(r)``) is evaluated in one call on a float64 Tensor of the steps
+    (:func:`schedule_values`); any other class step by step, each value checked
+    (:func:`~optimsche.optimizer.checked_value.check_value`). A shell scheduled by the epoch
+    sees epoch ``r`` at real step ``r`` (module doc)."""
     schedule = shell.schedule
-    if (
-        type(shell).update_lr is OptimScheduler.update_lr
-        and isinstance(schedule, functools.partial)
-        and schedule.func in schedule_functions().values()
-    ):
-        return evaluate(schedule, real_steps)
+    if type(shell).update_lr is OptimScheduler.update_lr and is_builtin_schedule(schedule):
+        return schedule_values(schedule, real_steps)
     by_epoch = shell.requires_epoch_num
-    return [shell.update_lr_at(real, real if by_epoch else None) for real in real_steps]
+    source = f"{type(shell).__name__}.update_lr"
+    return [
+        check_value(
+            "lr", shell.update_lr_at(real, real if by_epoch else None), schedule=source, t=real
+        )
+        for real in real_steps
+    ]
+
+
+MAX_STEPS = 2**53
+"""The longest run a curve may span: every micro-step up to it is exact in float64."""
+
+
+def update_indices(updates: int, max_points: int) -> list[int]:
+    """``1..updates``, or an even sample of ``max_points`` of them (first and last kept)."""
+    if updates <= max_points:
+        return list(range(1, updates + 1))
+    return [1 + k * (updates - 1) // (max_points - 1) for k in range(max_points)]
+
+
+def expression_curve(
+    expression: ScheduleExpression, total_steps: int, *, max_points: int = MAX_POINTS
+) -> LrCurve:
+    """The values of a parsed schedule expression at steps ``1..total_steps``, sampled like
+    :func:`lr_curve` (at most ``max_points`` evaluated, memory bounded whatever the run)."""
+    _check_total(total_steps)
+    steps = tuple(update_indices(total_steps, max_points))
+    values = schedule_values(expression.schedule, steps)
+    for step, value in zip(steps, values, strict=True):
+        if not math.isfinite(value):
+            raise ConfigError(
+                f"schedule {expression.text!r}: the value at step {step} is {value!r}"
+            )
+    return LrCurve(
+        name="schedule",
+        summary=expression.text or expression.name,
+        steps=steps,
+        real_steps=steps,
+        lrs=tuple(values),
+        updates=total_steps,
+        sampled=len(steps) < total_steps,
+    )
+
+
+def _check_total(total_steps: int) -> None:
+    config_require(require_count, "steps", total_steps)
+    if total_steps > MAX_STEPS:
+        raise ConfigError(f"steps: at most {MAX_STEPS} (2^53), got {total_steps}")
 
 
 def lr_curve(
@@ -122,7 +194,7 @@ def lr_curve(
     max_points: int = MAX_POINTS,
 ) -> LrCurve:
     """The lr of every update of ``spec`` in a run of ``total_steps`` micro-steps."""
-    config_require(require_count, "steps", total_steps)
+    _check_total(total_steps)
     shell = preview_optim_scheduler(spec, settings)
     if shell.clock == "items":
         raise ConfigError(
@@ -131,10 +203,7 @@ def lr_curve(
         )
     spu, accum = spec.step_per_update, settings.accum_grad
     updates = (total_steps // accum) // spu
-    if updates <= max_points:
-        indices = list(range(1, updates + 1))
-    else:
-        indices = [1 + k * (updates - 1) // (max_points - 1) for k in range(max_points)]
+    indices = update_indices(updates, max_points)
     real_steps = tuple(k * spu for k in indices)
     lrs = [shell.ft_factor * value for value in _update_lrs(shell, real_steps)]
     for real, lr in zip(real_steps, lrs, strict=True):
@@ -148,7 +217,7 @@ def lr_curve(
         lrs=tuple(lrs),
         updates=updates,
         sampled=len(indices) < updates,
-        hyperparameters=hyperparameter_curves(spec, real_steps),
+        hyperparameters=hyperparameter_curves(spec, real_steps, schedule_values),
     )
 
 
@@ -159,13 +228,14 @@ def default_total_steps(config: OptimSchesConfig, settings: ExperimentSettings) 
     horizons = []
     for spec in config.optimizers:
         target = spec.target
+        if spec.schedule is not None:
+            horizons.append(expression_horizon(spec.schedule))
+            continue
         name = target.cls.__name__ if isinstance(target, ShellClassType) else target.name
         horizons.append(schedule_horizon(name, spec.sche_conf))
         for configured in spec.hyperparameters:
-            horizons.extend(
-                schedule_horizon(e.name, e.hyperparameters) for e in configured.expressions
-            )
-    return max(horizons) * settings.accum_grad
+            horizons.extend(expression_horizon(e) for e in configured.expressions)
+    return min(max(horizons) * settings.accum_grad, MAX_STEPS)
 
 
 def lr_curves(

@@ -7,7 +7,7 @@ global changes and no display is needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,15 +76,4 @@ def save_curves_plot(curves: list[LrCurve], path: Path) -> None:
     for axes, (curve, key, values, title) in zip(panels, rows, strict=True):
         _draw(axes, [float(s) for s in curve.steps], list(values), title, ylabel=key)
     panels[-1].set_xlabel("step")
-    _save(figure, path)
-
-
-def save_schedule_plot(schedule: Callable[[int], Any], steps: int, title: str, path: Path) -> None:
-    """``schedule(s)`` for ``s = 1..steps`` in one panel, saved as an image at ``path``."""
-    xs = list(range(1, steps + 1))
-    ys = [float(schedule(s)) for s in xs]
-    figure = _figure(1)
-    axes = figure.subplots()
-    _draw(axes, [float(x) for x in xs], ys, title)
-    axes.set_xlabel("step")
     _save(figure, path)

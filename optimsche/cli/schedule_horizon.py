@@ -1,7 +1,9 @@
 """How many real steps of a schedule are worth showing, guessed from its hyperparameters.
 
 Used by ``optimsche show``/``plot`` when ``--steps`` is not given; it only decides the extent
-of a picture. The rules, first match wins (``begin`` is added when present):
+of a picture. A leaf of :data:`schedules.FAMILIES` says it itself (``Family.extent_of``). For
+the shell classes (``NoamLr``, ``ExponentDecayLr``, a user's own) the rules, first match wins
+(``begin`` is added when present):
 
 * a total length ``steps`` (cosine, warmup_cosine, linear, polynomial, one_cycle): ``steps``;
   for ``exponential`` (where ``steps`` is the decay period) the steps until the lr has
@@ -14,6 +16,12 @@ of a picture. The rules, first match wins (``begin`` is added when present):
   plus a quarter;
 * ``decay_factor`` (ExponentDecayLr): the steps until the lr is 1% of its start;
 * otherwise 1000.
+
+A schedule expression with combinators (:func:`expression_horizon`) composes the horizons of
+its parts: ``warmup(x, steps)``: ``steps`` + x's; ``join(xs, boundaries)``: the last boundary
++ the last part's; ``stretch(x, ratio)``: ``ratio`` · x's; ``accumulate(x, accum_grad)``:
+``accum_grad`` · x's; ``scale``/``clamp``: x's; ``multiply`` and any other combinator: the
+longest of its parts'. Every horizon is at most :data:`MAX_HORIZON` steps.
 """
 
 from __future__ import annotations
@@ -22,9 +30,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from optimsche.config.schedule_expression import ScheduleExpression
+from schedules import FAMILIES
 from schedules.validation import require_number
 
 DEFAULT_HORIZON = 1000
+
+MAX_HORIZON = 10**15
+"""The longest guessed horizon: past 2^53 steps a float64 no longer counts every step."""
 
 
 def _number(value: Any) -> float | None:
@@ -79,10 +92,47 @@ def _guess(name: str, hyper: Mapping[str, Any]) -> float | None:
 
 
 def schedule_horizon(name: str, hyper: Mapping[str, Any]) -> int:
-    """The number of real steps to show for the schedule ``name`` with ``hyper`` (see the
-    module docs), at least 10."""
+    """The number of real steps to show for the schedule ``name`` with ``hyper``, at least
+    10: for a leaf of :data:`schedules.FAMILIES` its family's ``extent_of`` (the horizon, or a
+    few warm-ups or periods), else (a shell class such as ``NoamLr``) the guess of the module
+    docs."""
+    family = FAMILIES.get(name)
+    if family is not None:
+        try:
+            return _finish(float(family.extent_of(dict(hyper))))
+        except (ValueError, TypeError, ArithmeticError):
+            pass  # the guess below; the hyperparameters are refused elsewhere
     guess = _guess(name, hyper)
     begin = _number(hyper.get("begin")) or 0.0
-    if guess is None or not math.isfinite(guess) or guess <= 0:
+    return _finish(None if guess is None else guess + begin)
+
+
+def _finish(guess: float | None) -> int:
+    """A guess as a horizon: at least 10 steps, at most :data:`MAX_HORIZON`, the default when
+    there is no usable guess."""
+    if guess is None or math.isnan(guess) or guess <= 0:
         return DEFAULT_HORIZON
-    return max(10, math.ceil(round(guess + begin, 6)))
+    if guess >= MAX_HORIZON:
+        return MAX_HORIZON
+    return max(10, math.ceil(round(guess, 6)))
+
+
+def expression_horizon(expression: ScheduleExpression) -> int:
+    """The number of steps to show for a parsed schedule expression (module doc)."""
+    if expression.kind == "leaf":
+        return schedule_horizon(expression.name, expression.hyperparameters)
+    hyper = expression.hyperparameters
+    parts = [expression_horizon(child) for child in expression.children]
+    inner = float(parts[-1]) if parts else float(DEFAULT_HORIZON)
+    name = expression.name
+    if name == "warmup":
+        guess = (_number(hyper.get("steps")) or 0.0) + inner
+    elif name == "join":
+        guess = (_last(hyper.get("boundaries")) or 0.0) + inner
+    elif name == "stretch":
+        guess = (_number(hyper.get("ratio")) or 1.0) * inner
+    elif name == "accumulate":
+        guess = (_number(hyper.get("accum_grad")) or 1.0) * inner
+    else:  # scale, clamp, multiply, and combinators added later: the longest part
+        guess = float(max(parts, default=DEFAULT_HORIZON))
+    return _finish(guess)

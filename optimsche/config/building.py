@@ -75,6 +75,8 @@ def build_optim_scheduler(
         arguments["hyperparameters"] = {h.key: h.schedule for h in spec.hyperparameters}
     try:
         if isinstance(spec.target, ShellClassType):
+            if spec.schedule is not None:
+                arguments.update(schedule=spec.schedule.schedule)
             return spec.target.cls(**arguments, **spec.sche_conf)
         schedule = functools.partial(spec.target.function, **spec.sche_conf)
         return OptimScheduler(**arguments, schedule=schedule)

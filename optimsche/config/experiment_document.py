@@ -12,7 +12,9 @@ Three shapes are accepted (:func:`find_optim_sches`):
 
 A document that has neither ``optim_sches`` nor ``train_cfg.optim_sches`` but looks like an
 experiment configuration (it has a ``train_cfg``, ``data_cfg`` or ``infer_cfg`` section, or a
-top-level run setting) is a :class:`ConfigError` that says where it looked.
+top-level run setting) is a :class:`ConfigError` that says where it looked. So is a document
+with a key one edit away from ``optim_sches`` (``optim_sche:``) at the top or in
+``train_cfg``: a typo, with the suggestion, not an optimizer of that name.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import attrs
 
 from optimsche.config.error import ConfigError
 from optimsche.config.value_types import describe_value
+from schedules.close_matches import within_one_edit
 
 RUN_SETTINGS = ("accum_grad", "ft_factor", "grad_clip", "grad_norm_type", "use_amp")
 """The top-level keys of a SpeeChain experiment configuration that every OptimScheduler of the
@@ -57,6 +60,17 @@ def _looks_like_experiment(config: Mapping[str, Any]) -> bool:
     return any(key in config for key in (*EXPERIMENT_SECTIONS, *RUN_SETTINGS))
 
 
+def _refuse_misspelled(section: Mapping[str, Any], where: str) -> None:
+    """A key one edit away from ``optim_sches`` (``optim_sche``, ``optimsches``) is a typo,
+    not an optimizer of that name: a :class:`ConfigError` with the suggestion."""
+    for key in section:
+        if isinstance(key, str) and key != "optim_sches" and within_one_edit(key, "optim_sches"):
+            raise ConfigError(
+                f"{where}{key}: unknown key; did you mean 'optim_sches'? (the optimizers of a "
+                f"document go under {where}optim_sches:)"
+            )
+
+
 def find_optim_sches(config: object) -> OptimSchesSection:
     """The ``optim_sches`` of ``config`` in one of the three shapes of the module doc."""
     if not isinstance(config, Mapping):
@@ -78,6 +92,9 @@ def find_optim_sches(config: object) -> OptimSchesSection:
         return OptimSchesSection(_mapping(train["optim_sches"], where), where, settings)
     if "train_cfg" in config and not isinstance(train, Mapping):
         raise ConfigError(f"train_cfg: must be a mapping, got {describe_value(train)}")
+    _refuse_misspelled(config, "")
+    if isinstance(train, Mapping):
+        _refuse_misspelled(train, "train_cfg.")
     if _looks_like_experiment(config):
         found = ", ".join(repr(str(key)) for key in config)
         inside = (

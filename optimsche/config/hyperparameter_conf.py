@@ -13,12 +13,14 @@ Each key names a param-group entry of the optimizer (``weight_decay``, ``momentu
 
 The key's entry name must be an argument of the optimizer class (checked here, with close
 matches); whether a tuple index exists (``betas[2]``) is checked when the optimizer is built.
+Each schedule's values are checked at sampled steps, as the lr's are
+(:mod:`optimsche.config.schedule_values`): a negative weight decay is an error here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -26,6 +28,7 @@ import torch
 
 from optimsche.config.error import ConfigError
 from optimsche.config.schedule_expression import ScheduleExpression, parse_schedule_expression
+from optimsche.config.schedule_values import check_schedule_values
 from optimsche.config.value_types import describe_value
 from optimsche.optimizer.factory import optimizer_keywords
 from schedules.close_matches import did_you_mean
@@ -44,8 +47,9 @@ class ConfiguredHyperparameter:
     per_group: bool = False
 
     @property
-    def schedule(self) -> Callable[[Any], Any] | list[Callable[[Any], Any]]:
-        """What ``OptimScheduler(hyperparameters={key: ...})`` takes."""
+    def schedule(self) -> Any:
+        """What ``OptimScheduler(hyperparameters={key: ...})`` takes: the schedule, or the
+        list of schedules (one per param group)."""
         if self.per_group:
             return [expression.schedule for expression in self.expressions]
         return self.expressions[0].schedule
@@ -58,12 +62,15 @@ class ConfiguredHyperparameter:
 
 
 def describe_expression(expression: ScheduleExpression) -> str:
-    """``name(key=value, ...)`` of a parsed schedule expression."""
+    """A parsed schedule expression as a call: its text as written, else
+    ``name(key=value, ...)``."""
+    if expression.text:
+        return expression.text
     arguments = ", ".join(f"{k}={v!r}" for k, v in expression.hyperparameters.items())
     return f"{expression.name}({arguments})"
 
 
-def _expression(value: object, where: str) -> ScheduleExpression:
+def _expression(value: object, where: str, key: str) -> ScheduleExpression:
     if isinstance(value, Mapping):
         if "type" not in value:
             raise ConfigError(
@@ -84,9 +91,11 @@ def _expression(value: object, where: str) -> ScheduleExpression:
             f"param group), got {describe_value(value)}"
         )
     try:
-        return parse_schedule_expression(text)
+        expression = parse_schedule_expression(text)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
+    check_schedule_values(expression.schedule, where, key=key)
+    return expression
 
 
 def _check_key(key: object, optim_class: type[torch.optim.Optimizer], where: str) -> str:
@@ -127,8 +136,11 @@ def parse_hyperparameters(
         if isinstance(schedule, list):
             if not schedule:
                 raise ConfigError(f"{place}: an empty list; give one schedule per param group")
-            expressions = tuple(_expression(v, f"{place}[{g}]") for g, v in enumerate(schedule))
+            expressions = tuple(
+                _expression(v, f"{place}[{g}]", checked) for g, v in enumerate(schedule)
+            )
             parsed.append(ConfiguredHyperparameter(checked, expressions, per_group=True))
         else:
-            parsed.append(ConfiguredHyperparameter(checked, (_expression(schedule, place),)))
+            expression = _expression(schedule, place, checked)
+            parsed.append(ConfiguredHyperparameter(checked, (expression,)))
     return tuple(parsed)

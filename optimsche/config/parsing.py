@@ -25,10 +25,23 @@ SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sch
 (:mod:`optimsche.config.experiment_document`). Run-level settings (``accum_grad``,
 ``ft_factor``, ...) are not conf keys: they come from the experiment (its top level,
 ``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
+
+The lr schedule may also be written as one expression (:mod:`optimsche.config.schedule_expression`),
+with ``type: OptimScheduler`` or no ``type``::
+
+    main:
+      conf:
+        optim_type: AdamW
+        schedule: "warmup(cosine(peak=1e-3, steps=10000), steps=500)"
+
+A configured schedule's values are checked (finite, ``>= 0``) at sampled steps
+(:mod:`optimsche.config.schedule_values`): a negative ``peak`` is an error here, not gradient
+ascent later.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,15 +52,19 @@ from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.hyperparameter_conf import KEY as HYPERPARAMETERS_KEY
 from optimsche.config.hyperparameter_conf import parse_hyperparameters
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
+from optimsche.config.schedule_expression import ScheduleExpression, parse_schedule_expression
+from optimsche.config.schedule_values import check_schedule_values
 from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import (
     ResolvedType,
     ScheduleFunctionType,
+    ShellClassType,
     conf_parameters,
     resolve_type,
 )
 from optimsche.config.value_types import describe_value, require_fits
 from optimsche.optimizer.factory import optimizer_keywords, resolve_optimizer_class
+from optimsche.optimizer.optim_conf_types import check_optim_conf_values
 from optimsche.sche_conf import check_sche_conf
 from schedules.close_matches import did_you_mean
 from schedules.validation import require_count
@@ -110,6 +127,10 @@ def _check_optim_conf(optim_conf: object, cls: type[torch.optim.Optimizer], wher
                 f"{where}: {cls.__name__} takes no argument {key!r}{did_you_mean(key, valid)} "
                 f"(valid: {', '.join(valid)})"
             )
+    try:
+        check_optim_conf_values(cls, optim_conf, where)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _updated_modules(value: object, where: str) -> tuple[str, ...] | None:
@@ -156,8 +177,45 @@ def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str
     if isinstance(target, ScheduleFunctionType):
         try:
             target.function(1, **sche_conf)
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, ArithmeticError) as error:
             raise ConfigError(f"{where}: schedule {target.name!r}: {error}") from None
+        check_schedule_values(functools.partial(target.function, **sche_conf), where)
+
+
+def _schedule_expression(
+    conf: Mapping[str, Any], target: ResolvedType | None, where: str
+) -> ScheduleExpression | None:
+    """The ``schedule:`` expression of an entry's conf, parsed and its values checked; it
+    needs ``type: OptimScheduler`` (or a subclass that keeps ``update_lr``) or no type."""
+    if "schedule" not in conf:
+        return None
+    from optimsche.optim_scheduler import OptimScheduler
+
+    if isinstance(target, ScheduleFunctionType) or (
+        isinstance(target, ShellClassType) and target.cls.update_lr is not OptimScheduler.update_lr
+    ):
+        assert target is not None
+        raise ConfigError(
+            f"{where}.schedule: type {target.name!r} computes the lr itself; give either a "
+            f"schedule expression (with type: OptimScheduler, or no type) or type "
+            f"{target.name!r} with its keys"
+        )
+    text = conf["schedule"]
+    if not isinstance(text, str):
+        raise ConfigError(
+            f"{where}.schedule: must be a schedule expression such as "
+            f"'cosine(peak=1e-3, steps=10000)', got {describe_value(text)}"
+        )
+    try:
+        expression = parse_schedule_expression(text)
+    except ConfigError as error:
+        raise ConfigError(f"{where}.{error}") from None
+    if expression.kind == "rule" or not callable(expression.schedule):
+        raise ConfigError(
+            f"{where}.schedule: {expression.name} is not a schedule (it gives no lr per step)"
+        )
+    check_schedule_values(expression.schedule, f"{where}.schedule")
+    return expression
 
 
 def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
@@ -177,16 +235,17 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
                 f"{where}: unknown key {key!r}{did_you_mean(str(key), ENTRY_KEYS)} "
                 "(an entry has exactly the keys 'type' and 'conf')"
             )
-    if "type" not in entry:
-        raise ConfigError(
-            f"{where}: missing key 'type' (a class such as noam.NoamLr or a schedule name)"
-        )
     if "conf" not in entry:
         raise ConfigError(f"{where}: missing key 'conf' (it holds optim_type, optim_conf, ...)")
-    target = resolve_type(entry["type"], f"{where}.type")
     conf = entry["conf"]
     if not isinstance(conf, Mapping):
         raise ConfigError(f"{where}.conf: must be a mapping, got {describe_value(conf)}")
+    if "type" not in entry and "schedule" not in conf:
+        raise ConfigError(
+            f"{where}: missing key 'type' (a class such as noam.NoamLr or a schedule name; or "
+            f"give conf.schedule: an expression such as 'cosine(peak=1e-3, steps=10000)')"
+        )
+    target = resolve_type(entry.get("type", "OptimScheduler"), f"{where}.type")
     for key in conf:
         if not isinstance(key, str):
             raise ConfigError(f"{where}.conf: keys must be strings, got {key!r}")
@@ -212,9 +271,10 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
     step_per_update = config_require(
         require_count, f"{where}.conf.step_per_update", conf.get("step_per_update", 1)
     )
+    expression = _schedule_expression(conf, target, f"{where}.conf")
     clock = parse_clock(conf.get("clock", "update"), f"{where}.conf.clock")
     plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
-    sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS}
+    sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS and k != "schedule"}
     _check_sche_conf(target, sche_conf, f"{where}.conf")
     hyperparameters = parse_hyperparameters(
         conf.get(HYPERPARAMETERS_KEY), optim_cls, f"{where}.conf.{HYPERPARAMETERS_KEY}"
@@ -228,6 +288,7 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         updated_modules=modules,
         step_per_update=step_per_update,
         sche_conf=sche_conf,
+        schedule=expression,
         clock=clock,
         plateau=plateau,
         hyperparameters=hyperparameters,
@@ -248,7 +309,7 @@ def parse_optim_sches(config: Mapping[str, Any]) -> OptimSchesConfig:
     section = optim_sches_section(config)
     if not section:
         raise ConfigError("optim_sches: no optimizer is configured (the mapping is empty)")
-    if "type" in section and set(section) <= set(ENTRY_KEYS):
+    if set(section) <= set(ENTRY_KEYS) and isinstance(section.get("conf"), Mapping):
         entries: Mapping[str, Any] = {SINGLE_NAME: section}
     else:
         entries = section

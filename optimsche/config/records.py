@@ -16,6 +16,7 @@ import attrs
 
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.hyperparameter_conf import ConfiguredHyperparameter
+from optimsche.config.schedule_expression import ScheduleExpression
 from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import ResolvedType, ScheduleFunctionType, ShellClassType
 from optimsche.update.amp import resolve_amp_dtype
@@ -62,10 +63,11 @@ class OptimSchedulerSpec:
     """One entry of ``optim_sches``: what to build and with which settings.
 
     ``target`` is the resolved ``type``; ``sche_conf`` holds the scheduling keys (the class's
-    ``sche_init`` arguments, or the schedule function's hyperparameters). ``updated_modules`` is
-    ``None`` for the whole model. ``clock`` and ``plateau`` (the arguments of
-    :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor. ``hyperparameters``
-    are the param-group entries scheduled besides the lr
+    ``sche_init`` arguments, or the schedule function's hyperparameters).
+    ``updated_modules`` is ``None`` for the whole model. ``clock`` and ``plateau`` (the
+    arguments of :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor.
+    ``schedule`` is the parsed ``schedule:`` expression of the conf, if it has one.
+    ``hyperparameters`` are the param-group entries scheduled besides the lr
     (:mod:`optimsche.config.hyperparameter_conf`).
     """
 
@@ -79,6 +81,7 @@ class OptimSchedulerSpec:
     sche_conf: Mapping[str, Any] = attrs.field(factory=dict)
     clock: str = "update"
     plateau: Mapping[str, Any] | None = None
+    schedule: ScheduleExpression | None = None
     hyperparameters: tuple[ConfiguredHyperparameter, ...] = ()
 
     @property
@@ -88,7 +91,9 @@ class OptimSchedulerSpec:
 
     @property
     def type_name(self) -> str:
-        """The ``type`` as the configuration wrote it."""
+        """The ``type`` as the configuration wrote it (the expression, for ``schedule:``)."""
+        if self.schedule is not None:
+            return self.schedule.text or self.schedule.name
         return self.target.name
 
     def __attrs_post_init__(self) -> None:
@@ -129,6 +134,8 @@ class OptimSchedulerSpec:
             if repeated:
                 raise ConfigError(f"{conf}.updated_modules: {repeated[0]!r} is listed twice")
         config_require(require_count, f"{conf}.step_per_update", self.step_per_update)
+        if self.schedule is not None and not isinstance(self.schedule, ScheduleExpression):
+            raise ConfigError(f"{conf}.schedule: not a parsed expression: {self.schedule!r}")
         if not isinstance(self.sche_conf, Mapping):
             raise ConfigError(
                 f"{conf}: scheduling keys must form a mapping, got {self.sche_conf!r}"

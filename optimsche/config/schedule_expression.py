@@ -1,11 +1,22 @@
-"""A schedule written as a call, ``"warmup_cosine(peak=3e-4, warmup=2000, steps=100000)"``,
+"""A schedule written as a call, ``"warmup(cosine(peak=1e-3, steps=10000), steps=500)"``,
 parsed safely: nothing is evaluated.
 
-The text must be one call of a leaf schedule function of :mod:`schedules`, by its bare name,
-with literal arguments only (numbers, strings, booleans, ``None``, and lists or tuples of
-them; a leading minus sign is allowed). Positional arguments are the hyperparameters after
-the step, in order. Anything else (attribute access, names, operators, ``*args``,
-``**kwargs``, nested calls) is refused with a :class:`~optimsche.config.error.ConfigError`.
+The language: one call, by bare name, of a leaf schedule function of :mod:`schedules`
+(``cosine``, ``noam``, ...), of a combinator (``warmup``, ``join``, ``scale``, ``accumulate``,
+``stretch``, ``clamp``, ``multiply``, ...) or of a rule such as ``reduce_on_plateau`` — every
+name :mod:`schedules` exports that takes no step first (``real_step``, ``is_update_step`` and
+``bind`` are not part of the language). The arguments are literals (numbers, strings,
+booleans, ``None``, and lists or tuples of them; a leading sign is allowed) or, nested, such
+calls again, and lists of calls (``join([constant(value=1e-3), cosine(peak=1e-3,
+steps=9000)], boundaries=[1000])``). Positional arguments of a leaf are its hyperparameters
+after the step, in order; those of a combinator follow its signature.
+
+The text is parsed with :mod:`ast` and walked: no name is looked up outside those exports and
+nothing is ``eval``-ed. Anything else (attribute access, variables, operators, ``*args``,
+``**kwargs``, dicts, a nesting deeper than :data:`MAX_DEPTH`, a text longer than
+:data:`MAX_LENGTH`) is refused with a one-line :class:`~optimsche.config.error.ConfigError`,
+as are unknown names and keywords (with their close matches), wrong types, bad
+hyperparameters and a combinator given something that is not a schedule.
 """
 
 from __future__ import annotations
@@ -18,122 +29,279 @@ from typing import Any
 
 import attrs
 
+import schedules
 from optimsche.config.error import ConfigError
 from optimsche.config.type_resolution import (
     ScheduleFunctionType,
     conf_parameters,
-    resolve_type,
     schedule_functions,
 )
 from optimsche.config.value_types import require_fits
 from optimsche.sche_conf import check_sche_conf
 from schedules.close_matches import did_you_mean
 
+MAX_DEPTH = 32
+"""The deepest nesting of calls and lists an expression may have."""
+
+MAX_LENGTH = 10_000
+"""The longest expression text accepted, in characters."""
+
+_NOT_IN_THE_LANGUAGE = frozenset(
+    {"real_step", "is_update_step", "bind", "bound_or_same", "family_of"}
+)
+
 
 @attrs.frozen
 class ScheduleExpression:
-    """A parsed schedule call: the function's ``name``, its bound ``hyperparameters``, and
-    ``schedule``, the function with them applied (a callable ``step -> lr``)."""
+    """A parsed call: the function's or combinator's ``name``, its ``hyperparameters`` (the
+    bound arguments by parameter name: literals, and for a combinator's schedule arguments
+    the nested :class:`ScheduleExpression` or a list of them), and ``schedule``, what the
+    call builds (for a leaf ``functools.partial(leaf, **hyperparameters)``, a callable
+    ``step -> lr``; for a combinator its object). ``kind`` is ``"leaf"``, ``"combinator"``
+    or ``"rule"``; ``text`` is the expression as written (on the outermost call)."""
 
     name: str
     hyperparameters: dict[str, Any]
-    schedule: Callable[[Any], Any]
+    schedule: Any
+    kind: str = "leaf"
+    text: str = ""
+
+    @property
+    def children(self) -> list[ScheduleExpression]:
+        """The nested expressions among the arguments, in order."""
+        found: list[ScheduleExpression] = []
+        for value in self.hyperparameters.values():
+            if isinstance(value, ScheduleExpression):
+                found.append(value)
+            elif isinstance(value, list | tuple):
+                found.extend(v for v in value if isinstance(v, ScheduleExpression))
+        return found
 
 
-def _literal(node: ast.expr, text: str) -> Any:
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        fragment = ast.get_source_segment(text, node) or ast.dump(node)
-        raise ConfigError(
-            f"schedule {text!r}: argument {fragment!r} is not a literal (numbers, strings, "
-            "true/false, None and lists of them only)"
-        ) from None
+def combinators() -> dict[str, Callable[..., Any]]:
+    """The names of the language that are not leaves (those are :data:`schedules.FAMILIES`):
+    the combinators :mod:`schedules` exports (lower-case classes whose instances are
+    schedules) and its rules (``reduce_on_plateau``: lower-case names that are neither leaves,
+    combinators nor helpers)."""
+    found: dict[str, Callable[..., Any]] = {}
+    leaves = schedule_functions()
+    for name in schedules.__all__:
+        value = getattr(schedules, name)
+        if name in _NOT_IN_THE_LANGUAGE or name in leaves or not name.islower():
+            continue
+        if inspect.isclass(value) or inspect.isfunction(value):
+            found[name] = value
+    return found
+
+
+def _kind(target: Callable[..., Any]) -> str:
+    """``"combinator"`` for a class whose instances are schedules, else ``"rule"``."""
+    return "combinator" if inspect.isclass(target) and "__call__" in vars(target) else "rule"
+
+
+def known_names() -> list[str]:
+    """Every name an expression may call: the leaves, then the combinators and rules."""
+    return [*schedule_functions(), *combinators()]
+
+
+class _Parser:
+    """One walk over the tree of one expression text (messages quote the whole text)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.where = f"schedule {text!r}"
+
+    def fail(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {message}")
+
+    def fragment(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ast.dump(node)
+
+    def value(self, node: ast.expr, depth: int) -> tuple[Any, Any]:
+        """``(built, tree)`` of one argument: a literal is both; a call builds its object and
+        keeps its :class:`ScheduleExpression`; a list or tuple does so item by item."""
+        if depth > MAX_DEPTH and isinstance(node, ast.Call | ast.List | ast.Tuple):
+            raise self.fail(f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, ast.Call):
+            tree = self.call(node, depth)
+            return tree.schedule, tree
+        if isinstance(node, ast.List | ast.Tuple):
+            pairs = [self.value(item, depth + 1) for item in node.elts]
+            kind = list if isinstance(node, ast.List) else tuple
+            return kind(b for b, _ in pairs), kind(t for _, t in pairs)
+        if isinstance(node, ast.Constant) and not isinstance(node.value, bytes | complex):
+            return node.value, node.value
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub | ast.UAdd)
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand.value, int | float)
+            and not isinstance(node.operand.value, bool)
+        ):
+            number = node.operand.value
+            signed = -number if isinstance(node.op, ast.USub) else number
+            return signed, signed
+        raise self.fail(
+            f"argument {self.fragment(node)!r} is not a literal (numbers, strings, true/false, "
+            "None, lists of them, and calls of schedules only)"
+        )
+
+    def call(self, node: ast.Call, depth: int) -> ScheduleExpression:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(
+                f"expected one call of a schedule function by name, such as "
+                f"'cosine(peak=0.1, steps=1000)', got {self.fragment(node.func)!r}"
+            )
+        name = node.func.id
+        leaves, others = schedule_functions(), combinators()
+        if name not in leaves and name not in others:
+            names = known_names()
+            raise self.fail(
+                f"unknown schedule {name!r}{did_you_mean(name, names)} (valid: {', '.join(names)})"
+            )
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
+            raise self.fail("*arguments are not allowed")
+        if any(keyword.arg is None for keyword in node.keywords):
+            raise self.fail("**arguments are not allowed")
+        args = [self.value(arg, depth + 1) for arg in node.args]
+        keywords = {
+            str(keyword.arg): (keyword, self.value(keyword.value, depth + 1))
+            for keyword in node.keywords
+        }
+        if name in leaves:
+            return self.leaf(name, leaves[name], args, keywords)
+        return self.combinator(name, others[name], args, keywords)
+
+    def leaf(
+        self,
+        name: str,
+        function: Callable[..., Any],
+        args: list[tuple[Any, Any]],
+        keywords: dict[str, tuple[ast.keyword, tuple[Any, Any]]],
+    ) -> ScheduleExpression:
+        params = conf_parameters(ScheduleFunctionType(name=name, function=function))
+        bound: dict[str, Any] = {}
+        for position, (built, _) in enumerate(args):
+            if position >= len(params.accepted):
+                raise self.fail(
+                    f"{name} takes at most {len(params.accepted)} positional hyperparameters "
+                    f"({', '.join(params.accepted)}), got {len(args)}"
+                )
+            bound[params.accepted[position]] = built
+        self.check_keywords(name, params.accepted, keywords, "schedule")
+        for key, (_, (built, _)) in keywords.items():
+            if key in bound:
+                raise self.fail(f"{key!r} is given twice")
+            bound[key] = built
+        missing = [key for key in params.required if key not in bound]
+        if missing:
+            raise self.fail(f"missing hyperparameter {missing[0]!r} of {describe_signature(name)}")
+        for key, value in bound.items():
+            if callable(value) or (isinstance(value, list | tuple) and any(map(callable, value))):
+                raise self.fail(
+                    f"{name}: {key} must be a number, not a schedule (leaves take literal "
+                    f"hyperparameters; combinators such as warmup or join take schedules)"
+                )
+            if key in params.annotations:
+                require_fits(f"{self.where}: {key}", value, params.annotations[key])
+        schedule = functools.partial(function, **bound)
+        try:
+            schedule(1)
+        except (ValueError, TypeError, ArithmeticError) as error:
+            raise self.fail(f"{name}: {_one_line(error)}") from None
+        return ScheduleExpression(name=name, hyperparameters=bound, schedule=schedule)
+
+    def combinator(
+        self,
+        name: str,
+        target: Callable[..., Any],
+        args: list[tuple[Any, Any]],
+        keywords: dict[str, tuple[ast.keyword, tuple[Any, Any]]],
+    ) -> ScheduleExpression:
+        signature = inspect.signature(target)
+        named = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        ]
+        kind = _kind(target)
+        self.check_keywords(name, named, keywords, kind)
+        built_args = [built for built, _ in args]
+        built_keywords = {key: built for key, (_, (built, _)) in keywords.items()}
+        try:
+            bound = signature.bind(*built_args, **built_keywords)
+        except TypeError as error:
+            raise self.fail(f"{describe_signature(name)}: {error}") from None
+        trees = signature.bind(
+            *(t for _, t in args), **{k: t for k, (_, (_, t)) in keywords.items()}
+        )
+        try:
+            built = target(*bound.args, **bound.kwargs)
+        except (ValueError, TypeError, ArithmeticError) as error:
+            raise self.fail(f"{name}: {_one_line(error)}") from None
+        return ScheduleExpression(
+            name=name, hyperparameters=dict(trees.arguments), schedule=built, kind=kind
+        )
+
+    def check_keywords(
+        self,
+        name: str,
+        valid: list[str] | tuple[str, ...],
+        keywords: dict[str, Any],
+        kind: str,
+    ) -> None:
+        try:
+            check_sche_conf(self.where, valid, keywords, owner=f"{kind} {name!r}")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def parse_schedule_expression(text: str) -> ScheduleExpression:
-    """Parse ``"name(arg, key=value, ...)"`` into a :class:`ScheduleExpression`.
+    """Parse an expression (module doc) into a :class:`ScheduleExpression`.
 
-    The arguments are bound to the function's signature and checked against its
-    annotations, then the schedule is evaluated once at step 1 so that a bad hyperparameter
-    (``warmup=-5``) is reported here. Every failure is a one-line :class:`ConfigError`.
+    Each leaf's arguments are bound to its signature and checked against its annotations,
+    then the leaf is evaluated once at step 1, so that a bad hyperparameter (``warmup=-5``)
+    is reported here; each combinator is built (its own checks run). Every failure is a
+    one-line :class:`ConfigError`.
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError("schedule: expected a call such as 'cosine(peak=0.1, steps=1000)'")
+    if len(text) > MAX_LENGTH:
+        raise ConfigError(
+            f"schedule: the expression is {len(text)} characters long, more than {MAX_LENGTH}"
+        )
+    parser = _Parser(text.strip())
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(parser.text, mode="eval")
     except SyntaxError as error:
-        raise ConfigError(
-            f"schedule {text!r}: not a valid call ({error.msg} at column {error.offset})"
-        ) from None
-    call = tree.body
-    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
-        raise ConfigError(
-            f"schedule {text!r}: expected one call of a schedule function by name, such as "
-            f"'cosine(peak=0.1, steps=1000)'"
+        raise parser.fail(f"not a valid call ({error.msg} at column {error.offset})") from None
+    except (RecursionError, MemoryError):
+        raise parser.fail(f"nested more than {MAX_DEPTH} levels deep") from None
+    if not isinstance(tree.body, ast.Call):
+        raise parser.fail(
+            "expected one call of a schedule function by name, such as "
+            "'cosine(peak=0.1, steps=1000)'"
         )
-    name = call.func.id
-    functions = schedule_functions()
-    if name not in functions:
-        raise ConfigError(
-            f"schedule {text!r}: unknown schedule {name!r}{did_you_mean(name, functions)} "
-            f"(valid: {', '.join(functions)})"
-        )
-    target = resolve_type(name, f"schedule {text!r}")
-    assert isinstance(target, ScheduleFunctionType)
-    params = conf_parameters(target)
-    bound: dict[str, Any] = {}
-    for position, node in enumerate(call.args):
-        if isinstance(node, ast.Starred):
-            raise ConfigError(f"schedule {text!r}: *arguments are not allowed")
-        if position >= len(params.accepted):
-            raise ConfigError(
-                f"schedule {text!r}: {name} takes at most {len(params.accepted)} "
-                f"positional hyperparameters ({', '.join(params.accepted)}), "
-                f"got {len(call.args)}"
-            )
-        bound[params.accepted[position]] = _literal(node, text)
-    if any(keyword.arg is None for keyword in call.keywords):
-        raise ConfigError(f"schedule {text!r}: **arguments are not allowed")
-    try:
-        check_sche_conf(
-            f"schedule {text!r}",
-            params.accepted,
-            {keyword.arg: keyword for keyword in call.keywords if keyword.arg is not None},
-            owner=f"schedule {name!r}",
-        )
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    for keyword in call.keywords:
-        assert keyword.arg is not None
-        if keyword.arg in bound:
-            raise ConfigError(f"schedule {text!r}: {keyword.arg!r} is given twice")
-        bound[keyword.arg] = _literal(keyword.value, text)
-    missing = [key for key in params.required if key not in bound]
-    if missing:
-        raise ConfigError(
-            f"schedule {text!r}: missing hyperparameter {missing[0]!r} of "
-            f"{describe_signature(name)}"
-        )
-    for key, value in bound.items():
-        if key in params.annotations:
-            require_fits(f"schedule {text!r}: {key}", value, params.annotations[key])
-    schedule = functools.partial(target.function, **bound)
-    try:
-        schedule(1)
-    except (ValueError, TypeError) as error:
-        raise ConfigError(f"schedule {text!r}: {error}") from None
-    return ScheduleExpression(name=name, hyperparameters=bound, schedule=schedule)
+    return attrs.evolve(parser.call(tree.body, 1), text=parser.text)
 
 
 def describe_signature(name: str) -> str:
-    """``name(hyper, ...)`` with defaults, as documentation for error messages and help."""
-    function = schedule_functions()[name]
-    parameters = list(inspect.signature(function).parameters.values())[1:]
-    return f"{name}({', '.join(str(p).split(':')[0] + _default(p) for p in parameters)})"
+    """``name(hyper, ...)`` with defaults, as documentation for error messages and help: for
+    a leaf its hyperparameters after the step, for a combinator its arguments."""
+    leaves = schedule_functions()
+    if name in leaves:
+        parameters = list(inspect.signature(leaves[name]).parameters.values())[1:]
+    else:
+        parameters = list(inspect.signature(combinators()[name]).parameters.values())
+    return f"{name}({', '.join(_parameter(p) for p in parameters)})"
 
 
-def _default(parameter: inspect.Parameter) -> str:
+def _parameter(parameter: inspect.Parameter) -> str:
+    prefix = "*" if parameter.kind is inspect.Parameter.VAR_POSITIONAL else ""
     if parameter.default is inspect.Parameter.empty:
-        return ""
-    return f"={parameter.default!r}"
+        return prefix + parameter.name
+    return f"{parameter.name}={parameter.default!r}"

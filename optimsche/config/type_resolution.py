@@ -25,7 +25,7 @@ import attrs
 
 import schedules
 from optimsche.config.error import ConfigError
-from optimsche.dotted_import import import_dotted
+from optimsche.dotted_import import ImportRefused, import_dotted
 from schedules.close_matches import did_you_mean
 
 if TYPE_CHECKING:
@@ -39,17 +39,11 @@ SHELL_CLASSES: dict[str, str] = {
 }
 """The shell classes by the names a config uses -> their dotted paths."""
 
-_NOT_SCHEDULES = frozenset({"real_step", "is_update_step"})
-
 
 def schedule_functions() -> dict[str, Callable[..., Any]]:
-    """The leaf schedule functions of :mod:`schedules` by name (combinators excluded)."""
-    found: dict[str, Callable[..., Any]] = {}
-    for name in schedules.__all__:
-        value = getattr(schedules, name)
-        if inspect.isfunction(value) and name not in _NOT_SCHEDULES:
-            found[name] = value
-    return found
+    """The leaf schedule functions of :mod:`schedules` by name, from its one registry
+    (:data:`schedules.FAMILIES`): combinators, rules and helpers are not leaves."""
+    return {name: family.function for name, family in schedules.FAMILIES.items()}
 
 
 @attrs.frozen
@@ -96,6 +90,8 @@ def _optim_scheduler_class() -> type[OptimScheduler]:
 def _import_dotted(name: str, where: str) -> object:
     try:
         return import_dotted(name, f"{where}: unknown type", suggest=known_type_names())
+    except ImportRefused as refused:
+        raise ConfigError(f"{where}: {name!r}: {refused.reason}") from None
     except ValueError as error:
         raise ConfigError(str(error)) from None
 

@@ -2,13 +2,16 @@
 
 Only the shapes that appear in schedule and optimizer signatures are understood: ``float``
 (any real number but a bool), ``int``, ``str``, ``bool``, ``None``, unions, ``Literal``,
-sequences (``Sequence[float]``, ``list[...]``, ``tuple[...]``) and mappings. Any other
-annotation accepts every value: the callee still validates what it receives.
+sequences (``Sequence[float]``, ``list[...]``, ``tuple[...]``) and mappings; with
+``classes=True`` also other classes (``torch.Tensor``: an instance of it), as the optimizer's
+``optim_conf`` check asks. Any other annotation accepts every value: the callee still
+validates what it receives.
 """
 
 from __future__ import annotations
 
 import collections.abc
+import numbers
 import types
 import typing
 from typing import Any
@@ -26,11 +29,12 @@ _MAPPING_ORIGINS = (dict, collections.abc.Mapping)
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def value_matches(value: object, annotation: Any) -> bool:
-    """Whether ``value`` (plain YAML data) fits ``annotation``; unknown annotations fit all."""
+def value_matches(value: object, annotation: Any, *, classes: bool = False) -> bool:
+    """Whether ``value`` (plain YAML data) fits ``annotation``; unknown annotations fit all
+    (with ``classes``, a class annotation wants an instance of it)."""
     if annotation is Any or annotation is typing.Any or annotation is object:
         return True
     if annotation is None or annotation is type(None):
@@ -38,7 +42,7 @@ def value_matches(value: object, annotation: Any) -> bool:
     if annotation is float:
         return _is_number(value)
     if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if annotation is bool:
         return isinstance(value, bool)
     if annotation is str:
@@ -46,7 +50,7 @@ def value_matches(value: object, annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Union or origin is types.UnionType:
-        return any(value_matches(value, arg) for arg in args)
+        return any(value_matches(value, arg, classes=classes) for arg in args)
     if origin is typing.Literal:
         return value in args
     if annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS:
@@ -54,11 +58,16 @@ def value_matches(value: object, annotation: Any) -> bool:
             return False
         if origin is tuple and args and args[-1] is not Ellipsis:
             return len(value) == len(args) and all(
-                value_matches(v, a) for v, a in zip(value, args, strict=True)
+                value_matches(v, a, classes=classes) for v, a in zip(value, args, strict=True)
             )
-        return not args or all(value_matches(v, args[0]) for v in value)
+        return not args or all(value_matches(v, args[0], classes=classes) for v in value)
     if annotation in _MAPPING_ORIGINS or origin in _MAPPING_ORIGINS:
         return isinstance(value, dict)
+    if classes and isinstance(annotation, type) and origin is None:
+        try:
+            return isinstance(value, annotation)
+        except TypeError:  # a Protocol that is not runtime-checkable, and the like
+            return True
     return True
 
 
@@ -88,11 +97,15 @@ def describe_annotation(annotation: Any) -> str:
         if not args or (args[-1] is Ellipsis and len(args) == 1):
             return "a list"
         if origin is tuple and args[-1] is not Ellipsis:
-            return f"a list of {len(args)} items"
+            each = list(dict.fromkeys(describe_annotation(arg) for arg in args))
+            kinds = f" (each {each[0]})" if len(each) == 1 else ""
+            return f"a list of {len(args)} items{kinds}"
         inner = describe_annotation(args[0])
         return "a list of " + _plural(inner)
     if annotation in _MAPPING_ORIGINS or origin in _MAPPING_ORIGINS:
         return "a mapping"
+    if isinstance(annotation, type):
+        return f"a {annotation.__name__}"
     return getattr(annotation, "__name__", str(annotation))
 
 

@@ -1,41 +1,62 @@
-"""The check of a value about to be written into a param group: finite and >= 0.
+"""The check a scheduled value passes before the shell writes it into a param group.
 
-Every scheduled value (the lr, ``weight_decay``, ``momentum``, ``betas[0]``, ...) passes
-through :func:`checked_value` before the shell writes anything, so a schedule that gives NaN,
-an infinity or a negative number stops the update with a ``ValueError`` naming the entry, the
-step and the value, and no parameter, param group or optimizer state has changed.
+Every value a schedule gives for a param-group entry (the lr, and any scheduled
+hyperparameter) is checked here, on the host, before any parameter, optimizer state or param
+group changes: it must be one real number (a Python or numpy number, or a one-element
+Tensor), finite and ``>= 0``. A NaN, an infinity or a negative lr would otherwise be applied
+silently (a negative lr is gradient *ascent*); ``None`` or a Tensor of several elements would
+fail deep inside ``float()`` with a message that names neither the schedule nor the step.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
-_INF = math.inf
+import torch
+from torch import Tensor
+
+from schedules.combinator_fields import schedule_repr
 
 
-def checked_value(key: str, time: float, value: object, source: object = None) -> float:
-    """``value`` as a float, which must be a finite number ``>= 0``; else a ``ValueError``
-    naming ``key`` (``"lr"``, ``"betas[0]"``), the clock value ``time`` at which the
-    schedule (``source``: shown by its repr, a string as it is) gave it, and the value."""
-    if value.__class__ is float and 0.0 <= value < _INF:
-        return value  # the fast path: a plain finite float >= 0
-    number = math.nan
-    kind = f"a {type(value).__name__}, not a number"
-    if not isinstance(value, bool | str | bytes):
-        try:
-            number = float(value)  # type: ignore[arg-type]  # numbers, 1-element Tensors
-            kind = "not a finite number >= 0"
-        except (TypeError, ValueError, RuntimeError):
-            pass
-    if not 0.0 <= number < _INF:
-        origin = "" if source is None else f" ({_short_repr(source)})"
+def describe_schedule(schedule: object) -> str:
+    """The schedule as messages name it: a string as given, else its readable repr."""
+    return schedule if isinstance(schedule, str) else schedule_repr(schedule)
+
+
+def check_value(key: str, value: object, *, schedule: object, t: object) -> float:
+    """``value`` as a float, after checking it is a finite real number ``>= 0``.
+
+    ``key`` names the entry (``"lr"``, ``"weight_decay"``), ``schedule`` what gave the value
+    (a schedule, or a string such as ``"NoamLr.update_lr"``), ``t`` the clock value it was
+    asked for (the real step). A failure is a ``ValueError`` naming all four::
+
+        lr: the schedule cosine(...) gave nan at step 7; a scheduled value must be a
+        finite number >= 0
+
+    A one-element Tensor is read with ``float()`` (a device sync for a device tensor:
+    schedules evaluated on the host give Python floats and cost none).
+    """
+    number: float | None = None
+    if isinstance(value, Tensor):
+        if value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool:
+            number = float(value)
+        else:
+            got = f"a Tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+            raise ValueError(
+                f"{key}: the schedule {describe_schedule(schedule)} gave {got} at step {t!r}; a "
+                f"scheduled value must be one number (a float, or a one-element Tensor)"
+            )
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+    if number is None:
         raise ValueError(
-            f"{key}: the schedule{origin} gave {value!r} at step {time}, {kind}; a value "
-            f"written into a param group must be a finite number >= 0. Nothing was changed"
+            f"{key}: the schedule {describe_schedule(schedule)} gave {type(value).__name__} "
+            f"{value!r} at step {t!r}; a scheduled value must be a finite number >= 0"
+        )
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(
+            f"{key}: the schedule {describe_schedule(schedule)} gave {number!r} at step {t!r}; a "
+            f"scheduled value must be a finite number >= 0"
         )
     return number
-
-
-def _short_repr(source: object, limit: int = 120) -> str:
-    text = source if isinstance(source, str) else repr(source)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

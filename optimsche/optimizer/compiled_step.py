@@ -33,6 +33,8 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from optimsche.optimizer.param_group_values import replace_group_entry
+
 TENSOR_ENTRIES = ("lr", "betas")
 """The param-group entries a compiled step takes as Tensors without recompiling when they
 change (measured, see the module doc)."""
@@ -60,9 +62,9 @@ def tensor_lrs_(optimizer: Optimizer, entries: Sequence[str] = ("lr",)) -> None:
         for name in entries:
             value = group[name]
             if isinstance(value, tuple | list):
-                group[name] = tuple(_tensor(v, device) for v in value)
+                replace_group_entry(group, name, tuple(_tensor(v, device) for v in value))
             else:
-                group[name] = _tensor(value, device)
+                replace_group_entry(group, name, _tensor(value, device))
 
 
 def compiled_step(

@@ -18,6 +18,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from optimsche.dotted_import import import_dotted
+from optimsche.optimizer.optim_conf_types import check_optim_conf_values
 from optimsche.parallel.distributed import unwrap
 from schedules.close_matches import did_you_mean
 
@@ -146,7 +147,9 @@ def build_optimizer(
     """``optim_class(params, **optim_conf)`` after checking ``optim_conf``.
 
     ``optim_conf`` must be a mapping (``None`` means ``{}``) of the optimizer's keyword
-    arguments; ``params`` is not one of them (``updated_modules`` chooses the parameters).
+    arguments, each value of the type its signature declares
+    (:mod:`optimsche.optimizer.optim_conf_types`); ``params`` is not one of them
+    (``updated_modules`` chooses the parameters).
     """
     if optim_conf is None:
         optim_conf = {}
@@ -168,6 +171,7 @@ def build_optimizer(
             f"optim_conf: unknown key(s) {', '.join(repr(k) for k in unknown)} for "
             f"{optim_class.__name__}; valid keys: {', '.join(repr(v) for v in valid)}"
         )
+    check_optim_conf_values(optim_class, conf, "optim_conf")
     if not params:
         raise ValueError(
             f"{optim_class.__name__}: the selected modules have no parameters to optimize"

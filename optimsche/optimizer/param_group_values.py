@@ -90,7 +90,7 @@ def restore_group_entry(group: dict[str, Any], key: str, own: object) -> None:
     graph). A number entry keeps the loaded value as it is."""
     loaded = group[key]
     if isinstance(own, Tensor):
-        group[key] = own
+        replace_group_entry(group, key, own)
         write_group_value(group, key, loaded)
     elif isinstance(own, tuple) and any(isinstance(e, Tensor) for e in own):
         if not isinstance(loaded, tuple | list) or len(loaded) != len(own):
@@ -102,4 +102,17 @@ def restore_group_entry(group: dict[str, Any], key: str, own: object) -> None:
             mine if isinstance(mine, Tensor) else element
             for mine, element in zip(own, loaded, strict=True)
         )
-        group[key] = own if all(a is b for a, b in zip(restored, own, strict=True)) else restored
+        same = all(a is b for a, b in zip(restored, own, strict=True))
+        replace_group_entry(group, key, own if same else restored)
+
+
+def replace_group_entry(group: dict[str, Any], key: str, entry: object) -> None:
+    """Make ``entry`` itself ``group[key]``, replacing the entry object (not its value).
+
+    For setting up and restoring entries only: the 0-dim Tensor lr a compiled step needs
+    (:func:`~optimsche.optimizer.compiled_step.tensor_lrs_`), and the shell's own Tensor lr
+    put back after ``optimizer.load_state_dict`` replaced the group dicts (a tuple of Tensor
+    betas too). Every value written
+    while training goes through :func:`write_group_value`.
+    """
+    group[key] = entry

@@ -3,7 +3,7 @@
 ``hyperparameters={"weight_decay": s, "momentum": s, "betas[0]": s}`` maps a param-group key
 (:mod:`optimsche.optimizer.group_entry`) to a schedule ``t -> value``, or to a sequence of
 schedules, one per param group. Each update, every schedule is evaluated at the shell's
-clock value and checked (:func:`~optimsche.optimizer.checked_value.checked_value`), and the
+clock value and checked (:func:`~optimsche.optimizer.checked_value.check_value`), and the
 values reach every group by the per-group rule of :mod:`optimsche.optimizer.group_rule`
 (ratios to the reference group kept, a group at 0 stays at 0, ``<key>_scale`` entries).
 ``ft_factor`` applies to the lr only; the lr itself is ``schedule=``'s.
@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from optimsche.optimizer.checked_value import checked_value
+from optimsche.optimizer.checked_value import check_value
 from optimsche.optimizer.group_entry import group_entry
 from optimsche.optimizer.group_rule import GroupRule, group_rule
 
@@ -41,7 +41,7 @@ class ScheduledEntry:
     def scheduled(self, time: Any) -> list[float]:
         """Every schedule's value at ``time``, checked (finite, >= 0)."""
         key = self.rule.key
-        return [checked_value(key, time, schedule(time), schedule) for schedule in self.schedules]
+        return [check_value(key, s(time), schedule=s, t=time) for s in self.schedules]
 
     def with_rule(self, rule: GroupRule) -> ScheduledEntry:
         """This entry with ``rule`` (a checkpoint's factors)."""

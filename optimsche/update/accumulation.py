@@ -22,6 +22,8 @@ Two ways to weigh the micro-batches of a window:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -59,17 +61,33 @@ def next_step_num(last: int, step_num: object, flushed_after: int | None = None)
 
 
 def check_items(num_items: object) -> Items:
-    """``num_items`` as given, after checking it is an int >= 0 or a one-element Tensor."""
+    """``num_items`` as given, after checking it is an int >= 0 or a one-element real Tensor
+    (a Tensor's sign is checked at the update, in its one host sync: see
+    :func:`check_items_total`)."""
     if isinstance(num_items, Tensor):
         if num_items.numel() != 1:
             raise ValueError(
                 f"num_items must be an int or a one-element Tensor, got a Tensor of shape "
                 f"{tuple(num_items.shape)}"
             )
-        if num_items.is_complex():
-            raise ValueError("num_items must be a real number of items, got a complex Tensor")
+        if num_items.is_complex() or num_items.dtype == torch.bool:
+            raise ValueError(
+                f"num_items must be a real number of items, got a {num_items.dtype} Tensor"
+            )
         return num_items.detach().reshape(())
     return require_int("num_items", num_items, 0)
+
+
+def check_items_total(total: float, real_step: int) -> None:
+    """Refuse a window whose items sum to ``total <= 0``: its gradient would be divided by
+    zero (non-finite) or by a negative count (its sign flipped)."""
+    if not total > 0:
+        shown = int(total) if float(total).is_integer() else total
+        raise ValueError(
+            f"num_items: the items of window {real_step} sum to {shown!r}; a window must count "
+            f"a positive number of items (its gradient is divided by their total), so nothing "
+            f"was applied"
+        )
 
 
 class AccumulationWindow:
@@ -87,29 +105,48 @@ class AccumulationWindow:
         self.items: Items | None = None
         self.real_step = 0
 
-    def add(self, real_step: int, loss: Tensor, num_items: object) -> None:
-        """Record one micro-step of window ``real_step``: its loss and, if given, its items.
-
-        A window counts items on all of its micro-steps or on none of them.
-        """
-        if num_items is not None:
-            items = check_items(num_items)
-            if self.items is None:
-                if self.losses:
-                    raise ValueError(
-                        "num_items given on a later micro-step of a window whose earlier "
-                        "micro-steps had none: pass num_items on every micro-step or never"
-                    )
-                self.items = items
-            else:
-                self.items = self.items + items
+    def check_next(self, real_step: int, items: Items | None, *, ends_window: bool) -> None:
+        """Check, changing nothing, that a micro-step of window ``real_step`` with ``items``
+        (checked by :func:`check_items`, or ``None``) may join the window: a window counts
+        items on all of its micro-steps or on none of them, and a window's Python-int items
+        must sum to more than 0 (Tensor items are checked at the update's host sync)."""
+        if items is not None:
+            if self.items is None and self.losses:
+                raise ValueError(
+                    "num_items given on a later micro-step of a window whose earlier "
+                    "micro-steps had none: pass num_items on every micro-step or never"
+                )
         elif self.items is not None:
             raise ValueError(
                 "num_items missing on a micro-step of a window whose earlier micro-steps had it: "
                 "pass num_items on every micro-step or never"
             )
+        if ends_window and isinstance(items, int) and not isinstance(self.items, Tensor):
+            check_items_total((self.items or 0) + items, real_step)
+
+    def add(self, real_step: int, loss: Tensor, items: Items | None) -> None:
+        """Record one micro-step of window ``real_step``, checked by :meth:`check_next`: its
+        loss and, if given, its items."""
+        if items is not None:
+            self.items = items if self.items is None else self.items + items
         self.losses.append(loss.detach())
         self.real_step = real_step
+
+    def state(self) -> tuple[int, Items | None, int]:
+        """What :meth:`restore` needs to undo the :meth:`add` calls made after this one."""
+        return len(self.losses), self.items, self.real_step
+
+    def restore(self, state: tuple[int, Items | None, int]) -> None:
+        """Forget the micro-steps added since :meth:`state` returned ``state``."""
+        count, self.items, self.real_step = state
+        del self.losses[count:]
+
+    def poison(self) -> None:
+        """Mark the open window unusable (a backward raised after accumulating into its
+        gradients in place, see :mod:`optimsche.update.backward_undo`): its last loss becomes
+        NaN, so its update skips as ``"nonfinite"``, on every rank alike, also after a
+        checkpoint. The window must hold a micro-step."""
+        self.losses[-1] = torch.full_like(self.losses[-1], math.nan)
 
     def clear(self) -> None:
         """Forget the window (after its update)."""
@@ -151,8 +188,8 @@ def _at_least_float32(dtype: torch.dtype) -> torch.dtype:
 
 
 def divide_by_items_(grads: list[Tensor], total: Tensor, world: int) -> None:
-    """Multiply ``grads`` in place by ``world / total`` (see the module doc). A window of zero
-    items gives non-finite gradients, which the shell then skips as ``"nonfinite"``.
+    """Multiply ``grads`` in place by ``world / total`` (see the module doc). A window whose
+    items do not sum to more than 0 is refused by the shell (:func:`check_items_total`).
 
     The factor is computed in float64 for float64 (and complex128) gradients, else in float32
     (so float16/bfloat16 gradients do not see a count above 65504 overflow): the division adds

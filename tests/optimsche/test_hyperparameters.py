@@ -314,8 +314,9 @@ def test_a_bad_key_scale_is_named_and_changes_nothing(bad: object) -> None:
 @pytest.mark.parametrize("key", ["weight_decay", "betas[0]", "lr"])
 def test_a_bad_scheduled_value_raises_before_anything_changes(bad: float, key: str) -> None:
     """At the third update the schedule of ``key`` gives ``bad``: a ValueError naming the key,
-    the step and the value, and neither the parameters nor the optimizer (its param groups,
-    the lr included) changed."""
+    the step and the value, raised when the update's last micro-step is prepared (before its
+    backward), so the parameters, their gradients, the optimizer (its param groups, the lr
+    included) and the step counter are as before the call."""
     model = EncoderTwoHeads()
 
     def schedule(s: int) -> float:
@@ -333,10 +334,12 @@ def test_a_bad_scheduled_value_raises_before_anything_changes(bad: float, key: s
     for x, y in data[:2]:
         sche.step(loss_of(model, x, y))
     before = snapshot(sche)
-    with pytest.raises(ValueError, match=re.escape(f"{key}: the schedule (")) as raised:
+    with pytest.raises(ValueError, match=re.escape(f"{key}: the schedule ")) as raised:
         sche.step(loss_of(model, *data[2]))
     assert f"gave {bad!r} at step 3" in str(raised.value)
     assert same(snapshot(sche), before)
+    assert sche.step_num == 2
+    assert all(p.grad is None for p in sche.parameters)
 
 
 def test_hyperparameters_follow_the_epoch_clock() -> None:

@@ -215,5 +215,9 @@ def test_bad_arguments_are_named(kwargs: dict[str, float], message: str) -> None
 def test_schedule_must_be_callable_and_finite() -> None:
     with pytest.raises(TypeError, match="schedule must be a callable"):
         as_lr_scheduler(_optimizer(), 0.1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"lr: the schedule .* gave nan at step 1"):
+    with pytest.raises(ValueError, match=r"lr: the schedule .*<lambda> gave nan at step 1"):
         as_lr_scheduler(_optimizer(), lambda s: math.nan)
+    with pytest.raises(ValueError, match=r"lr: the schedule .*<lambda> gave -0.1 at step 1"):
+        as_lr_scheduler(_optimizer(), lambda s: -0.1)
+    with pytest.raises(ValueError, match="gave NoneType None at step 1"):
+        as_lr_scheduler(_optimizer(), lambda s: None)

@@ -1,20 +1,27 @@
 """as_lr_scheduler inside a real PyTorch Lightning Trainer (CPU): the lr of every update,
-with and without gradient accumulation, and across a checkpoint resume."""
+with and without gradient accumulation, across a checkpoint resume, and the README's recipe
+(``trainer.estimated_stepping_batches``) with ``max_epochs``. Skipped, with the reason, where
+pytorch-lightning is not installed."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytorch_lightning as pl
 import torch
 
+import optimsche
 import schedules
 from optimsche.lr_scheduler_adapter import as_lr_scheduler
+
+pl = pytest.importorskip(
+    "pytorch_lightning", reason="pytorch-lightning is not installed (pip install -e '.[dev]')"
+)
 
 SCHEDULE = functools.partial(schedules.warmup_cosine, peak=0.05, warmup=3, steps=10)
 
@@ -90,3 +97,55 @@ def test_lightning_checkpoint_resume_continues_the_schedule(tmp_path: Path) -> N
     second = TinyRegression()
     _trainer(max_steps=9).fit(second, _data(), ckpt_path=checkpoint)
     assert first.lrs + second.lrs == pytest.approx([SCHEDULE(k) for k in range(1, 10)], rel=1e-12)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_configure_optimizers() -> Any:
+    """The README's Lightning ``configure_optimizers``, as written there."""
+    found = re.search(
+        r"```python\n# PyTorch Lightning\n(def configure_optimizers\(self\):\n.*?)\n\n",
+        README.read_text(encoding="utf-8"),
+        flags=re.S,
+    )
+    assert found, "the README has no Lightning recipe"
+    namespace: dict[str, Any] = {
+        "functools": functools,
+        "torch": torch,
+        "schedules": schedules,
+        "optimsche": optimsche,
+    }
+    exec(found.group(1), namespace)
+    return namespace["configure_optimizers"]
+
+
+class ReadmeRecipe(TinyRegression):
+    """TinyRegression with the README's configure_optimizers."""
+
+    configure_optimizers = _readme_configure_optimizers()
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_the_readme_recipe_works_with_max_epochs(accumulate: int) -> None:
+    """max_epochs (the usual case) leaves trainer.max_steps at -1; the README's schedule
+    takes its length from trainer.estimated_stepping_batches: 16 batches x 2 epochs /
+    accumulate optimizer steps, warming up over a twentieth of them."""
+    model = ReadmeRecipe()
+    trainer = pl.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accumulate_grad_batches=accumulate,
+    )
+    assert trainer.max_steps == -1
+    trainer.fit(model, _data())
+    total = 32 // accumulate
+    warm = max(1, total // 20)
+    expected = [
+        schedules.warmup_cosine(k, peak=3e-4, warmup=warm, steps=total) for k in range(1, total + 1)
+    ]
+    assert model.lrs == pytest.approx(expected, rel=1e-12)

@@ -190,7 +190,7 @@ def test_a_checkpoint_without_group_factors_keeps_the_shells_own() -> None:
 @pytest.mark.parametrize(
     ("factors", "message"),
     [
-        ({"lr": [1.0, 2.0]}, r"'lr' needs 3 factor\(s\), one per param group, got 2"),
+        ({"lr": [1.0, 2.0]}, r"group_factors\['lr'\] has 2 factor\(s\), this optimizer has 3"),
         ({"lr": [1.0, -2.0, 1.0]}, r"group_factors\['lr'\]\[1\] must be >= 0, got -2.0"),
         ({"lr": "1"}, r"group_factors\['lr'\] must be a list of factors"),
     ],

@@ -98,7 +98,7 @@ def test_show_default_steps_cover_the_schedule(capsys: pytest.CaptureFixture[str
     [
         ([], "optimsche: error: the following arguments are required: COMMAND"),
         (["bogus"], "optimsche: error: argument COMMAND: invalid choice: 'bogus'"),
-        (["show"], "optimsche show: error: the following arguments are required: CONFIG"),
+        (["show"], "optimsche show: error: give CONFIG or --schedule EXPR (exactly one)"),
         (
             ["show", "x.yaml", "--steps", "0"],
             "argument --steps: expected a positive integer, got '0'",
@@ -145,7 +145,7 @@ def test_usage_errors_exit_2_with_one_line(
         ),
         (
             "type: cosine\nconf: {optim_type: SGD, optim_conf: {lr: fast}, peak: 1, steps: 9}\n",
-            "optim_conf.lr: must be a number, got str: 'fast'",
+            "optim_conf.lr: must be a number or a Tensor for SGD, got 'fast'",
         ),
         (
             "experiment: {accum_grad: 0}\n"

@@ -95,5 +95,5 @@ def test_a_hyperparameter_schedule_that_goes_negative_is_named(
     config.write_text(TWO_KEYS.replace("start: 0.0, end: 0.1", "start: 0.1, end: -0.1"))
     assert main(["show", str(config)]) == 1
     err = capsys.readouterr().err
-    assert "optim_sches.main.conf.hyperparameters.weight_decay: the schedule gives" in err
-    assert "at real step 11" in err
+    assert "optim_sches.main.conf.hyperparameters.weight_decay: weight_decay: the schedule" in err
+    assert "gave -0.010000000000000009 at step 11" in err

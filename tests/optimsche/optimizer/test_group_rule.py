@@ -1,5 +1,5 @@
-"""The per-group rule (optimsche.optimizer.group_rule), the key parser (group_entry), the
-value check (checked_value) and the one writer's tuple entries (param_group_values)."""
+"""The per-group rule (optimsche.optimizer.group_rule), the key parser (group_entry) and the
+one writer's tuple entries (param_group_values)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optimsche.optimizer.checked_value import checked_value
 from optimsche.optimizer.group_entry import GroupEntry, group_entry, schedulable_keys
 from optimsche.optimizer.group_rule import group_rule
 from optimsche.optimizer.param_group_values import (
@@ -87,21 +86,6 @@ def test_keys_and_their_errors() -> None:
         group_entry("eps[0]", groups, role="r")
     with pytest.raises(ValueError, match=re.escape("r: 3 is not a param-group key")):
         group_entry(3, groups, role="r")
-
-
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, -1e-12, True, "0.1", None])
-def test_checked_value_refuses_and_names_key_step_value(bad: object) -> None:
-    with pytest.raises(ValueError) as raised:
-        checked_value("betas[0]", 7, bad, "my_schedule")
-    message = str(raised.value)
-    assert message.startswith(f"betas[0]: the schedule (my_schedule) gave {bad!r} at step 7")
-    assert "Nothing was changed" in message
-
-
-def test_checked_value_passes_numbers_and_one_element_tensors() -> None:
-    assert checked_value("lr", 1, 0.5) == 0.5
-    assert checked_value("lr", 1, 2) == 2.0
-    assert checked_value("lr", 1, torch.tensor(0.25)) == 0.25
 
 
 def test_tuple_entries_float_and_tensor() -> None:

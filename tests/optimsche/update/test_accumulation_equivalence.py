@@ -167,15 +167,6 @@ def test_num_items_must_be_given_on_every_micro_step_or_never() -> None:
         sche.step(mse(model, *data[1]), num_items=torch.tensor([1, 2]))
 
 
-def test_a_window_of_zero_items_is_skipped_as_nonfinite() -> None:
-    model = tiny_mlp()
-    before = [p.detach().clone() for p in model.parameters()]
-    sche = OptimScheduler("SGD", {"lr": 0.1}, model)
-    report = sche.step(mse(model, *batches(1)[0]) * 0.0, num_items=0)
-    assert report.skipped == "nonfinite" and not report.updated
-    assert all(torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
-
-
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
 def test_clipping_covers_only_this_optimizers_parameters(norm_type: float) -> None:
     """Two optimizers on one model: each clips by the norm of its own gradients."""

@@ -1,6 +1,6 @@
 """Run the benchmarks, print their tables, and write them as Markdown.
 
-``python -m benchmarks`` (or ``python benchmarks/run.py``) runs all six and writes
+``python -m benchmarks`` (or ``python benchmarks/run.py``) runs all seven and writes
 ``benchmarks/RESULTS.md``; ``--quick`` runs each in a tiny configuration that only checks it
 works (nothing is written unless ``--output`` is given); ``--only NAME[,NAME]`` picks some.
 """
@@ -26,6 +26,7 @@ NAMES = (
     "ddp_allreduce",
     "token_exact",
     "memory",
+    "group_hyperparameters",
 )
 """The benchmarks in the order they run (module names in this package)."""
 

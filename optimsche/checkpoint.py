@@ -20,11 +20,21 @@
       "clock": {"items_seen": n, "epoch_num": e},  # items seen over all ranks (0 without
                                                   # num_items), the last epoch (or None)
       "plateau": PlateauState.as_dict() or None,  # the reduce-on-plateau state
+      "group_factors": {"lr": [1.0, 10.0], "weight_decay": [1.0, 0.0], ...},
+                                                  # per scheduled key, each param group's
+                                                  # factor (optimsche.optimizer.group_rule)
     }
 
 ``"clock"`` and ``"plateau"`` came later in version 1: a checkpoint without them loads with
 ``items_seen = 0``, no last epoch, and the plateau rule's initial state. A plateau state loaded
 into a shell without a plateau rule is refused.
+
+**Group factors.** The per-group factors of the scheduled keys are computed from the
+groups' initial values when the shell is built; the checkpoint records them and a load
+restores them, so a resumed run keeps its ratios even when the shell was built around an
+optimizer whose values had already changed (one that loaded its state first). Keys the
+loading shell does not schedule are ignored; keys the checkpoint lacks (and checkpoints
+written before ``"group_factors"`` existed) keep the factors the shell computed.
 
 Like torch's own ``state_dict()``, the optimizer's tensors are references to live state (save
 the dict before training on); the window's gradients are copies.
@@ -90,8 +100,9 @@ _KEYS = (
     "window",
     "clock",
     "plateau",
+    "group_factors",
 )
-_OPTIONAL_KEYS = frozenset({"rank", "world_size", "clock", "plateau"})
+_OPTIONAL_KEYS = frozenset({"rank", "world_size", "clock", "plateau", "group_factors"})
 _LEGACY_KEYS = frozenset({"optimizer", "scaler"})
 _PREFIX = "OptimScheduler.load_state_dict"
 
@@ -117,6 +128,7 @@ def to_state_dict(
     items_seen: int | float = 0,
     epoch_num: float | None = None,
     plateau: PlateauState | None = None,
+    group_factors: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """The checkpoint of a shell in the format of the module doc, saved by ``rank`` of
     ``world_size`` processes."""
@@ -145,6 +157,7 @@ def to_state_dict(
         "window": window_state,
         "clock": {"items_seen": items_seen, "epoch_num": epoch_num},
         "plateau": None if plateau is None else plateau.as_dict(),
+        "group_factors": {key: list(factors) for key, factors in (group_factors or {}).items()},
     }
 
 
@@ -168,6 +181,8 @@ class Restored:
     items_seen: int | float = 0
     epoch_num: float | None = None
     plateau: PlateauState | None = None
+    group_factors: dict[str, list[float]] | None = None
+    """Per scheduled key, the factor of each param group; ``None`` when not recorded."""
 
 
 def _fail(message: str) -> ValueError:
@@ -279,6 +294,29 @@ def _read_plateau(saved: object, has_plateau: bool) -> PlateauState | None:
         return PlateauState.from_dict(saved)
     except ValueError as error:
         raise _fail(f"'plateau': {error}") from None
+
+
+def _group_factors(saved: object, groups: int) -> dict[str, list[float]] | None:
+    """The checkpoint's ``"group_factors"``, checked: key -> one finite number >= 0 per param
+    group (``groups`` of them)."""
+    if saved is None:
+        return None
+    if not isinstance(saved, Mapping) or not all(isinstance(k, str) for k in saved):
+        raise _fail(f"'group_factors' must map scheduled keys to lists of factors, got {saved!r}")
+    factors: dict[str, list[float]] = {}
+    for key, values in saved.items():
+        if not isinstance(values, list):
+            raise _fail(f"group_factors[{key!r}] must be a list of factors, got {values!r}")
+        if len(values) != groups:
+            raise _fail(
+                f"group_factors[{key!r}] has {len(values)} factor(s), this optimizer has "
+                f"{groups} param group(s)"
+            )
+        factors[key] = [
+            require_non_negative(_field(f"group_factors[{key!r}][{g}]"), value)
+            for g, value in enumerate(values)
+        ]
+    return factors
 
 
 def _saved_process(state_dict: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -413,4 +451,5 @@ def read_state_dict(
         items_seen=items_seen,
         epoch_num=epoch_num,
         plateau=plateau,
+        group_factors=_group_factors(state_dict.get("group_factors"), len(optimizer.param_groups)),
     )

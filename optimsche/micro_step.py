@@ -24,9 +24,11 @@ class MicroStep:
     * ``epoch_num``: the epoch as given (checked; ``None`` when not given);
     * ``leaves_window``: the real step of an open window (one holding gradients) that
       ``step_num`` jumps out of, 0 if none: that window is flushed first;
-    * ``lr``: the checked lr of the update it ends, when known before the backward
-      (clocks ``"update"`` and ``"epoch"``); ``None`` when it ends no update, the optimizer's
-      own lr is kept, or the lr is known only at the update (``clock="items"``).
+    * ``values``: the checked values of the update it ends, when known before the backward
+      (clocks ``"update"`` and ``"epoch"``): the lr's (none when the optimizer's own lrs are
+      kept, one, or one per param group), then each scheduled hyperparameter's; ``None`` when
+      it ends no update, nothing is scheduled, or they are known only at the update
+      (``clock="items"``).
     """
 
     step_num: int
@@ -37,7 +39,7 @@ class MicroStep:
     num_items: int | Tensor | None
     epoch_num: float | None = None
     leaves_window: int = 0
-    lr: float | None = None
+    values: tuple[tuple[float, ...], ...] | None = None
 
     @property
     def updates(self) -> bool:

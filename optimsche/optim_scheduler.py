@@ -41,15 +41,21 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   ``"update"`` the real step, ``"epoch"`` the ``epoch_num`` every ``step()`` then gives,
   ``"items"`` the items (``num_items``, then required) seen so far over all ranks, up to and
   including the updating window, read in the update's one host sync.
-* **Learning rate** of an update: ``ft_factor · update_lr(t) · plateau scale``, times a param
-  group's ``lr_scale`` (default 1); an ``update_lr(real_step, epoch_num)`` override also gets
-  the epoch. ``plateau=`` (:mod:`optimsche.update.plateau`) keeps a
-  :class:`schedules.reduce_on_plateau` state that :meth:`observe` feeds (scale 1 without).
-  ``update_lr`` evaluates ``schedule`` (``NoamLr`` and ``ExponentDecayLr`` override it).
-  With neither a schedule nor an override (nor ``plateau``) the optimizer's own lrs are kept
-  (multiplied once by ``ft_factor`` at construction). A Tensor lr stays a Tensor, written
-  in place, so a compiled optimizer step does not recompile
+* **Learning rate** of an update: ``ft_factor · update_lr(t) · plateau scale`` is the lr of the
+  *reference* param group (the first whose initial lr is not 0); every other group keeps its initial
+  ratio to it, or takes its ``lr_scale`` entry as its factor (:mod:`optimsche.optimizer.group_rule`:
+  torch ``LambdaLR``'s rule; a group at 0 stays at 0). ``schedule`` may be a sequence with one
+  schedule per param group. An ``update_lr(real_step, epoch_num)`` override also gets the epoch.
+  ``plateau=`` (:mod:`optimsche.update.plateau`) keeps a :class:`schedules.reduce_on_plateau` state
+  that :meth:`observe` feeds (scale 1 without). ``update_lr`` evaluates ``schedule`` (``NoamLr`` and
+  ``ExponentDecayLr`` override it). With neither a schedule nor an override (nor ``plateau``) the
+  optimizer's own lrs are kept (multiplied once by ``ft_factor`` at construction). A Tensor lr stays
+  a Tensor, written in place, so a compiled optimizer step does not recompile
   (``compile_step=True``, :mod:`optimsche.optimizer.compiled_step`).
+* **Other hyperparameters**: ``hyperparameters={"weight_decay": s, "betas[0]": s, ...}``
+  schedules any param-group entry from the same clock, with the same per-group rule
+  (:mod:`optimsche.optimizer.scheduled_entries`); ``ft_factor`` and the plateau scale apply
+  to the lr only. Every value is checked (finite, >= 0) before anything is written.
 * **Partial windows** (:mod:`optimsche.update.partial_window`): :meth:`flush` applies the open
   window now, as the exact mean over the micro-batches it holds; a ``step_num`` that jumps out
   of an open window flushes it first, the new micro-step's gradient taken at the weights its
@@ -81,7 +87,7 @@ from torch.optim import Optimizer
 from optimsche.checkpoint import Restored, read_state_dict, to_state_dict
 from optimsche.micro_step import MicroStep
 from optimsche.optimizer.checked_value import check_value, describe_schedule
-from optimsche.optimizer.compiled_step import compiled_step
+from optimsche.optimizer.compiled_step import compiled_step, tensor_entry_names
 from optimsche.optimizer.factory import (
     build_optimizer,
     normalize_updated_modules,
@@ -89,7 +95,14 @@ from optimsche.optimizer.factory import (
     resolve_optimizer_class,
     select_parameters,
 )
-from optimsche.optimizer.param_group_values import replace_group_entry, write_group_value
+from optimsche.optimizer.group_entry import GroupEntry
+from optimsche.optimizer.group_rule import GroupRule, group_rule
+from optimsche.optimizer.param_group_values import restore_group_entry, write_group_value
+from optimsche.optimizer.scheduled_entries import (
+    ScheduledEntry,
+    schedule_sources,
+    scheduled_entries,
+)
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
 from optimsche.parallel.distributed import (
     as_full_tensor,
@@ -136,6 +149,9 @@ from schedules.step_arithmetic import real_step
 from schedules.validation import require_count, require_order, require_positive
 
 Losses = Tensor | Mapping[str, Tensor]
+ScheduledValues = tuple[tuple[float, ...], ...]
+"""The checked values of an update: the lr's (none, one, or one per param group), then each
+scheduled hyperparameter's (one, or one per param group)."""
 
 
 class OptimScheduler:
@@ -163,9 +179,13 @@ class OptimScheduler:
         grad_norm_type: the norm's order (2.0; ``math.inf`` for the max norm).
         optimizer: an existing optimizer to wrap instead of building one.
         schedule: a pure schedule ``real_step -> lr`` (e.g. ``functools.partial(
-            schedules.cosine, peak=1e-3, steps=10_000)``).
+            schedules.cosine, peak=1e-3, steps=10_000)``): the reference param group's lr,
+            the others keeping their ratios to it; or a list with one schedule per group.
         compile_step: ``True`` or a dict of ``torch.compile`` options: run the optimizer step
             compiled, with Tensor lrs (:mod:`optimsche.optimizer.compiled_step`).
+        hyperparameters: param-group key -> schedule (or list of schedules, one per group),
+            e.g. ``{"weight_decay": s, "betas[0]": s}``
+            (:mod:`optimsche.optimizer.scheduled_entries`).
         clock: what the schedule sees: ``"update"`` (the real step), ``"epoch"`` (the
             ``epoch_num`` of ``step()``) or ``"items"`` (the items seen, with ``num_items``).
         plateau: a :class:`schedules.reduce_on_plateau` rule, or a dict of its arguments: the
@@ -190,8 +210,9 @@ class OptimScheduler:
         grad_norm_type: float = 2.0,
         *,
         optimizer: Optimizer | None = None,
-        schedule: Callable[[int], float] | None = None,
+        schedule: Callable[[int], float] | Sequence[Callable[[int], float]] | None = None,
         compile_step: bool | Mapping[str, Any] = False,
+        hyperparameters: Mapping[str, Any] | None = None,
         clock: str = "update",
         plateau: reduce_on_plateau | Mapping[str, Any] | None = None,
         **sche_conf: Any,
@@ -236,7 +257,7 @@ class OptimScheduler:
         self.amp_dtype = resolve_amp_dtype(use_amp)
         self.scaler = make_scaler(self.amp_dtype, self._device.type)
 
-        if schedule is not None and not callable(schedule):
+        if not (schedule is None or callable(schedule) or isinstance(schedule, list | tuple)):
             raise ValueError(f"schedule must be a callable real_step -> lr, got {schedule!r}")
         overrides = type(self).update_lr is not OptimScheduler.update_lr
         if schedule is not None and overrides:
@@ -244,6 +265,14 @@ class OptimScheduler:
                 f"schedule= cannot be combined with {type(self).__name__}, whose update_lr "
                 f"computes the lr; use OptimScheduler(schedule=...) or drop schedule="
             )
+        groups = self.optimizer.param_groups
+        self._lr_sources: tuple[Callable[[Any], Any], ...] = ()
+        per_group_lr = False
+        if schedule is not None:
+            self._lr_sources, per_group_lr = schedule_sources(
+                "lr", schedule, len(groups), role="schedule"
+            )
+        self._hyperparameters = scheduled_entries(hyperparameters, groups)
         self.schedule = schedule
         self.clock = resolve_clock(clock)
         self.plateau = resolve_plateau(plateau)
@@ -253,7 +282,15 @@ class OptimScheduler:
         self._lr_epoch = epoch_use(self.update_lr)  # read once, not per update
         self._epoch_needed_by = self._epoch_requirement()
         self._scheduled = schedule is not None or overrides or self.plateau is not None
-        self._initial_lr = float(self.optimizer.param_groups[0]["lr"])
+        self._lr_rule: GroupRule | None = None
+        if self._scheduled:
+            self._lr_rule = group_rule(
+                GroupEntry(key="lr", name="lr"), groups, per_group=per_group_lr, role="lr"
+            )
+        reference = 0 if self._lr_rule is None else self._lr_rule.reference or 0
+        self._reference_lr = float(groups[reference]["lr"])
+        """The initial lr of the reference param group (the first whose lr is not 0)."""
+        self._initial_lr = self._reference_lr
         if not self._scheduled and self.ft_factor != 1.0:
             for group in self.optimizer.param_groups:
                 write_group_value(group, "lr", group["lr"] * self.ft_factor)
@@ -267,10 +304,13 @@ class OptimScheduler:
         self._last_backward: tuple[int, GradSnapshot, Any] | None = None
         self._optimizer_step: Callable[[], object] = self.optimizer.step
         if compile_step is not False:
+            tensors = tensor_entry_names(entry.rule.entry.name for entry in self._hyperparameters)
             if compile_step is True:
-                self._optimizer_step = compiled_step(self.optimizer)
+                self._optimizer_step = compiled_step(self.optimizer, tensor_entries=tensors)
             elif isinstance(compile_step, Mapping):
-                self._optimizer_step = compiled_step(self.optimizer, compile_step)
+                self._optimizer_step = compiled_step(
+                    self.optimizer, compile_step, tensor_entries=tensors
+                )
             else:
                 raise ValueError(
                     f"compile_step must be False, True or a dict of torch.compile options, "
@@ -360,15 +400,18 @@ class OptimScheduler:
         default ``clock="update"``; the epoch or the items seen with the other clocks), before
         ``ft_factor`` and the plateau scale.
 
-        The base class evaluates ``schedule(real_step)``; without a schedule it returns the
-        optimizer's initial lr (its first param group's, at construction). Subclasses override
-        it (SpeeChain's ``NoamLr``); an override ``update_lr(real_step, epoch_num)`` (SpeeChain
-        HEAD's) is also given the ``epoch_num`` of ``step()``, and one without a default for
-        ``epoch_num`` makes it required. Called once per update, on the host.
+        The value is the reference param group's lr (see the module doc). The base class
+        evaluates ``schedule(real_step)`` (with one schedule per group, the first group's);
+        without a schedule it returns the optimizer's initial lr (the reference group's, at
+        construction). Subclasses override it (SpeeChain's ``NoamLr``); an override
+        ``update_lr(real_step, epoch_num)`` (SpeeChain HEAD's) is also given the ``epoch_num``
+        of ``step()``, and one without a default for ``epoch_num`` makes it required. Called
+        once per update, on the host.
         """
         if self.schedule is None:
             return self._initial_lr
-        return check_value("lr", self.schedule(real_step), schedule=self.schedule, t=real_step)
+        source = self._lr_sources[0]
+        return check_value("lr", source(real_step), schedule=source, t=real_step)
 
     def extra_repr_fn(self) -> str:
         """The subclass-specific part of ``repr(self)`` (the base shows its ``schedule``)."""
@@ -381,8 +424,9 @@ class OptimScheduler:
         return self._step_num
 
     def get_lr(self) -> float:
-        """The base lr of the last update, ``ft_factor · update_lr(t) · plateau scale``
-        (before any ``lr_scale``); before the first update, the lr of the first param group."""
+        """The lr the first param group got at the last update, ``ft_factor`` and the plateau
+        scale included (and its factor of :mod:`optimsche.optimizer.group_rule`); before the
+        first update, the lr of the first param group."""
         return self._lr
 
     @property
@@ -545,9 +589,9 @@ class OptimScheduler:
         """Check one micro-step's arguments and say what it means for this shell.
 
         Changes nothing: every argument is validated here (the loss and ``num_items`` when
-        this shell takes part, and, when the micro-step ends a window, the lr of its update:
-        :meth:`checked_lr`), so a refused call leaves the shell as it was, before any
-        backward.
+        this shell takes part, and, when the micro-step ends a window, the lr and the
+        scheduled hyperparameters of its update: :meth:`checked_lr`), so a refused call leaves
+        the shell as it was, before any backward.
         """
         n = next_step_num(self._step_num, step_num, self._flushed_after)
         real = real_step(n, self.accum_grad)
@@ -583,16 +627,8 @@ class OptimScheduler:
             num_items=items,
             epoch_num=epoch,
             leaves_window=leaves,
-            lr=self._early_lr(real, epoch) if part and ends else None,
+            values=self._early_values(real, epoch) if part and ends else None,
         )
-
-    def _early_lr(self, real: int, epoch: float | None) -> float | None:
-        """The checked lr of the update a micro-step ends, when it is known before the
-        backward (clocks ``"update"`` and ``"epoch"``); ``None`` for ``clock="items"`` (known
-        after the update's host sync) and when the optimizer's own lr is kept."""
-        if not self._scheduled or self.clock == "items":
-            return None
-        return self.checked_lr(real if self.clock == "update" else epoch, epoch)
 
     def checked_lr(self, t: float | None, epoch_num: float | None = None) -> float:
         """``ft_factor · update_lr(t) · plateau scale`` at clock value ``t``, checked to be a
@@ -603,6 +639,10 @@ class OptimScheduler:
         source: object = f"{type(self).__name__}.update_lr" if overrides else self.schedule
         assert t is not None  # prepare() requires epoch_num with clock="epoch"
         lr = check_value("lr", self.update_lr_at(t, epoch_num), schedule=source, t=t)
+        return self._scaled_lr(lr, source, t)
+
+    def _scaled_lr(self, lr: float, source: object, t: float) -> float:
+        """``ft_factor · lr · plateau scale``, checked (``source`` gave ``lr`` at ``t``)."""
         factor = self.ft_factor
         described = f"ft_factor={self.ft_factor!r} · "
         if self._plateau_state is not None:
@@ -791,6 +831,7 @@ class OptimScheduler:
             items_seen=self._items_seen,
             epoch_num=self._epoch_num,
             plateau=self._plateau_state,
+            group_factors={rule.key: list(rule.factors) for rule in self._group_rules()},
         )
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -822,7 +863,9 @@ class OptimScheduler:
 
     def load_checked_state_dict(self, restored: Restored) -> None:
         """Load a checkpoint that :meth:`check_state_dict` checked and converted."""
-        own_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        lr_rule, hyperparameters = self._restored_rules(restored.group_factors)
+        names = {"lr", *(entry.rule.entry.name for entry in self._hyperparameters)}
+        own = [{name: group[name] for name in names} for group in self.optimizer.param_groups]
         try:
             self.optimizer.load_state_dict(restored.optimizer)
         except (ValueError, KeyError, TypeError, RuntimeError) as error:
@@ -830,10 +873,11 @@ class OptimScheduler:
                 f"OptimScheduler.load_state_dict: the optimizer state does not fit this "
                 f"{type(self.optimizer).__name__}: {error}"
             ) from error
-        for group, own in zip(self.optimizer.param_groups, own_lrs, strict=True):
-            loaded = group["lr"]
-            replace_group_entry(group, "lr", own)  # keep our entry (a Tensor lr stays the
-            write_group_value(group, "lr", loaded)  # same object), holding the loaded value
+        for group, entries in zip(self.optimizer.param_groups, own, strict=True):
+            for name, entry in entries.items():
+                # keep our entry (a Tensor stays the same object) holding the loaded value
+                restore_group_entry(group, name, entry)
+        self._lr_rule, self._hyperparameters = lr_rule, hyperparameters
         if restored.scaler is not None and self.scaler is not None:
             self.scaler.load_state_dict(restored.scaler)
         self._step_num = restored.step_num
@@ -1009,7 +1053,7 @@ class OptimScheduler:
                 check_items_total(window_items, micro.real_step)
                 exact = items is not None and not items.is_floating_point()
                 self._items_seen += int(window_items) if exact else window_items
-            lr = self._apply_lr(micro) if self._scheduled else self._lr
+            lr = self._apply_values(micro)
             skipped: str | None = None
             if overflow:
                 skipped = SKIP_AMP_OVERFLOW
@@ -1036,13 +1080,77 @@ class OptimScheduler:
             grad_norm=norm,
         )
 
-    def _apply_lr(self, micro: MicroStep) -> float:
-        """Write the update's checked lr into every param group: the one :meth:`prepare`
-        computed, or (``clock="items"``, a flushed window) :meth:`checked_lr` now."""
-        lr = micro.lr
-        if lr is None:
-            lr = self.checked_lr(self._schedule_time(micro), micro.epoch_num)
-        for group in self.optimizer.param_groups:
-            write_group_value(group, "lr", lr * group["lr_scale"] if "lr_scale" in group else lr)
-        self._lr = lr
-        return lr
+    def _checked_lrs(self, t: float, epoch_num: float | None) -> tuple[float, ...]:
+        """The checked lr(s) of an update at clock value ``t``: :meth:`checked_lr`, or with one
+        schedule per param group ``ft_factor · schedule_g(t) · plateau scale`` for each; none
+        when the lr is not scheduled (the optimizer's own lrs are kept)."""
+        rule = self._lr_rule
+        if rule is None:
+            return ()
+        if not rule.per_group:
+            return (self.checked_lr(t, epoch_num),)
+        return tuple(
+            self._scaled_lr(check_value("lr", s(t), schedule=s, t=t), s, t)
+            for s in self._lr_sources
+        )
+
+    def _scheduled_values(self, t: float, epoch_num: float | None) -> ScheduledValues:
+        """Every scheduled value of an update at clock value ``t``, checked, nothing written:
+        the lr(s) first (:meth:`_checked_lrs`), then each hyperparameter's, one value or one
+        per param group (:mod:`optimsche.optimizer.scheduled_entries`)."""
+        lrs = self._checked_lrs(t, epoch_num)
+        return (lrs, *(tuple(entry.scheduled(t)) for entry in self._hyperparameters))
+
+    def _early_values(self, real: int, epoch: float | None) -> ScheduledValues | None:
+        """The checked values of the update a micro-step ends, when they are known before the
+        backward (clocks ``"update"`` and ``"epoch"``); ``None`` for ``clock="items"`` (known
+        after the update's host sync) and when nothing is scheduled."""
+        if not (self._scheduled or self._hyperparameters) or self.clock == "items":
+            return None
+        t = real if self.clock == "update" else epoch
+        assert t is not None  # prepare() requires epoch_num with clock="epoch"
+        return self._scheduled_values(t, epoch)
+
+    def _apply_values(self, micro: MicroStep) -> float:
+        """Write the update's checked values into every param group (the ones :meth:`prepare`
+        computed, or, with ``clock="items"`` or a flushed window, :meth:`_scheduled_values`
+        now, every value checked before any is written): the lr by its per-group rule, then
+        each hyperparameter by its; return the lr the first group got."""
+        values = micro.values
+        if values is None:
+            values = self._scheduled_values(self._schedule_time(micro), micro.epoch_num)
+        lrs, *hyperparameters = values
+        groups = self.optimizer.param_groups
+        rule = self._lr_rule
+        if rule is not None:
+            rule.write(groups, lrs)
+            self._lr = rule.first_value(lrs)
+        for entry, scheduled in zip(self._hyperparameters, hyperparameters, strict=True):
+            entry.rule.write(groups, scheduled)
+        return self._lr
+
+    def _group_rules(self) -> list[GroupRule]:
+        """The per-group rules of every scheduled key: the lr's (when scheduled) first."""
+        rules = [] if self._lr_rule is None else [self._lr_rule]
+        return rules + [entry.rule for entry in self._hyperparameters]
+
+    def _restored_rules(
+        self, saved: Mapping[str, Any] | None
+    ) -> tuple[GroupRule | None, tuple[ScheduledEntry, ...]]:
+        """The rules with a checkpoint's factors (``saved``: key -> factors, one per param
+        group, checked by :meth:`check_state_dict`; keys this shell does not schedule are
+        ignored, keys the checkpoint lacks keep their factors)."""
+        where = "OptimScheduler.load_state_dict: group_factors"
+        lr_rule = self._lr_rule
+        entries = self._hyperparameters
+        if saved is None:
+            return lr_rule, entries
+        if lr_rule is not None and "lr" in saved:
+            lr_rule = lr_rule.with_factors(saved["lr"], where)
+        entries = tuple(
+            entry.with_rule(entry.rule.with_factors(saved[entry.key], where))
+            if entry.key in saved
+            else entry
+            for entry in entries
+        )
+        return lr_rule, entries

@@ -1,5 +1,10 @@
 """SpeeChain's two OptimScheduler subclasses, ported: ``NoamLr`` and ``ExponentDecayLr``.
 
+Several param groups follow the shell's per-group rule (:mod:`optimsche.optimizer.group_rule`):
+the formula gives the *reference* group's lr (the first whose initial lr is not 0), every other
+group keeps its initial ratio to it (or its ``lr_scale``); "the optimizer's initial lr" below is
+the reference group's. SpeeChain's single group is unchanged.
+
 Config types ``noam.NoamLr`` (``noam.Noamlr``, SpeeChain's older spelling, is an alias) and
 ``exp.ExponentDecayLr``: SpeeChain's module names, resolved by
 :mod:`optimsche.config.type_resolution`. Both are thin: the formula is a leaf of
@@ -22,7 +27,8 @@ class NoamLr(OptimScheduler):
 
     * with ``d_model``: ``lr = d_model^-½ · min(r^-½, r · warmup_steps^-1.5)`` at real step
       ``r`` (Vaswani et al. 2017), i.e. ``schedules.noam(r, d_model, warmup_steps)``;
-    * without: the peak is the optimizer's initial lr, reached at ``r = warmup_steps``:
+    * without: the peak is the optimizer's initial lr (the reference group's), reached at
+      ``r = warmup_steps``:
       ``lr = lr₀ · √warmup_steps · min(r^-½, r · warmup_steps^-1.5)``.
 
     ``ft_factor`` multiplies either. The first update (``r = 1``) uses a small positive lr.
@@ -39,7 +45,7 @@ class NoamLr(OptimScheduler):
         if d_model is None:
             # d_model = 1 and scale = lr₀·√warmup: the value at r = warmup is exactly lr₀.
             self._noam_d_model: float = 1.0
-            self._noam_scale = self.get_lr() * math.sqrt(warmup_steps)
+            self._noam_scale = self._reference_lr * math.sqrt(warmup_steps)
         else:
             self._noam_d_model = float(d_model)
             self._noam_scale = 1.0
@@ -65,7 +71,8 @@ class ExponentDecayLr(OptimScheduler):
 
     ``epoch_num`` is the 1-based epoch given to ``step(..., epoch_num=...)``, which every
     ``step()`` must then give (a ``ValueError`` naming it otherwise, before anything changes);
-    the whole first epoch uses ``lr₀``, the optimizer's initial lr (its first param group's);
+    the whole first epoch uses ``lr₀``, the optimizer's initial lr (its reference param group's:
+    the first whose lr is not 0);
     ``ft_factor`` multiplies it. A float epoch (``epoch + batch / len(loader)``) decays
     smoothly. The value is a function of the epoch alone: SpeeChain's version multiplied the
     *current* lr (``get_lr()``) by ``decay_factor^(epoch_num - 1)`` on every update, so the lr
@@ -82,7 +89,7 @@ class ExponentDecayLr(OptimScheduler):
                 f"ExponentDecayLr: decay_factor must lie in (0, 1], got {decay_factor!r}"
             )
         self.decay_factor = factor
-        self.init_lr = self.get_lr()
+        self.init_lr = self._reference_lr
         if not self.init_lr > 0:
             raise ValueError(
                 f"ExponentDecayLr: the optimizer's initial lr must be > 0, got {self.init_lr!r}"

@@ -1,4 +1,4 @@
-"""The learning rate every optimizer of a configuration will use, computed without a model.
+r"""The learning rate every optimizer of a configuration will use, computed without a model.
 
 Each entry is built as an :class:`~optimsche.OptimScheduler` around a stand-in optimizer
 (``torch.optim.SGD`` over one zero tensor, with the configured ``lr``, or the optimizer
@@ -13,6 +13,10 @@ A shell scheduled by the epoch (``clock: epoch``, or ``ExponentDecayLr``) is pre
 one epoch per update (epoch ``r`` at real step ``r``), since a configuration does not say
 how many updates an epoch holds. ``clock: items`` cannot be previewed (the lr depends on the
 items the data will hold): a :class:`ConfigError` says so.
+
+The lr is the reference param group's (in the stand-in, the only group). The entry's scheduled
+hyperparameters (``hyperparameters:``) come along as
+:class:`~optimsche.cli.hyperparameter_curves.ValueCurve`\ s at the same updates.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 import attrs
 import torch
 
+from optimsche.cli.hyperparameter_curves import ValueCurve, hyperparameter_curves
 from optimsche.cli.schedule_horizon import expression_horizon, schedule_horizon
 from optimsche.config.building import build_optim_scheduler
 from optimsche.config.error import ConfigError, config_require
@@ -46,7 +51,8 @@ MAX_POINTS = 100_000
 class LrCurve:
     """The lr of each update of one optimizer: at micro-step ``steps[i]`` (real step
     ``real_steps[i]``) the update uses ``lrs[i]``. ``updates`` counts all the updates of the
-    run; when it exceeds :data:`MAX_POINTS` the points are an even sample (``sampled``)."""
+    run; when it exceeds :data:`MAX_POINTS` the points are an even sample (``sampled``).
+    ``hyperparameters``: the values of the entry's other scheduled entries at those updates."""
 
     name: str
     summary: str
@@ -55,6 +61,7 @@ class LrCurve:
     lrs: tuple[float, ...]
     updates: int
     sampled: bool
+    hyperparameters: tuple[ValueCurve, ...] = ()
 
 
 def _stand_in_lr(spec: OptimSchedulerSpec) -> float:
@@ -72,10 +79,11 @@ def preview_optim_scheduler(
     spec: OptimSchedulerSpec, settings: ExperimentSettings
 ) -> OptimScheduler:
     """``spec`` built around a one-tensor SGD stand-in with the configured lr (no model, no
-    AMP, no DDP): enough to ask it ``update_lr``."""
+    AMP, no DDP, no hyperparameter schedules: the stand-in has no such entries): enough to ask
+    it ``update_lr``."""
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=_stand_in_lr(spec))
     local = attrs.evolve(settings, use_amp=False, distributed=False)
-    return build_optim_scheduler(spec, local, optimizer=optimizer)
+    return build_optim_scheduler(attrs.evolve(spec, hyperparameters=()), local, optimizer=optimizer)
 
 
 def _summary(spec: OptimSchedulerSpec, settings: ExperimentSettings) -> str:
@@ -209,13 +217,14 @@ def lr_curve(
         lrs=tuple(lrs),
         updates=updates,
         sampled=len(indices) < updates,
+        hyperparameters=hyperparameter_curves(spec, real_steps, schedule_values),
     )
 
 
 def default_total_steps(config: OptimSchesConfig, settings: ExperimentSettings) -> int:
     """Micro-steps to show when none are asked for: the longest
-    :func:`~optimsche.schedule_horizon.schedule_horizon` of the entries, times
-    ``accum_grad``."""
+    :func:`~optimsche.schedule_horizon.schedule_horizon` of the entries (their lr schedules
+    and hyperparameter schedules), times ``accum_grad``."""
     horizons = []
     for spec in config.optimizers:
         target = spec.target
@@ -224,6 +233,8 @@ def default_total_steps(config: OptimSchesConfig, settings: ExperimentSettings) 
             continue
         name = target.cls.__name__ if isinstance(target, ShellClassType) else target.name
         horizons.append(schedule_horizon(name, spec.sche_conf))
+        for configured in spec.hyperparameters:
+            horizons.extend(expression_horizon(e) for e in configured.expressions)
     return min(max(horizons) * settings.accum_grad, MAX_STEPS)
 
 

@@ -32,7 +32,9 @@ def _figure(rows: int) -> Any:
     return figure
 
 
-def _draw(axes: Any, xs: Sequence[float], ys: Sequence[float], title: str) -> None:
+def _draw(
+    axes: Any, xs: Sequence[float], ys: Sequence[float], title: str, ylabel: str = "lr"
+) -> None:
     axes.plot(xs, ys, linewidth=1.5, color="tab:blue")
     for point in key_points(ys):
         x, y = xs[point.index], ys[point.index]
@@ -46,7 +48,7 @@ def _draw(axes: Any, xs: Sequence[float], ys: Sequence[float], title: str) -> No
             color="dimgray",
         )
     axes.set_title(title, fontsize=9, loc="left")
-    axes.set_ylabel("lr")
+    axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)
     axes.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
 
@@ -60,13 +62,18 @@ def _save(figure: Any, path: Path) -> None:
 
 
 def save_curves_plot(curves: list[LrCurve], path: Path) -> None:
-    """One panel per optimizer, lr against the training step, key points marked; saved as
-    an image at ``path`` (the format follows the suffix, PNG for ``.png``)."""
-    figure = _figure(len(curves))
-    panels = figure.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
-    for axes, curve in zip(panels, curves, strict=True):
-        _draw(
-            axes, [float(s) for s in curve.steps], list(curve.lrs), f"{curve.name}: {curve.summary}"
-        )
+    """One panel per optimizer for its lr, then one for each of its scheduled
+    hyperparameters (labelled ``<key>: <schedule>``), against the training step, key points
+    marked; saved as an image at ``path`` (the format follows the suffix, PNG for ``.png``)."""
+    rows: list[tuple[LrCurve, str, tuple[float, ...], str]] = []
+    for curve in curves:
+        rows.append((curve, "lr", curve.lrs, f"{curve.name}: {curve.summary}"))
+        for extra in curve.hyperparameters:
+            title = f"{curve.name} · {extra.key}: {extra.label}"
+            rows.append((curve, extra.key, extra.values, title))
+    figure = _figure(len(rows))
+    panels = figure.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
+    for axes, (curve, key, values, title) in zip(panels, rows, strict=True):
+        _draw(axes, [float(s) for s in curve.steps], list(values), title, ylabel=key)
     panels[-1].set_xlabel("step")
     _save(figure, path)

@@ -9,7 +9,11 @@ groups them in an :class:`~optimsche.OptimSchedulerGroup`:
   ``cls(optim_type, optim_conf, model, distributed, optim_loss, updated_modules,
   step_per_update, use_amp, accum_grad, ft_factor, grad_clip, grad_norm_type, **sche_conf)``;
 * a schedule function ``type`` (``cosine``) gives
-  ``OptimScheduler(..., schedule=functools.partial(cosine, **hyperparameters))``.
+  ``OptimScheduler(..., schedule=functools.partial(cosine, **hyperparameters))``;
+* a ``hyperparameters:`` conf key adds ``hyperparameters={key: schedule}``
+  (:mod:`optimsche.config.hyperparameter_conf`).
+
+Several param groups follow the shell's per-group rule (:mod:`optimsche.optimizer.group_rule`).
 
 Errors raised while building (a module the model lacks, an optimizer argument torch refuses,
 a bad ``sche_init`` value) come out as a :class:`ConfigError` naming the entry.
@@ -67,6 +71,8 @@ def build_optim_scheduler(
         )
     else:
         arguments.update(optimizer=optimizer)
+    if spec.hyperparameters:
+        arguments["hyperparameters"] = {h.key: h.schedule for h in spec.hyperparameters}
     try:
         if isinstance(spec.target, ShellClassType):
             if spec.schedule is not None:

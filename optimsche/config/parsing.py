@@ -16,6 +16,9 @@ The format is SpeeChain's::
           warmup_steps: 4000
           clock: update               # or epoch, items (optimsche.update.clock)
           plateau: {patience: 2}      # reduce_on_plateau's arguments (optional)
+          hyperparameters:            # param-group entries scheduled besides the lr
+            weight_decay: "cosine(peak=0.1, steps=10000, final=0.01)"
+            betas[0]: {type: linear, start: 0.95, end: 0.9, steps: 4000}
 
 A mapping with only ``type`` and ``conf`` is a single optimizer named ``main``. A whole
 SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sches``
@@ -46,6 +49,8 @@ import torch
 
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.experiment_document import find_optim_sches
+from optimsche.config.hyperparameter_conf import KEY as HYPERPARAMETERS_KEY
+from optimsche.config.hyperparameter_conf import parse_hyperparameters
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.schedule_expression import ScheduleExpression, parse_schedule_expression
 from optimsche.config.schedule_values import check_schedule_values
@@ -77,6 +82,7 @@ GENERAL_KEYS = (
     "step_per_update",
     "clock",
     "plateau",
+    HYPERPARAMETERS_KEY,
 )
 RUN_LEVEL_KEYS = (
     "accum_grad",
@@ -270,6 +276,9 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
     plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS and k != "schedule"}
     _check_sche_conf(target, sche_conf, f"{where}.conf")
+    hyperparameters = parse_hyperparameters(
+        conf.get(HYPERPARAMETERS_KEY), optim_cls, f"{where}.conf.{HYPERPARAMETERS_KEY}"
+    )
     return OptimSchedulerSpec(
         name=name,
         target=target,
@@ -282,6 +291,7 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         schedule=expression,
         clock=clock,
         plateau=plateau,
+        hyperparameters=hyperparameters,
     )
 
 
@@ -292,7 +302,9 @@ def parse_optim_sches(config: Mapping[str, Any]) -> OptimSchesConfig:
     matches when unknown), ``optim_type`` and the keys of ``optim_conf`` against the torch
     optimizer's signature, ``optim_loss``/``optim_losses``, ``updated_modules``,
     ``step_per_update``, the scheduling keys against ``sche_init`` or the schedule function
-    (unknown, missing, wrong type, bad value), and that the optimizers' modules are disjoint.
+    (unknown, missing, wrong type, bad value), ``hyperparameters`` (keys against the
+    optimizer's arguments, each schedule parsed), and that the optimizers' modules are
+    disjoint.
     """
     section = optim_sches_section(config)
     if not section:

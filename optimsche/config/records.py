@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from optimsche.config.error import ConfigError, config_require
+from optimsche.config.hyperparameter_conf import ConfiguredHyperparameter
 from optimsche.config.schedule_expression import ScheduleExpression
 from optimsche.config.shell_options import parse_clock, parse_plateau
 from optimsche.config.type_resolution import ResolvedType, ScheduleFunctionType, ShellClassType
@@ -66,6 +67,8 @@ class OptimSchedulerSpec:
     ``updated_modules`` is ``None`` for the whole model. ``clock`` and ``plateau`` (the
     arguments of :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor.
     ``schedule`` is the parsed ``schedule:`` expression of the conf, if it has one.
+    ``hyperparameters`` are the param-group entries scheduled besides the lr
+    (:mod:`optimsche.config.hyperparameter_conf`).
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -79,6 +82,7 @@ class OptimSchedulerSpec:
     clock: str = "update"
     plateau: Mapping[str, Any] | None = None
     schedule: ScheduleExpression | None = None
+    hyperparameters: tuple[ConfiguredHyperparameter, ...] = ()
 
     @property
     def where(self) -> str:
@@ -138,6 +142,13 @@ class OptimSchedulerSpec:
             )
         parse_clock(self.clock, f"{conf}.clock")
         parse_plateau(self.plateau, f"{conf}.plateau")
+        if not isinstance(self.hyperparameters, tuple) or not all(
+            isinstance(h, ConfiguredHyperparameter) for h in self.hyperparameters
+        ):
+            raise ConfigError(
+                f"{conf}.hyperparameters: expected a tuple of ConfiguredHyperparameter, got "
+                f"{self.hyperparameters!r}"
+            )
 
 
 def _check_optimizers(

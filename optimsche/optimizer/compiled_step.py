@@ -12,6 +12,14 @@ into it in place, so:
   runs each update's ``optimizer.step()`` through :func:`compiled_step`;
 * or call :func:`compiled_step` yourself on any optimizer, for a hand-written loop.
 
+Other scheduled entries (``hyperparameters=``): measured on torch 2.13 (CPU, dynamo's graph
+counter, 5 to 20 value changes; ``tests/optimsche/optimizer/test_compiled_step.py``), a
+Tensor ``betas`` (both elements) compiles one graph for good, while a Tensor ``weight_decay``
+or ``momentum`` breaks the graph at torch's ``if weight_decay != 0`` / ``if momentum != 0``
+(Adam: 4 graphs; SGD: the step falls back to eager). A changing float compiles twice (dynamo
+recompiles once with the float as a symbolic input, then never again). So the shell makes
+the scheduled entries of :data:`TENSOR_ENTRIES` Tensors and leaves the others floats.
+
 The optimizer must accept a Tensor lr. ``torch.optim`` ones do; on CUDA their foreach path
 refuses a Tensor lr unless ``capturable=True`` (put it in ``optim_conf``) or the step is
 compiled. The test suite checks one graph across 30 lr changes on CPU.
@@ -19,7 +27,7 @@ compiled. The test suite checks one graph across 30 lr changes on CPU.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -27,29 +35,50 @@ from torch.optim import Optimizer
 
 from optimsche.optimizer.param_group_values import replace_group_entry
 
+TENSOR_ENTRIES = ("lr", "betas")
+"""The param-group entries a compiled step takes as Tensors without recompiling when they
+change (measured, see the module doc)."""
 
-def tensor_lrs_(optimizer: Optimizer) -> None:
-    """Replace each param group's float ``lr`` by a 0-dim float32 tensor of the same value,
-    on the device of the group's first parameter (CPU for an empty group). Tensor lrs stay."""
+
+def tensor_entry_names(scheduled: Iterable[str]) -> tuple[str, ...]:
+    """``"lr"`` and those of the ``scheduled`` entry names in :data:`TENSOR_ENTRIES`."""
+    names = set(scheduled)
+    return ("lr", *(name for name in TENSOR_ENTRIES if name != "lr" and name in names))
+
+
+def _tensor(value: object, device: torch.device) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    return torch.tensor(float(value), dtype=torch.float32, device=device)  # type: ignore[arg-type]
+
+
+def tensor_lrs_(optimizer: Optimizer, entries: Sequence[str] = ("lr",)) -> None:
+    """Replace each param group's float ``lr`` (and the other ``entries``; a tuple entry
+    such as ``betas`` element by element) by 0-dim float32 tensors of the same values, on
+    the device of the group's first parameter (CPU for an empty group). Tensors stay."""
     for group in optimizer.param_groups:
-        lr = group["lr"]
-        if isinstance(lr, torch.Tensor):
-            continue
         params = group["params"]
         device = params[0].device if params else torch.device("cpu")
-        replace_group_entry(
-            group, "lr", torch.tensor(float(lr), dtype=torch.float32, device=device)
-        )
+        for name in entries:
+            value = group[name]
+            if isinstance(value, tuple | list):
+                replace_group_entry(group, name, tuple(_tensor(v, device) for v in value))
+            else:
+                replace_group_entry(group, name, _tensor(value, device))
 
 
 def compiled_step(
-    optimizer: Optimizer, options: Mapping[str, Any] | None = None
+    optimizer: Optimizer,
+    options: Mapping[str, Any] | None = None,
+    *,
+    tensor_entries: Sequence[str] = ("lr",),
 ) -> Callable[[], None]:
     """A function that runs ``optimizer.step()`` compiled with ``torch.compile(**options)``.
 
-    The lrs of ``optimizer`` are made Tensors first (:func:`tensor_lrs_`); afterwards write a
-    new lr in place with :func:`~optimsche.optimizer.param_group_values.write_group_value`
-    (the shell does), never by assigning a float, or the compiled step recompiles.
+    The lrs of ``optimizer`` (and its ``tensor_entries``) are made Tensors first
+    (:func:`tensor_lrs_`); afterwards write a new lr in place with
+    :func:`~optimsche.optimizer.param_group_values.write_group_value` (the shell does),
+    never by assigning a float, or the compiled step recompiles.
     ``options`` defaults to ``{}`` (inductor, ``fullgraph=False``: the optimizer's Python-side
     bookkeeping may break the graph, the update kernels do not).
     """
@@ -59,7 +88,7 @@ def compiled_step(
         raise ValueError(
             f"compile options must be a dict of torch.compile keyword arguments, got {options!r}"
         )
-    tensor_lrs_(optimizer)
+    tensor_lrs_(optimizer, tensor_entries)
 
     def step() -> None:
         optimizer.step()

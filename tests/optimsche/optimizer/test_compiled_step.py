@@ -103,3 +103,72 @@ def test_compile_options_must_be_a_dict() -> None:
         OptimScheduler("SGD", {"lr": 0.1}, tiny_mlp(), compile_step="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="compile options must be a dict"):
         compiled_step(torch.optim.SGD(tiny_mlp().parameters(), lr=0.1), ["inductor"])  # type: ignore[arg-type]
+
+
+def _compiled_run(
+    hyperparameters: dict[str, Any],
+    make_optimizer: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer],
+) -> tuple[int, torch.optim.Optimizer]:
+    """Graphs compiled by 20 updates of a compiled step whose lr and ``hyperparameters``
+    change at every update, and the optimizer."""
+    backend = CountingBackend()
+    model = tiny_mlp()
+    optimizer = make_optimizer(list(model.parameters()))
+    sche = OptimScheduler(
+        model=model,
+        optimizer=optimizer,
+        schedule=lambda r: 1e-2 / r,
+        hyperparameters=hyperparameters,
+        compile_step={"backend": backend},
+    )
+    for x, y in batches(20):
+        assert sche.step(mse(model, x, y)).updated
+    return backend.graphs, optimizer
+
+
+def test_scheduled_betas_become_tensors_and_compile_once() -> None:
+    """Measured on torch 2.13: a Tensor beta1 changing at every update adds no graph."""
+    graphs, optimizer = _compiled_run(
+        {"betas[0]": lambda r: 0.9 - 0.01 * r}, lambda p: torch.optim.AdamW(p, lr=1.0)
+    )
+    betas = optimizer.param_groups[0]["betas"]
+    assert all(isinstance(b, torch.Tensor) for b in betas)
+    assert float(betas[0]) == pytest.approx(0.9 - 0.01 * 20, rel=1e-6)
+    assert graphs == 1
+
+
+OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]] = {
+    "AdamW": lambda p: torch.optim.AdamW(p, lr=1.0),
+    "SGD": lambda p: torch.optim.SGD(p, lr=1.0, momentum=0.5),
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"), [("AdamW", "weight_decay"), ("SGD", "momentum"), ("SGD", "weight_decay")]
+)
+def test_scheduled_weight_decay_and_momentum_stay_floats_and_recompile_once(
+    kind: str, key: str
+) -> None:
+    """Measured on torch 2.13: a changing float weight decay / momentum makes dynamo recompile
+    once (the float becomes a symbolic input), never again; as Tensors they would break the
+    graph at torch's ``if weight_decay != 0`` / ``if momentum != 0``."""
+    graphs, optimizer = _compiled_run({key: lambda r: 0.01 + 0.01 * r}, OPTIMIZERS[kind])
+    assert isinstance(optimizer.param_groups[0][key], float)
+    assert graphs == 2
+
+
+def test_the_contrast_a_tensor_weight_decay_breaks_the_graph() -> None:
+    """Why the shell leaves weight decay a float: as a Tensor, AdamW's ``if weight_decay !=
+    0`` is data-dependent and dynamo splits the step into more graphs (4 on torch 2.13)."""
+    backend = CountingBackend()
+    model = tiny_mlp()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1, weight_decay=0.01)
+    step = compiled_step(optimizer, {"backend": backend}, tensor_entries=("lr", "weight_decay"))
+    weight_decay = optimizer.param_groups[0]["weight_decay"]
+    assert isinstance(weight_decay, torch.Tensor)
+    for r, (x, y) in enumerate(batches(6), start=1):
+        mse(model, x, y).backward()
+        weight_decay.fill_(0.01 * r)
+        step()
+        optimizer.zero_grad()
+    assert backend.graphs > 2

@@ -9,7 +9,7 @@ groups them in an :class:`~optimsche.OptimSchedulerGroup`:
   ``cls(optim_type, optim_conf, model, distributed, optim_loss, updated_modules,
   step_per_update, use_amp, accum_grad, ft_factor, grad_clip, grad_norm_type, **sche_conf)``;
 * a schedule function ``type`` (``cosine``) gives
-  ``OptimScheduler(..., schedule=functools.partial(cosine, **hyperparameters))``;
+  ``OptimScheduler(..., schedule=schedules.bind(cosine, **hyperparameters))``;
 * a ``hyperparameters:`` conf key adds ``hyperparameters={key: schedule}``
   (:mod:`optimsche.config.hyperparameter_conf`).
 
@@ -22,13 +22,13 @@ a bad ``sche_init`` value) come out as a :class:`ConfigError` naming the entry.
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from torch import nn
 from torch.optim import Optimizer
 
+import schedules
 from optimsche.config.error import ConfigError
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.parsing import parse_optim_sches
@@ -78,7 +78,7 @@ def build_optim_scheduler(
             if spec.schedule is not None:
                 arguments.update(schedule=spec.schedule.schedule)
             return spec.target.cls(**arguments, **spec.sche_conf)
-        schedule = functools.partial(spec.target.function, **spec.sche_conf)
+        schedule = schedules.bind(spec.target.function, **spec.sche_conf)
         return OptimScheduler(**arguments, schedule=schedule)
     except (ValueError, TypeError) as error:
         raise ConfigError(f"{spec.where}: {error}") from None

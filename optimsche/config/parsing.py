@@ -41,12 +41,12 @@ ascent later.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 
+import schedules
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.hyperparameter_conf import KEY as HYPERPARAMETERS_KEY
@@ -179,7 +179,7 @@ def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str
             target.function(1, **sche_conf)
         except (ValueError, TypeError, ArithmeticError) as error:
             raise ConfigError(f"{where}: schedule {target.name!r}: {error}") from None
-        check_schedule_values(functools.partial(target.function, **sche_conf), where)
+        check_schedule_values(schedules.bind(target.function, **sche_conf), where)
 
 
 def _schedule_expression(

@@ -22,7 +22,6 @@ hyperparameters and a combinator given something that is not a schedule.
 from __future__ import annotations
 
 import ast
-import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -56,8 +55,9 @@ class ScheduleExpression:
     """A parsed call: the function's or combinator's ``name``, its ``hyperparameters`` (the
     bound arguments by parameter name: literals, and for a combinator's schedule arguments
     the nested :class:`ScheduleExpression` or a list of them), and ``schedule``, what the
-    call builds (for a leaf ``functools.partial(leaf, **hyperparameters)``, a callable
-    ``step -> lr``; for a combinator its object). ``kind`` is ``"leaf"``, ``"combinator"``
+    call builds (for a built-in leaf ``schedules.bind(leaf, **hyperparameters)``, its bound
+    form, checked once; for a leaf of the user's own, a ``functools.partial``; for a
+    combinator its object). ``kind`` is ``"leaf"``, ``"combinator"``
     or ``"rule"``; ``text`` is the expression as written (on the outermost call)."""
 
     name: str
@@ -204,8 +204,8 @@ class _Parser:
                 )
             if key in params.annotations:
                 require_fits(f"{self.where}: {key}", value, params.annotations[key])
-        schedule = functools.partial(function, **bound)
         try:
+            schedule = schedules.bind(function, **bound)
             schedule(1)
         except (ValueError, TypeError, ArithmeticError) as error:
             raise self.fail(f"{name}: {_one_line(error)}") from None

@@ -19,6 +19,7 @@ import attrs
 from optimsche.optimizer.checked_value import check_value
 from optimsche.optimizer.group_entry import group_entry
 from optimsche.optimizer.group_rule import GroupRule, group_rule
+from schedules import bound_or_same
 
 Schedule = Callable[[Any], Any]
 
@@ -52,9 +53,14 @@ def schedule_sources(
     key: str, schedule: object, group_count: int, *, role: str
 ) -> tuple[tuple[Schedule, ...], bool]:
     """``schedule`` as ``(schedules, per_group)``: one callable, or a list/tuple of callables
-    with exactly one per param group; anything else is a ``ValueError`` naming ``key``."""
+    with exactly one per param group; anything else is a ``ValueError`` naming ``key``.
+
+    A ``functools.partial`` of a built-in leaf becomes its bound form
+    (:func:`schedules.bound_or_same`: the same values, its hyperparameters checked here, once,
+    instead of at every step); a bad hyperparameter is a ``ValueError`` naming ``key`` and,
+    for a list, the param group."""
     if callable(schedule):
-        return (schedule,), False
+        return (_bound(schedule, f"{role}: {key!r}"),), False
     if isinstance(schedule, list | tuple):
         if len(schedule) != group_count:
             raise ValueError(
@@ -68,11 +74,25 @@ def schedule_sources(
                     f"{role}: {key!r}: the schedule of param group {g} must be a callable "
                     f"t -> value, got {item!r}"
                 )
-        return tuple(schedule), True
+        bound = tuple(
+            _bound(item, f"{role}: {key!r}: the schedule of param group {g}")
+            for g, item in enumerate(schedule)
+        )
+        return bound, True
     raise ValueError(
         f"{role}: {key!r} must be a schedule (a callable t -> value) or a list of them, one "
         f"per param group, got {schedule!r}"
     )
+
+
+def _bound(schedule: Schedule, where: str) -> Schedule:
+    """:func:`schedules.bound_or_same` of ``schedule``, its ``ValueError`` prefixed by
+    ``where``."""
+    try:
+        bound: Schedule = bound_or_same(schedule)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+    return bound
 
 
 def scheduled_entries(

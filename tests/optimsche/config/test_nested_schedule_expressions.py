@@ -23,7 +23,7 @@ from optimsche.config.schedule_expression import (
     parse_schedule_expression,
 )
 
-COSINE = functools.partial(schedules.cosine, peak=1e-3, steps=10000)
+COSINE = schedules.bind(schedules.cosine, peak=1e-3, steps=10000)
 
 
 def test_warmup_of_cosine_equals_the_python_composition() -> None:
@@ -44,8 +44,8 @@ def test_join_takes_a_list_of_calls() -> None:
     parsed = parse_schedule_expression(text)
     expected = schedules.join(
         [
-            functools.partial(schedules.constant, value=1e-3),
-            functools.partial(schedules.cosine, peak=1e-3, steps=9000),
+            schedules.bind(schedules.constant, value=1e-3),
+            schedules.bind(schedules.cosine, peak=1e-3, steps=9000),
         ],
         [1000],
     )
@@ -61,7 +61,7 @@ def test_every_combinator_nests_positionally_and_by_keyword() -> None:
         "accum_grad=4), ratio=0.5), min=1e-6, max=1e-2)"
     )
     parsed = parse_schedule_expression(text)
-    noam = functools.partial(schedules.noam, d_model=512, warmup=4000)
+    noam = schedules.bind(schedules.noam, d_model=512, warmup=4000)
     expected = schedules.clamp(
         schedules.stretch(
             schedules.accumulate(schedules.scale(schedules.warmup(noam, 100, 0.0), 2.0), 4), 0.5
@@ -172,7 +172,7 @@ def test_a_config_schedule_expression_drives_the_shell() -> None:
     text = _config('      schedule: "warmup(cosine(peak=1e-3, steps=100), steps=10)"\n')
     model = tiny_mlp()
     group = build_optim_sches(load_config(text), model)
-    expected = schedules.warmup(functools.partial(schedules.cosine, peak=1e-3, steps=100), 10)
+    expected = schedules.warmup(schedules.bind(schedules.cosine, peak=1e-3, steps=100), 10)
     assert group["main"].schedule == expected
     for x, y in batches(3):
         reports = group.step(mse(model, x, y))

@@ -210,18 +210,25 @@ class Family:
         is_dynamo_compiling = torch.compiler.is_dynamo_compiling
 
         def call(step: Any, key: tuple[Any, ...]) -> Any:
-            if is_dynamo_compiling():  # dynamo would guard on the cache's contents
+            cls = step.__class__
+            if cls is int or (cls is float and step == step):
+                # A Python number: its value is a constant even under dynamo, which reads
+                # the cache as it reads any global (and guards on what it read).
+                try:
+                    return scalar(step, cache[key])
+                except KeyError:
+                    return uncached(step, key, True)
+                except TypeError:  # unhashable (a list of boundaries): checked afresh
+                    return uncached(step, key, False)
+            if is_dynamo_compiling():  # a traced step: no guard on the cache's contents
                 args = key[:arity]
                 return evaluate(step, self.prepare(*args), _holds_tensor(args))
             try:
                 recipe = cache[key]
             except KeyError:
                 return uncached(step, key, True)
-            except TypeError:  # unhashable (a list of boundaries): checked afresh
+            except TypeError:
                 return uncached(step, key, False)
-            cls = step.__class__
-            if cls is int or (cls is float and step == step):
-                return scalar(step, recipe)
             return evaluate(step, recipe, False)
 
         call.__doc__ = (
@@ -236,6 +243,8 @@ class Family:
         args = key[:arity]
         recipe = self.prepare(*args)
         tensor_values = _holds_tensor(args)
+        if hashable and torch.compiler.is_dynamo_compiling():
+            hashable = False  # traced: the cache is left as it is
         if hashable and not tensor_values and _CACHEABLE.issuperset(key[arity:]):
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()

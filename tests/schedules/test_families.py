@@ -202,6 +202,31 @@ def test_compiled_direct_calls_do_not_recompile_when_the_cache_changes() -> None
     assert counter.frame_count == 1
 
 
+def test_compiled_number_steps_read_the_cache_and_never_write_it() -> None:
+    """A Python-number step inside a compiled function: a cached recipe is read (and its
+    value folded in), a missing one is checked and used but not stored while tracing."""
+    torch._dynamo.reset()
+    counter = torch._dynamo.testing.CompileCounter()
+    cache = _cache("warmup_cosine")
+    cache.clear()
+    schedules.noam(5, 512, 4000)  # cached before tracing: a hit
+
+    def scaled(x: torch.Tensor) -> torch.Tensor:
+        return x * schedules.noam(5, 512, 4000) + schedules.warmup_cosine(7, 1e-3, 3, 10)
+
+    compiled = torch.compile(scaled, fullgraph=True, backend=counter)
+    x = torch.ones(3)
+    traced = compiled(x)
+    assert not cache  # checked while tracing, not stored
+    torch.testing.assert_close(traced, scaled(x))
+    assert counter.frame_count == 1
+    schedules.cosine(3, 5.0, 10)  # another family's cache changes
+    torch.testing.assert_close(compiled(x), scaled(x))
+    assert counter.frame_count == 1
+    with pytest.raises(Exception, match="steps must be > warmup"):
+        torch.compile(lambda x: x * schedules.warmup_cosine(7, 1e-3, 30, 10), fullgraph=True)(x)
+
+
 def test_nan_and_numpy_steps_in_direct_calls() -> None:
     import numpy as np
 

@@ -4,10 +4,12 @@ Side by side in one interleaved run, single-threaded Python on the process's CPU
 
 * a **bound** schedule (``schedules.bind``: checked once) vs the same formula written inline
   with ``math`` (goal: at most 2x) for ``noam``, ``cosine``, ``warmup_cosine``;
-* a **direct keyword call** (``functools.partial(schedules.cosine, peak=..., steps=...)``,
-  checked at every call through the cache of recipes) vs ``LambdaLR.step()`` whose lambda
-  computes the same formula inline (as ``transformers``' schedule lambdas do; goal: at most
-  a fifth);
+* a **direct keyword call**, written out (``schedules.cosine(step, peak=PEAK,
+  steps=STEPS)``, checked at every call through the cache of recipes) vs ``LambdaLR.step()``
+  whose lambda computes the same formula inline (as ``transformers``' schedule lambdas do;
+  goal: at most a fifth); a ``functools.partial`` of the leaf called directly is shown too
+  (it merges its keywords into a new dict at each call; the shell, the config builder and
+  ``as_lr_scheduler`` bind such partials, so they run at the bound speed there);
 * ``piecewise_constant`` with 100 boundaries, bound, vs an inline ``bisect`` over the same
   lists (goal: at most 2x), and ``multistep`` with 100 milestones likewise;
 * optax's schedule at a Python int (when installed), jitted and eager, ``float()`` of the
@@ -63,18 +65,47 @@ def _warmup_cosine_factor(step: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-FORMULAS: dict[str, tuple[Callable[..., Any], dict[str, Any], Callable[[int], float], float]] = {
-    "noam": (schedules.noam, {"d_model": D_MODEL, "warmup": NOAM_WARMUP}, _noam_factor, 1.0),
-    "cosine": (schedules.cosine, {"peak": PEAK, "steps": STEPS}, _cosine_factor, PEAK),
+def _noam_direct(step: int) -> float:
+    return schedules.noam(step, d_model=D_MODEL, warmup=NOAM_WARMUP)
+
+
+def _cosine_direct(step: int) -> float:
+    return schedules.cosine(step, peak=PEAK, steps=STEPS)
+
+
+def _warmup_cosine_direct(step: int) -> float:
+    return schedules.warmup_cosine(step, peak=PEAK, warmup=WARMUP, steps=STEPS)
+
+
+Formula = tuple[
+    Callable[..., Any], dict[str, Any], Callable[[int], float], Callable[[int], float], float
+]
+
+FORMULAS: dict[str, Formula] = {
+    "noam": (
+        schedules.noam,
+        {"d_model": D_MODEL, "warmup": NOAM_WARMUP},
+        _noam_direct,
+        _noam_factor,
+        1.0,
+    ),
+    "cosine": (
+        schedules.cosine,
+        {"peak": PEAK, "steps": STEPS},
+        _cosine_direct,
+        _cosine_factor,
+        PEAK,
+    ),
     "warmup_cosine": (
         schedules.warmup_cosine,
         {"peak": PEAK, "warmup": WARMUP, "steps": STEPS},
+        _warmup_cosine_direct,
         _warmup_cosine_factor,
         PEAK,
     ),
 }
-"""name -> (our leaf, its hyperparameters, the inline lambda LambdaLR multiplies its base lr
-by, that base lr)."""
+"""name -> (our leaf, its hyperparameters, the leaf called with them written out as keywords,
+the inline lambda LambdaLR multiplies its base lr by, that base lr)."""
 
 
 def _inline_piecewise(step: int) -> float:
@@ -143,16 +174,18 @@ def formula_rows(config: BenchConfig) -> tuple[list[Row], list[str], dict[str, A
     notes: list[str] = []
     bound_of: dict[str, Any] = {}
     count = config.pick(4000, 400)
-    for name, (leaf, kwargs, factor, base) in FORMULAS.items():
+    for name, (leaf, kwargs, direct, factor, base) in FORMULAS.items():
         bound = schedules.bind(leaf, **kwargs)
-        direct = functools.partial(leaf, **kwargs)
+        partial = functools.partial(leaf, **kwargs)
         bound_of[name] = bound
         check_agreement(bound, lambda s, f=factor, b=base: f(s) * b)  # type: ignore[misc]
         check_agreement(direct, bound)
+        check_agreement(partial, bound)
         samples = interleaved(
             {
                 "bound": timed(_calls(bound, count), CPU),
                 "direct": timed(_calls(direct, count), CPU),
+                "partial": timed(_calls(partial, count), CPU),
                 "LambdaLR": _lambda_lr_steps(factor, base, count),
                 "inline": timed(_calls(factor, count), CPU),
             },
@@ -177,6 +210,12 @@ def formula_rows(config: BenchConfig) -> tuple[list[Row], list[str], dict[str, A
                 ratio_range(vs_lambda),
                 f"ratio ≤ {GOAL_VS_LAMBDALR}",
                 vs_lambda.median <= GOAL_VS_LAMBDALR,
+            ),
+            Row(
+                f"{name}(int): functools.partial of the leaf, called, vs LambdaLR.step()",
+                seconds_range(per_call["partial"]),
+                seconds_range(per_call["LambdaLR"]),
+                ratio_range(paired(samples["partial"], samples["LambdaLR"])),
             ),
             Row(
                 f"{name}(int): bound call vs LambdaLR.step()",

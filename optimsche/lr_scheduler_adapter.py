@@ -142,6 +142,17 @@ class ScheduleLR(LRScheduler):
     def _get_closed_form_lr(self) -> list[float | Tensor]:
         return self.get_lr()
 
+    def step(self, epoch: int | None = None) -> None:
+        """torch's ``step()``; a refused one (a schedule value that is not a finite number
+        ``>= 0``) changes nothing: torch counts the call before the lr is computed, so the
+        count is put back."""
+        step_count = self._step_count
+        try:
+            super().step(epoch)
+        except BaseException:
+            self._step_count = step_count
+            raise
+
     def _update_lr(self, epoch: int | None = None) -> None:
         """torch's hook of ``step()``: the lrs of the next ``last_epoch`` (``epoch`` when
         given), computed and checked *before* the counter moves, then written through the

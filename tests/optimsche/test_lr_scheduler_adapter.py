@@ -221,3 +221,21 @@ def test_schedule_must_be_callable_and_finite() -> None:
         as_lr_scheduler(_optimizer(), lambda s: -0.1)
     with pytest.raises(ValueError, match="gave NoneType None at step 1"):
         as_lr_scheduler(_optimizer(), lambda s: None)
+
+
+def test_a_refused_step_changes_nothing() -> None:
+    def spiky(step: float) -> float:
+        return math.nan if step == 3 else 0.1 * step
+
+    optimizer = _optimizer()
+    scheduler = as_lr_scheduler(optimizer, spiky)
+    optimizer.step()
+    scheduler.step()  # lr for real step 2
+    before = (scheduler.last_epoch, scheduler._step_count, scheduler.get_last_lr())
+    lrs = [g["lr"] for g in optimizer.param_groups]
+    state = scheduler.state_dict()
+    with pytest.raises(ValueError, match="gave nan at step 3"):
+        scheduler.step()
+    assert (scheduler.last_epoch, scheduler._step_count, scheduler.get_last_lr()) == before
+    assert [g["lr"] for g in optimizer.param_groups] == lrs
+    assert scheduler.state_dict() == state

@@ -527,14 +527,21 @@ class OptimScheduler:
         micro = self.prepare(losses, step_num, epoch_num=epoch_num, num_items=num_items)
         aside = self.set_aside(micro)
         if micro.takes_part:
-            with self.restoring(aside):
-                self.backward(micro, timer=timer(time_func, "loss_backward_time", optim_name))
+            timing = (
+                None if time_func is None else timer(time_func, "loss_backward_time", optim_name)
+            )
+            if aside is None:
+                self.backward(micro, timer=timing)
+            else:
+                with self.restoring(aside):
+                    self.backward(micro, timer=timing)
         try:
             flushed = None if aside is None else self.apply_set_aside(aside)
         finally:  # a flushed window refused at its sync still leaves this micro-step run
             self.advance(micro)
         if micro.updates:
-            report = self.update(micro, timer=timer(time_func, "optim_time", optim_name))
+            timing = None if time_func is None else timer(time_func, "optim_time", optim_name)
+            report = self.update(micro, timer=timing)
         else:
             report = self.idle_report(micro)
         if flushed is not None:
@@ -734,8 +741,11 @@ class OptimScheduler:
         before = snapshot_grads(self._inputs)
         window_before = self._window.state()
         try:
-            with timer or contextlib.nullcontext():
+            if timer is None:
                 self._run_backward(scaled, final=micro.ends_window, retain_graph=retain_graph)
+            else:
+                with timer:
+                    self._run_backward(scaled, final=micro.ends_window, retain_graph=retain_graph)
         except BaseException as error:
             self._undo_backward(micro, before, error)
             raise
@@ -797,7 +807,9 @@ class OptimScheduler:
         norm, clip, the one host sync, the lr, ``optimizer.step()`` unless skipped; then zero
         the gradients and, with ``update_scaler``, update the fp16 scaler (a group updates its
         shared scaler once itself)."""
-        with timer or contextlib.nullcontext():
+        if timer is None:
+            return self._apply_update(micro, update_scaler=update_scaler)
+        with timer:
             return self._apply_update(micro, update_scaler=update_scaler)
 
     def idle_report(self, micro: MicroStep) -> StepReport:

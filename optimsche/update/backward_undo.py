@@ -39,8 +39,8 @@ class GradSnapshot:
 
 def snapshot_grads(params: Sequence[nn.Parameter]) -> GradSnapshot:
     """The gradients of ``params`` as they are now: references and version counters."""
-    grads = tuple(p.grad for p in params)
-    versions = tuple(-1 if g is None else g._version for g in grads)
+    grads = tuple([p.grad for p in params])
+    versions = tuple([-1 if g is None else g._version for g in grads])
     return GradSnapshot(params=tuple(params), grads=grads, versions=versions)
 
 

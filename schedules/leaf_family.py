@@ -29,8 +29,10 @@ and einops' recipes (validate once into a recipe, then straight-line code):
 :attr:`Family.call` is the direct keyword call: it validates every call, through a small cache
 of recipes keyed on the hyperparameters and their classes (so that ``True`` never passes for
 a cached ``1``; only Python numbers, strings, None and bools are cached; Tensor
-hyperparameters, lists and anything traced by ``torch.compile`` bypass it and are validated
-afresh). :func:`schedules.bind` validates once and keeps the recipe.
+hyperparameters and lists bypass it and are validated afresh). While ``torch.compile``
+traces, a Tensor step never touches the cache (no guard on its contents) and a recipe
+missing from it is checked but not stored. :func:`schedules.bind` validates once and keeps
+the recipe.
 
 Adding a hyperparameter to a leaf: add it to the public signature, to the key passed to
 ``FAMILY.call`` (its value and its class), to ``_prepare`` (check it, store it in the

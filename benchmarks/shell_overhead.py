@@ -5,7 +5,10 @@ large compute-dominated one) the three loops are first run from the same start a
 parameters compared (the shell must equal the hand-written loop bit for bit), then timed in
 interleaved rounds. Figures: time per micro-step (one ``step()`` call), the round-by-round
 ratio shell / hand-written (goal ≤ 1.03) and the overhead in µs per micro-step; and the ratio
-shell / transformers-style loop (LambdaLR + GradScaler + manual accumulation).
+shell / transformers-style loop (LambdaLR + GradScaler + manual accumulation). Beside them,
+what one of the shell's costs is in torch itself: a backward restricted to the optimizer's
+own parameters (``torch.autograd.backward(loss, inputs=params)``, the shell's isolation) vs
+a plain ``loss.backward()`` over the same forward.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import time
 
 import torch
+from torch.nn import functional
 
 from benchmarks.bench_config import BenchConfig
 from benchmarks.formatting import micros_range, ratio_range, seconds_range
@@ -28,6 +32,7 @@ from benchmarks.training_loops import (
     TrainingLoop,
     check_same_parameters,
     make_batches,
+    make_model,
 )
 
 NAME = "shell_overhead"
@@ -82,6 +87,7 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
             ratio_range(hf_ratio),
         ),
     ]
+    rows.append(isolation_row(size, config))
     if ratio.median > GOAL_RATIO:
         shell = loops["shell"]
         share = python_profile_share(lambda: shell.run(windows), "optimsche/")
@@ -98,6 +104,41 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
         f"|Δparam| = {differences['hf-style']:.2g}." + notes_extra
     )
     return rows, note
+
+
+def isolation_row(size: ModelSize, config: BenchConfig) -> Row:
+    """Forward + backward with ``inputs=`` (every parameter) vs a plain ``backward()``: the
+    cost in torch's engine of the shell's restricting each backward to its own parameters."""
+    model = make_model(size)
+    params = tuple(model.parameters())
+    x, y = make_batches(size, count=1)[0]
+    count = max(1, _windows_per_round(size, 0.02 if config.quick else 0.1) * ACCUM)
+
+    def backwards(restricted: bool) -> None:
+        for _ in range(count):
+            loss = functional.mse_loss(model(x), y) / ACCUM
+            if restricted:
+                torch.autograd.backward(loss, inputs=params)
+            else:
+                loss.backward()  # type: ignore[no-untyped-call]
+        for p in params:
+            p.grad = None
+
+    samples = interleaved(
+        {
+            "inputs": timed(lambda: backwards(True), CPU),
+            "plain": timed(lambda: backwards(False), CPU),
+        },
+        rounds=config.rounds(21),
+    )
+    per_backward = {k: v.scaled(1 / count) for k, v in samples.items()}
+    return Row(
+        f"{size.name}: forward + backward(inputs=params) vs plain backward(), per micro-step "
+        f"(the shell's isolation, in torch)",
+        seconds_range(per_backward["inputs"]),
+        seconds_range(per_backward["plain"]),
+        ratio_range(paired(samples["inputs"], samples["plain"])),
+    )
 
 
 def _timer(loop: TrainingLoop, windows: int) -> Measure:

@@ -21,6 +21,7 @@ from torch import nn
 from optimsche import checkpoint_files
 from optimsche.group import OptimSchedulerGroup
 from optimsche.parallel.distributed import unwrap
+from schedules.validation import require_int
 
 __all__ = ["FORMAT", "load_checkpoint", "save_checkpoint"]
 
@@ -54,6 +55,4 @@ def load_checkpoint(path: Path, model: nn.Module, group: OptimSchedulerGroup) ->
     unwrap(model).load_state_dict(state["model"])
     group.load_state_dict(state["optim_sches"])
     step_num = state["step_num"]
-    if not isinstance(step_num, int):
-        raise ValueError(f"{path}: step_num must be an int, got {step_num!r}")
-    return step_num
+    return require_int(f"{path}: step_num", step_num, 0)

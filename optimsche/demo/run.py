@@ -15,6 +15,7 @@ from optimsche.demo.model import LOSS_NAMES
 from optimsche.demo.summary import describe_run, format_summary
 from optimsche.demo.training import DemoResult, DemoSettings, build_model, train_demo
 from optimsche.testing.local_processes import DEFAULT_COLLECTIVE_TIMEOUT_S, run_local_processes
+from schedules.validation import require_count
 
 __all__ = ["run_demo"]
 
@@ -57,8 +58,11 @@ def run_demo(
     and output folders raise :class:`~optimsche.config_error.ConfigError` (a ``ValueError``)
     before any training.
     """
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ConfigError(f"--steps must be a positive integer, got {steps!r}")
+    if steps is not None:
+        try:
+            require_count("--steps", steps)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     if isinstance(ddp, bool) or not isinstance(ddp, int) or ddp < 0:
         raise ConfigError(
             f"--ddp must be 0 (one process, no DDP) or a number of processes >= 1, got {ddp!r}"

@@ -21,11 +21,11 @@ generalisation to unseen sequences. Every batch is a pure function of ``(seed, r
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import attrs
 import torch
 from torch import Tensor
+
+from optimsche.demo.int_field import int_at_least
 
 __all__ = ["BOS", "EOS", "PAD", "Batch", "ReversalTask"]
 
@@ -48,16 +48,6 @@ class Batch:
     num_items: int
 
 
-def _positive(name: str) -> Callable[[object, object, int], None]:
-    """An attrs validator: the int field ``name`` must be >= 1."""
-
-    def check(_instance: object, _attribute: object, value: int) -> None:
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-
-    return check
-
-
 @attrs.frozen
 class ReversalTask:
     """Generator of seeded reversal batches.
@@ -66,9 +56,9 @@ class ReversalTask:
     uniformly from ``[min_len, max_len]``, symbols uniformly and independently.
     """
 
-    num_symbols: int = attrs.field(default=13, validator=_positive("num_symbols"))
-    min_len: int = attrs.field(default=4, validator=_positive("min_len"))
-    max_len: int = attrs.field(default=12, validator=_positive("max_len"))
+    num_symbols: int = attrs.field(default=13, validator=int_at_least(1))
+    min_len: int = attrs.field(default=4, validator=int_at_least(1))
+    max_len: int = attrs.field(default=12, validator=int_at_least(1))
     seed: int = 0
 
     def __attrs_post_init__(self) -> None:

@@ -25,7 +25,7 @@ import ctypes
 import hashlib
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
@@ -39,6 +39,7 @@ from optimsche.demo.checkpoint import load_checkpoint, save_checkpoint
 from optimsche.demo.config import DemoConfig, check_fits_model
 from optimsche.demo.evaluation import Evaluation, evaluate
 from optimsche.demo.history import History
+from optimsche.demo.int_field import int_at_least
 from optimsche.demo.model import LOSS_NAMES, ModelSize, ReversalTransformer
 from optimsche.demo.plural import plural
 from optimsche.demo.progress import ProgressBar
@@ -66,27 +67,17 @@ FINAL_CHECKPOINT = "checkpoint-final.pt"
 """File name of the checkpoint written at the end of the run."""
 
 
-def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
-    """An attrs validator: an int field must be >= ``minimum``."""
-
-    def check(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{attribute.name} must be an int >= {minimum}, got {value!r}")
-
-    return check
-
-
 @attrs.frozen
 class DemoSettings:
     """The sizes of a demo run: micro-steps, sequences per micro-batch, held-out sequences,
     seed, micro-steps compared by the resume check, torch threads, task and model."""
 
-    steps: int = attrs.field(default=1000, validator=_at_least(1))
-    batch_size: int = attrs.field(default=32, validator=_at_least(1))
-    held_out: int = attrs.field(default=500, validator=_at_least(1))
+    steps: int = attrs.field(default=1000, validator=int_at_least(1))
+    batch_size: int = attrs.field(default=32, validator=int_at_least(1))
+    held_out: int = attrs.field(default=500, validator=int_at_least(1))
     seed: int = 0
-    resume_check_steps: int = attrs.field(default=16, validator=_at_least(1))
-    threads: int = attrs.field(default=1, validator=_at_least(1))
+    resume_check_steps: int = attrs.field(default=16, validator=int_at_least(1))
+    threads: int = attrs.field(default=1, validator=int_at_least(1))
     task: ReversalTask = attrs.field(factory=ReversalTask)
     size: ModelSize = attrs.field(factory=ModelSize)
 

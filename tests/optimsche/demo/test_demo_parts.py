@@ -95,6 +95,22 @@ def test_task_rejects_bad_sizes() -> None:
         ReversalTask().train_batch(0, 1)
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ReversalTask(num_symbols=True), "num_symbols must be an int >= 1, got True"),
+        (lambda: ReversalTask(max_len=2.5), "max_len must be an int >= 1, got 2.5"),
+        (lambda: DemoSettings(steps=0), "steps must be an int >= 1, got 0"),
+        (lambda: DemoSettings(threads=False), "threads must be an int >= 1, got False"),
+    ],
+)
+def test_demo_integer_settings_are_checked_by_the_shared_validator(
+    make: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()  # type: ignore[operator]
+
+
 def test_chance_levels() -> None:
     task = ReversalTask(num_symbols=4, min_len=1, max_len=2)
     assert task.token_chance == 0.25

@@ -35,6 +35,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return plus(r.value, torch.zeros_like(step, dtype=dtype))
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("value",),
+    horizon=lambda h: 0.0,
+    extent=lambda h: 100.0,
+)
+
+
+@FAMILY.leaf
 def constant(step: S, value: Value) -> S:
     """``value`` at every step.
 
@@ -43,14 +54,3 @@ def constant(step: S, value: Value) -> S:
     (broadcast with ``value`` when it is a Tensor).
     """
     return FAMILY.call(step, (value, value.__class__))
-
-
-FAMILY = Family(
-    constant,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("value",),
-    horizon=lambda h: 0.0,
-    extent=lambda h: 100.0,
-)

@@ -11,6 +11,7 @@ Loshchilov & Hutter 2017, SGDR.
 from __future__ import annotations
 
 import math
+from math import cos
 from typing import NamedTuple
 
 from torch import Tensor
@@ -51,11 +52,13 @@ def _scalar(step: float, r: _Recipe) -> float:
     if step <= 0:
         return peak
     if k_decay == 1.0:
-        factor = 0.5 * (1.0 + math.cos(step * angle))
+        factor = 0.5 * (1.0 + cos(step * angle))
     else:
         factor = 0.5 * (1.0 + math.cos(math.pi * (step / steps) ** k_decay))
     if exponent != 1.0:
         factor **= exponent
+    if final == 0.0:  # interpolate(0, peak, factor) exactly, for factor in [0, 1]
+        return peak * factor
     return scalar_math.interpolate(final, peak, factor)
 
 
@@ -70,6 +73,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("steps",),
+    horizon=lambda h: float(h["steps"]),
+)
+
+
+@FAMILY.leaf
 def cosine(
     step: S,
     peak: Value,
@@ -101,14 +115,3 @@ def cosine(
             k_decay.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    cosine,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("peak", "final"),
-    lengths=("steps",),
-    horizon=lambda h: float(h["steps"]),
-)

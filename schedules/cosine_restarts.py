@@ -158,6 +158,23 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return _formula(TENSOR, step, r)
 
 
+def _extent(h: Any) -> float:
+    period, mult, warmup = h["period"], h["mult"], h["warmup"]
+    return float(3 * warmup + (period - warmup) * (1 + mult + mult * mult))  # three cycles
+
+
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("period", "warmup"),
+    horizon=None,
+    extent=_extent,
+)
+
+
+@FAMILY.leaf
 def cosine_restarts(
     step: S,
     peak: Value,
@@ -213,20 +230,3 @@ def cosine_restarts(
             warmup.__class__,
         ),
     )
-
-
-def _extent(h: Any) -> float:
-    period, mult, warmup = h["period"], h["mult"], h["warmup"]
-    return float(3 * warmup + (period - warmup) * (1 + mult + mult * mult))  # three cycles
-
-
-FAMILY = Family(
-    cosine_restarts,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("peak", "final"),
-    lengths=("period", "warmup"),
-    horizon=None,
-    extent=_extent,
-)

@@ -109,6 +109,23 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return _formula(TENSOR, step, r)
 
 
+def _extent(h: Any) -> float:
+    up = h["up"]
+    return 3.0 * float(up + (up if h["down"] is None else h["down"]))  # three cycles
+
+
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("base", "peak"),
+    lengths=("up", "down"),
+    horizon=None,
+    extent=_extent,
+)
+
+
+@FAMILY.leaf
 def cyclic(
     step: S,
     base: Value,
@@ -171,20 +188,3 @@ def cyclic(
             scale_mode.__class__,
         ),
     )
-
-
-def _extent(h: Any) -> float:
-    up = h["up"]
-    return 3.0 * float(up + (up if h["down"] is None else h["down"]))  # three cycles
-
-
-FAMILY = Family(
-    cyclic,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("base", "peak"),
-    lengths=("up", "down"),
-    horizon=None,
-    extent=_extent,
-)

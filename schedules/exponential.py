@@ -91,6 +91,42 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return torch.maximum(value, bound) if rate < 1.0 else torch.minimum(value, bound)
 
 
+def _horizon(h: Hyperparameters) -> float | None:
+    """Where the value reaches ``end`` (rounded up to an integer step, plus one: the crossing
+    is computed in floating point); 0 when ``rate == 1``; ``None`` without ``end``."""
+    start, rate, steps, begin, end = h["start"], h["rate"], h["steps"], h["begin"], h["end"]
+    if rate == 1.0:
+        return 0.0
+    if end is None or isinstance(start, Tensor) or isinstance(end, Tensor):
+        return None
+    crossing = steps * math.log(end / start) / math.log(rate)
+    if h["staircase"]:
+        return float(begin + steps * (math.ceil(crossing / steps) + 1))
+    return float(begin + math.ceil(crossing) + 1)
+
+
+def _extent(h: Hyperparameters) -> float:
+    horizon = _horizon(h)
+    if horizon is not None and horizon > 0:
+        return horizon
+    rate, steps = h["rate"], h["steps"]
+    if rate == 1.0:
+        return 10.0 * float(steps)
+    return float(h["begin"] + min(100 * steps, steps * abs(math.log(100) / math.log(rate))))
+
+
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start", "end"),
+    lengths=("steps", "begin"),
+    horizon=_horizon,
+    extent=_extent,
+)
+
+
+@FAMILY.leaf
 def exponential(
     step: S,
     start: Value,
@@ -134,39 +170,3 @@ def exponential(
             end.__class__,
         ),
     )
-
-
-def _horizon(h: Hyperparameters) -> float | None:
-    """Where the value reaches ``end`` (rounded up to an integer step, plus one: the crossing
-    is computed in floating point); 0 when ``rate == 1``; ``None`` without ``end``."""
-    start, rate, steps, begin, end = h["start"], h["rate"], h["steps"], h["begin"], h["end"]
-    if rate == 1.0:
-        return 0.0
-    if end is None or isinstance(start, Tensor) or isinstance(end, Tensor):
-        return None
-    crossing = steps * math.log(end / start) / math.log(rate)
-    if h["staircase"]:
-        return float(begin + steps * (math.ceil(crossing / steps) + 1))
-    return float(begin + math.ceil(crossing) + 1)
-
-
-def _extent(h: Hyperparameters) -> float:
-    horizon = _horizon(h)
-    if horizon is not None and horizon > 0:
-        return horizon
-    rate, steps = h["rate"], h["steps"]
-    if rate == 1.0:
-        return 10.0 * float(steps)
-    return float(h["begin"] + min(100 * steps, steps * abs(math.log(100) / math.log(rate))))
-
-
-FAMILY = Family(
-    exponential,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("start", "end"),
-    lengths=("steps", "begin"),
-    horizon=_horizon,
-    extent=_extent,
-)

@@ -54,6 +54,18 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return times(peak, decaying.clamp_max_(rising))
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak",),
+    lengths=("warmup", "timescale"),
+    horizon=None,
+    extent=lambda h: 10.0 * h["warmup"],
+)
+
+
+@FAMILY.leaf
 def inverse_sqrt(step: S, peak: Value, warmup: float, timescale: float | None = None) -> S:
     """``peak · s / warmup`` for ``s < warmup``, then ``peak / √((s + τ - warmup) / τ)`` with
     ``τ = timescale`` (``None``: ``τ = warmup``, which is ``peak · √(warmup / s)``); 0 at
@@ -88,15 +100,3 @@ def inverse_sqrt(step: S, peak: Value, warmup: float, timescale: float | None = 
             timescale.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    inverse_sqrt,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("peak",),
-    lengths=("warmup", "timescale"),
-    horizon=None,
-    extent=lambda h: 10.0 * h["warmup"],
-)

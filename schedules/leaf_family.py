@@ -20,19 +20,23 @@ and einops' recipes (validate once into a recipe, then straight-line code):
    it with value hyperparameters, in place when they are floats). Value hyperparameters may
    be Tensors here (the result broadcasts); Python steps with Tensor values arrive as a 0-d
    ``float64`` Tensor.
-4. The public function ``leaf(step, *hyperparameters)`` (its signature and docstring are the
-   documentation), whose body is ``return FAMILY.call(step, (h1, h2, ..., h1.__class__,
-   h2.__class__, ...))``, and ``FAMILY = Family(leaf, _prepare, _scalar, _tensor,
-   values=..., lengths=..., horizon=..., extent=...)``, which :mod:`schedules.families`
-   collects into ``FAMILIES``.
+4. ``FAMILY = Family(_prepare, _scalar, _tensor, values=..., lengths=..., horizon=...,
+   extent=...)``, which :mod:`schedules.families` collects into ``FAMILIES``, then the
+   public function, decorated by :meth:`Family.leaf`: ``@FAMILY.leaf def leaf(step,
+   *hyperparameters)`` (its signature and docstring are the documentation), whose body is
+   ``return FAMILY.call(step, (h1, h2, ..., h1.__class__, h2.__class__, ...))``. The
+   decorator returns the leaf's front (:mod:`schedules.leaf_front`), which the module and
+   :mod:`schedules` export.
 
 :attr:`Family.call` is the direct keyword call: it validates every call, through a small cache
 of recipes keyed on the hyperparameters and their classes (so that ``True`` never passes for
 a cached ``1``; only Python numbers, strings, None and bools are cached; Tensor
-hyperparameters and lists bypass it and are validated afresh). While ``torch.compile``
-traces, a Tensor step never touches the cache (no guard on its contents) and a recipe
-missing from it is checked but not stored. :func:`schedules.bind` validates once and keeps
-the recipe.
+hyperparameters and lists bypass it and are validated afresh). In front of it, the leaf's
+front runs the formula at once when a Python-number step comes with the very hyperparameter
+objects of the last cached call (``is``: the same objects of an immutable class, so the same
+recipe). While ``torch.compile`` traces, a Tensor step never touches the cache or the memo
+(no guard on their contents) and a recipe missing from the cache is checked but not stored.
+:func:`schedules.bind` validates once and keeps the recipe.
 
 Adding a hyperparameter to a leaf: add it to the public signature, to the key passed to
 ``FAMILY.call`` (its value and its class), to ``_prepare`` (check it, store it in the
@@ -48,13 +52,14 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 import torch
 from torch import Tensor
 
 from schedules.close_matches import did_you_mean
+from schedules.leaf_front import Memo, empty_memo, make_front
 from schedules.scalar_or_tensor import S
 from schedules.step_input import number_step
 
@@ -71,6 +76,8 @@ _CACHEABLE = frozenset({int, float, str, bool, type(None)})
 
 
 _PLAIN = frozenset({int, float})
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _holds_tensor(value: object) -> bool:
@@ -113,7 +120,6 @@ class Family:
     argument tuple (unknown or missing names are a ``ValueError`` with close matches).
     """
 
-    function: Callable[..., Any]
     prepare: Callable[..., Any] = attrs.field(repr=False)
     scalar: Callable[[Any, Any], float] = attrs.field(repr=False)
     tensor: Callable[[Tensor, Any], Tensor] = attrs.field(repr=False)
@@ -123,16 +129,24 @@ class Family:
         default=None, repr=False
     )
     extent: Callable[[Hyperparameters], float] | None = attrs.field(default=None, repr=False)
+    function: Callable[..., Any] = attrs.field(init=False)
+    """The public leaf: the front (:mod:`schedules.leaf_front`) of the function decorated by
+    :meth:`leaf`, which ``function.__wrapped__`` is."""
     name: str = attrs.field(init=False)
     parameters: tuple[str, ...] = attrs.field(init=False)
     defaults: Mapping[str, Any] = attrs.field(init=False, repr=False)
     _cache: dict[Any, Any] = attrs.field(init=False, factory=dict, repr=False)
+    _memo: Memo = attrs.field(init=False, repr=False)
     call: DirectCall = attrs.field(init=False, repr=False)
     """``call(step, key)``: the direct call of the leaf, ``key = (*hyperparameters, *their
     classes)`` in signature order."""
 
-    def __attrs_post_init__(self) -> None:
-        signature = inspect.signature(self.function)
+    def leaf(self, function: F) -> F:
+        """Decorator: ``function`` (``function(step, *hyperparameters)``, whose body is
+        ``return FAMILY.call(step, key)``) becomes this family's leaf; returns its front
+        (:mod:`schedules.leaf_front`), the public function. Called once, in the leaf's module,
+        right after the family is made."""
+        signature = inspect.signature(function)
         names = list(signature.parameters)[1:]  # after the step
         defaults = {
             n: p.default
@@ -141,11 +155,19 @@ class Family:
         }
         unknown = [n for n in (*self.values, *self.lengths) if n not in names]
         if unknown:
-            raise ValueError(f"{self.function.__name__} has no hyperparameters {unknown}")
-        object.__setattr__(self, "name", self.function.__name__)
-        object.__setattr__(self, "parameters", tuple(names))
-        object.__setattr__(self, "defaults", defaults)
+            raise ValueError(f"{function.__name__} has no hyperparameters {unknown}")
+        memo = empty_memo(len(names))
+        front = make_front(function, memo, self.scalar)
+        for field, value in (
+            ("function", front),
+            ("name", function.__name__),
+            ("parameters", tuple(names)),
+            ("defaults", defaults),
+            ("_memo", memo),
+        ):
+            object.__setattr__(self, field, value)
         object.__setattr__(self, "call", self._make_call())
+        return cast(F, front)
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -208,6 +230,7 @@ class Family:
         """The direct call, as a closure over the cache and the formulas (no attribute
         lookups, no bound method per call: it runs at every direct call)."""
         cache, scalar, evaluate, uncached = self._cache, self.scalar, self.evaluate, self._uncached
+        memo = self._memo
         arity = len(self.parameters)
         is_dynamo_compiling = torch.compiler.is_dynamo_compiling
 
@@ -217,11 +240,14 @@ class Family:
                 # A Python number: its value is a constant even under dynamo, which reads
                 # the cache as it reads any global (and guards on what it read).
                 try:
-                    return scalar(step, cache[key])
+                    recipe = cache[key]
                 except KeyError:
                     return uncached(step, key, True)
                 except TypeError:  # unhashable (a list of boundaries): checked afresh
                     return uncached(step, key, False)
+                if not is_dynamo_compiling():  # the front's memo (schedules.leaf_front)
+                    memo[0] = (*key[:arity], recipe)
+                return scalar(step, recipe)
             if is_dynamo_compiling():  # a traced step: no guard on the cache's contents
                 args = key[:arity]
                 return evaluate(step, self.prepare(*args), _holds_tensor(args))
@@ -251,6 +277,7 @@ class Family:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()
             self._cache[key] = recipe
+            self._memo[0] = (*args, recipe)
         return self.evaluate(step, recipe, tensor_values)
 
     def evaluate(self, step: Any, recipe: Any, tensor_values: bool) -> Any:

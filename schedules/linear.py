@@ -51,6 +51,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return interpolate(start, end, t.div_(steps))
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start", "end"),
+    lengths=("steps", "begin"),
+    horizon=lambda h: h["begin"] + h["steps"],
+)
+
+
+@FAMILY.leaf
 def linear(step: S, start: Value, end: Value, steps: float, begin: float = 0) -> S:
     """``start + (end - start) · t / steps`` with ``t = clip(step - begin, 0, steps)``.
 
@@ -69,14 +80,3 @@ def linear(step: S, start: Value, end: Value, steps: float, begin: float = 0) ->
             begin.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    linear,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("start", "end"),
-    lengths=("steps", "begin"),
-    horizon=lambda h: h["begin"] + h["steps"],
-)

@@ -47,6 +47,18 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return value if r.start.__class__ is float else times(r.start, value)
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start",),
+    lengths=("milestones",),
+    horizon=lambda h: float(h["milestones"][-1]) if h["milestones"] else 0.0,
+    extent=lambda h: 1.25 * h["milestones"][-1] if h["milestones"] else 100.0,
+)
+
+
+@FAMILY.leaf
 def multistep(step: S, start: Value, milestones: Sequence[float], gamma: float) -> S:
     """``start · gamma ** n`` where ``n = #{m in milestones : m <= step}``.
 
@@ -59,15 +71,3 @@ def multistep(step: S, start: Value, milestones: Sequence[float], gamma: float) 
     return FAMILY.call(
         step, (start, milestones, gamma, start.__class__, milestones.__class__, gamma.__class__)
     )
-
-
-FAMILY = Family(
-    multistep,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("start",),
-    lengths=("milestones",),
-    horizon=lambda h: float(h["milestones"][-1]) if h["milestones"] else 0.0,
-    extent=lambda h: 1.25 * h["milestones"][-1] if h["milestones"] else 100.0,
-)

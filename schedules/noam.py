@@ -53,6 +53,18 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return times(factor, decaying.clamp_max_(rising))
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("scale",),
+    lengths=("warmup",),
+    horizon=None,
+    extent=lambda h: 10.0 * h["warmup"],
+)
+
+
+@FAMILY.leaf
 def noam(step: S, d_model: float, warmup: float, scale: Value = 1.0) -> S:
     """``scale · d_model^-½ · min(s^-½, s · warmup^-1.5)``, and 0 at ``s = 0``.
 
@@ -71,15 +83,3 @@ def noam(step: S, d_model: float, warmup: float, scale: Value = 1.0) -> S:
     return FAMILY.call(
         step, (d_model, warmup, scale, d_model.__class__, warmup.__class__, scale.__class__)
     )
-
-
-FAMILY = Family(
-    noam,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("scale",),
-    lengths=("warmup",),
-    horizon=None,
-    extent=lambda h: 10.0 * h["warmup"],
-)

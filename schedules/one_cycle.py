@@ -101,6 +101,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return _formula(TENSOR, step, r)
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak",),
+    lengths=("steps",),
+    horizon=lambda h: float(h["steps"] - 1),
+)
+
+
+@FAMILY.leaf
 def one_cycle(
     step: S,
     peak: Value,
@@ -155,14 +166,3 @@ def one_cycle(
             three_phase.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    one_cycle,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("peak",),
-    lengths=("steps",),
-    horizon=lambda h: float(h["steps"] - 1),
-)

@@ -55,6 +55,18 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return lookup(r.values, step, r.boundaries)
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("values",),
+    lengths=("boundaries",),
+    horizon=lambda h: float(h["boundaries"][-1]) if h["boundaries"] else 0.0,
+    extent=lambda h: 1.25 * h["boundaries"][-1] if h["boundaries"] else 100.0,
+)
+
+
+@FAMILY.leaf
 def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> S:
     """``values[k]`` where ``k = #{b in boundaries : b <= s}``.
 
@@ -72,15 +84,3 @@ def piecewise_constant(step: S, boundaries: Sequence[float], values: Sequence[Va
     as step 0.
     """
     return FAMILY.call(step, (boundaries, values, boundaries.__class__, values.__class__))
-
-
-FAMILY = Family(
-    piecewise_constant,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("values",),
-    lengths=("boundaries",),
-    horizon=lambda h: float(h["boundaries"][-1]) if h["boundaries"] else 0.0,
-    extent=lambda h: 1.25 * h["boundaries"][-1] if h["boundaries"] else 100.0,
-)

@@ -98,6 +98,18 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return torch.lerp(low, high, fraction)
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("points",),
+    lengths=("points",),
+    horizon=lambda h: float(h["points"][-1][0]),
+    extent=lambda h: 1.25 * h["points"][-1][0] if h["points"][-1][0] > 0 else 100.0,
+)
+
+
+@FAMILY.leaf
 def piecewise_linear(
     step: S, points: Sequence[Sequence[Value]], interpolation: str = "linear"
 ) -> S:
@@ -128,15 +140,3 @@ def piecewise_linear(
             interpolation.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    piecewise_linear,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("points",),
-    lengths=("points",),
-    horizon=lambda h: float(h["points"][-1][0]),
-    extent=lambda h: 1.25 * h["points"][-1][0] if h["points"][-1][0] > 0 else 100.0,
-)

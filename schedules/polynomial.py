@@ -75,6 +75,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return interpolate(end, start, remaining)
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start", "end"),
+    lengths=("steps", "begin"),
+    horizon=lambda h: h["begin"] + h["steps"],
+)
+
+
+@FAMILY.leaf
 def polynomial(
     step: S,
     start: Value,
@@ -109,14 +120,3 @@ def polynomial(
             k_decay.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    polynomial,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("start", "end"),
-    lengths=("steps", "begin"),
-    horizon=lambda h: h["begin"] + h["steps"],
-)

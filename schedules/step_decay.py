@@ -49,6 +49,18 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return times(start, torch.pow(gamma, decays))
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("start",),
+    lengths=("every",),
+    horizon=None,
+    extent=lambda h: 4.0 * h["every"],
+)
+
+
+@FAMILY.leaf
 def step_decay(step: S, start: Value, every: float, gamma: float) -> S:
     """``start · gamma ** floor(step / every)``.
 
@@ -59,15 +71,3 @@ def step_decay(step: S, start: Value, every: float, gamma: float) -> S:
     return FAMILY.call(
         step, (start, every, gamma, start.__class__, every.__class__, gamma.__class__)
     )
-
-
-FAMILY = Family(
-    step_decay,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("start",),
-    lengths=("every",),
-    horizon=None,
-    extent=lambda h: 4.0 * h["every"],
-)

@@ -71,6 +71,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return select(done, final, interpolate(final, peak, factor))
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("steps",),
+    horizon=lambda h: float(h["steps"]),
+)
+
+
+@FAMILY.leaf
 def tanh_decay(
     step: S,
     peak: Value,
@@ -103,14 +114,3 @@ def tanh_decay(
             upper.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    tanh_decay,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("peak", "final"),
-    lengths=("steps",),
-    horizon=lambda h: float(h["steps"]),
-)

@@ -60,6 +60,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return _formula(TENSOR, step, r)
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak",),
+    lengths=("warmup", "hold", "decay"),
+    horizon=lambda h: float(h["warmup"] + h["hold"] + h["decay"]),
+)
+
+
+@FAMILY.leaf
 def tri_stage(
     step: S,
     peak: Value,
@@ -100,14 +111,3 @@ def tri_stage(
             final_scale.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    tri_stage,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("peak",),
-    lengths=("warmup", "hold", "decay"),
-    horizon=lambda h: float(h["warmup"] + h["hold"] + h["decay"]),
-)

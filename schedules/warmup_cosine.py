@@ -12,6 +12,7 @@ cycling after it; this schedule holds its value there), and transformers
 from __future__ import annotations
 
 import math
+from math import cos
 from typing import NamedTuple
 
 from torch import Tensor
@@ -72,9 +73,11 @@ def _scalar(step: float, r: _Recipe) -> float:
         if cycles == 0.5:
             return final
         step = steps  # holds the value at the end of the decay
-    factor = 0.5 * (1.0 + math.cos((step - warmup) * angle))
+    factor = 0.5 * (1.0 + cos((step - warmup) * angle))
     if exponent != 1.0:
         factor **= exponent
+    if final == 0.0:  # interpolate(0, peak, factor) exactly, for factor in [0, 1]
+        return peak * factor
     return scalar_math.interpolate(final, peak, factor)
 
 
@@ -122,6 +125,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return select(t < warmup, ramp, decayed)
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "start", "final"),
+    lengths=("warmup", "steps"),
+    horizon=lambda h: float(h["steps"]),
+)
+
+
+@FAMILY.leaf
 def warmup_cosine(
     step: S,
     peak: Value,
@@ -166,14 +180,3 @@ def warmup_cosine(
             cycles.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    warmup_cosine,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("peak", "start", "final"),
-    lengths=("warmup", "steps"),
-    horizon=lambda h: float(h["steps"]),
-)

@@ -75,6 +75,17 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return _formula(TENSOR, step, r)
 
 
+FAMILY = Family(
+    _prepare,
+    _scalar,
+    _tensor,
+    values=("peak", "final"),
+    lengths=("warmup", "stable", "decay"),
+    horizon=lambda h: float(h["warmup"] + h["stable"] + h["decay"]),
+)
+
+
+@FAMILY.leaf
 def warmup_stable_decay(
     step: S,
     peak: Value,
@@ -121,14 +132,3 @@ def warmup_stable_decay(
             shape.__class__,
         ),
     )
-
-
-FAMILY = Family(
-    warmup_stable_decay,
-    _prepare,
-    _scalar,
-    _tensor,
-    values=("peak", "final"),
-    lengths=("warmup", "stable", "decay"),
-    horizon=lambda h: float(h["warmup"] + h["stable"] + h["decay"]),
-)

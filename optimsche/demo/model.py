@@ -18,6 +18,8 @@ only, the decoder from ``decoder_loss`` only, reading ``memory`` as a given inpu
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import torch
 from torch import Tensor, nn
@@ -42,6 +44,28 @@ class ModelSize:
     decoder_layers: int = 2
 
 
+def _embeddings(vocab_size: int, width: int, size: ModelSize) -> tuple[nn.Embedding, nn.Embedding]:
+    """The token embedding (PAD's row is zero and gets no gradient) and the learned position
+    embedding of one half, in that order (the order their weights are drawn in)."""
+    return (
+        nn.Embedding(vocab_size, size.d_model, padding_idx=PAD),
+        nn.Embedding(width, size.d_model),
+    )
+
+
+def _layer_options(size: ModelSize) -> dict[str, Any]:
+    """The options of every Transformer layer: ``size``'s widths, no dropout, batch first,
+    pre-norm."""
+    return {
+        "d_model": size.d_model,
+        "nhead": size.nhead,
+        "dim_feedforward": size.dim_feedforward,
+        "dropout": 0.0,
+        "batch_first": True,
+        "norm_first": True,
+    }
+
+
 class ReversalEncoder(nn.Module):
     """Token + learned position embeddings, pre-norm Transformer encoder, auxiliary head.
 
@@ -51,16 +75,8 @@ class ReversalEncoder(nn.Module):
 
     def __init__(self, vocab_size: int, width: int, size: ModelSize) -> None:
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, size.d_model, padding_idx=PAD)
-        self.position = nn.Embedding(width, size.d_model)
-        layer = nn.TransformerEncoderLayer(
-            size.d_model,
-            size.nhead,
-            size.dim_feedforward,
-            dropout=0.0,
-            batch_first=True,
-            norm_first=True,
-        )
+        self.embed, self.position = _embeddings(vocab_size, width, size)
+        layer = nn.TransformerEncoderLayer(**_layer_options(size))
         self.layers = nn.TransformerEncoder(layer, size.encoder_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(size.d_model)
         self.head = nn.Linear(size.d_model, vocab_size)
@@ -83,16 +99,8 @@ class ReversalDecoder(nn.Module):
 
     def __init__(self, vocab_size: int, width: int, size: ModelSize) -> None:
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, size.d_model, padding_idx=PAD)
-        self.position = nn.Embedding(width, size.d_model)
-        layer = nn.TransformerDecoderLayer(
-            size.d_model,
-            size.nhead,
-            size.dim_feedforward,
-            dropout=0.0,
-            batch_first=True,
-            norm_first=True,
-        )
+        self.embed, self.position = _embeddings(vocab_size, width, size)
+        layer = nn.TransformerDecoderLayer(**_layer_options(size))
         self.layers = nn.TransformerDecoder(layer, size.decoder_layers)
         self.norm = nn.LayerNorm(size.d_model)
         self.head = nn.Linear(size.d_model, vocab_size)

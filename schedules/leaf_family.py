@@ -146,6 +146,8 @@ class Family:
         ``return FAMILY.call(step, key)``) becomes this family's leaf; returns its front
         (:mod:`schedules.leaf_front`), the public function. Called once, in the leaf's module,
         right after the family is made."""
+        if hasattr(self, "function"):
+            raise ValueError(f"the family of {self.name} has its leaf already")
         signature = inspect.signature(function)
         names = list(signature.parameters)[1:]  # after the step
         defaults = {

@@ -57,6 +57,9 @@ def make_front(
     if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters):
         raise ValueError(f"{function.__name__}: a leaf takes positional-or-keyword parameters")
     step, *names = (p.name for p in parameters)
+    reserved = [n for n in (step, *names) if n.startswith("_") and n.endswith("_")]
+    if reserved:
+        raise ValueError(f"{function.__name__}: parameter names {reserved} are the front's own")
     defaults = function.__defaults__ or ()
     first_default = len(parameters) - len(defaults)
     signature = ", ".join(

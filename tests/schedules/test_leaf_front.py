@@ -118,3 +118,12 @@ def test_the_front_shows_in_tracebacks() -> None:
     front = [f for f in frames if f.filename.startswith("<front of schedules.cosine")]
     assert front and front[0].line  # its source is in linecache
     assert linecache.getline(front[0].filename, 1).startswith("def cosine(step, peak, steps")
+
+
+def test_a_family_takes_one_leaf_and_the_front_keeps_its_own_names() -> None:
+    family = FAMILIES["constant"]
+    with pytest.raises(ValueError, match="has its leaf already"):
+        family.leaf(lambda step, value: value)
+    fresh = Family(family.prepare, family.scalar, family.tensor)
+    with pytest.raises(ValueError, match="are the front's own"):
+        fresh.leaf(lambda step, _memo_: _memo_)

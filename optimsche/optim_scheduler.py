@@ -89,11 +89,9 @@ from optimsche.micro_step import MicroStep
 from optimsche.optimizer.checked_value import check_value, describe_schedule
 from optimsche.optimizer.compiled_step import compiled_step, tensor_entry_names
 from optimsche.optimizer.factory import (
-    build_optimizer,
+    make_optimizer,
     normalize_updated_modules,
     optimizer_parameters,
-    resolve_optimizer_class,
-    select_parameters,
 )
 from optimsche.optimizer.group_entry import GroupEntry
 from optimsche.optimizer.group_rule import GroupRule, group_rule
@@ -110,10 +108,10 @@ from optimsche.parallel.distributed import (
     backward_inputs,
     forward_prepared_sync,
     gradient_sync,
-    is_data_parallel,
     is_fsdp1,
     is_fsdp2,
     rank,
+    resolve_distributed,
     world_size,
 )
 from optimsche.sche_conf import check_sche_conf, sche_conf_keys
@@ -230,7 +228,9 @@ class OptimScheduler:
             raise ValueError(f"model must be a torch.nn.Module or None, got {type(model).__name__}")
         self.model = model
         self.updated_modules = normalize_updated_modules(updated_modules)
-        self.optimizer = self._make_optimizer(optim_type, optim_conf, optimizer)
+        self.optimizer = make_optimizer(
+            optim_type, optim_conf, optimizer, model=model, updated_modules=self.updated_modules
+        )
         self._params = tuple(optimizer_parameters(self.optimizer))
         self._inputs = tuple(p for p in self._params if p.requires_grad)
         if not self._inputs:
@@ -238,7 +238,7 @@ class OptimScheduler:
         self._device = self._inputs[0].device
         self._one_device = all(p.device == self._device for p in self._inputs)
 
-        self.distributed = self._resolve_distributed(distributed)
+        self.distributed = resolve_distributed(distributed, model)
         self._sync_model = model if self.distributed else None
         self._world = world_size() if self.distributed else 1
         self._sync_rule: DdpSyncRule | None = None
@@ -327,39 +327,6 @@ class OptimScheduler:
         self._arm_next()
 
     # ----------------------------------------------------------------- construction helpers
-    def _make_optimizer(
-        self, optim_type: str | None, optim_conf: object, optimizer: Optimizer | None
-    ) -> Optimizer:
-        if optimizer is not None:
-            if optim_type is not None or optim_conf is not None:
-                raise ValueError(
-                    "give either optimizer= (an optimizer you built) or optim_type/optim_conf "
-                    "(one the shell builds), not both"
-                )
-            if self.updated_modules is not None:
-                raise ValueError(
-                    "updated_modules chooses the parameters of an optimizer the shell builds; "
-                    "with optimizer= its param_groups decide"
-                )
-            optimizer_parameters(optimizer)  # checks the type
-            return optimizer
-        if optim_type is None:
-            raise ValueError(
-                "give optim_type (a torch.optim class name, with model=) or optimizer="
-            )
-        if isinstance(optim_type, Optimizer):
-            name = type(optim_type).__name__
-            raise ValueError(
-                f"optim_type (the first argument) got an optimizer ({name} instance); did you "
-                f"mean optimizer=? OptimScheduler(optimizer={name}(...), schedule=...) wraps an "
-                f"optimizer you built; optim_type names a class for the shell to build"
-            )
-        optim_class = resolve_optimizer_class(optim_type)
-        if self.model is None:
-            raise ValueError(f"optim_type={optim_type!r} needs model= to take parameters from")
-        params = select_parameters(self.model, self.updated_modules)
-        return build_optimizer(optim_class, optim_conf, params)
-
     def _epoch_requirement(self) -> str | None:
         """Why every ``step()`` must give ``epoch_num`` (for the message), or ``None``."""
         if self.clock == "epoch":
@@ -370,21 +337,6 @@ class OptimScheduler:
                 f"the epoch"
             )
         return None
-
-    def _resolve_distributed(self, distributed: object) -> bool:
-        detected = is_data_parallel(self.model)
-        if distributed is None:
-            return detected
-        if distributed is True:
-            if not detected:
-                raise ValueError(
-                    "distributed=True needs model= to be a DistributedDataParallel, FSDP or "
-                    f"fully_shard model, got {type(self.model).__name__}"
-                )
-            return True
-        if distributed is False:
-            return False
-        raise ValueError(f"distributed must be None (detect), True or False, got {distributed!r}")
 
     # ----------------------------------------------------------------- overridable hooks
     def sche_init(self, *args: Any, **sche_conf: Any) -> None:

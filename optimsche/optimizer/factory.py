@@ -187,3 +187,44 @@ def optimizer_parameters(optimizer: Optimizer) -> list[nn.Parameter]:
             f"{optimizer!r}"
         )
     return unique_parameters(p for group in optimizer.param_groups for p in group["params"])
+
+
+def make_optimizer(
+    optim_type: object,
+    optim_conf: object,
+    optimizer: Optimizer | None,
+    *,
+    model: nn.Module | None,
+    updated_modules: list[str] | None,
+) -> Optimizer:
+    """The shell's optimizer: ``optimizer`` as given (with neither ``optim_type``,
+    ``optim_conf`` nor ``updated_modules``), or ``torch.optim.<optim_type>(params,
+    **optim_conf)`` built over the parameters of ``updated_modules`` of ``model``
+    (:func:`select_parameters`). Each misuse is a ``ValueError`` saying which to give."""
+    if optimizer is not None:
+        if optim_type is not None or optim_conf is not None:
+            raise ValueError(
+                "give either optimizer= (an optimizer you built) or optim_type/optim_conf "
+                "(one the shell builds), not both"
+            )
+        if updated_modules is not None:
+            raise ValueError(
+                "updated_modules chooses the parameters of an optimizer the shell builds; "
+                "with optimizer= its param_groups decide"
+            )
+        optimizer_parameters(optimizer)  # checks the type
+        return optimizer
+    if optim_type is None:
+        raise ValueError("give optim_type (a torch.optim class name, with model=) or optimizer=")
+    if isinstance(optim_type, Optimizer):
+        name = type(optim_type).__name__
+        raise ValueError(
+            f"optim_type (the first argument) got an optimizer ({name} instance); did you "
+            f"mean optimizer=? OptimScheduler(optimizer={name}(...), schedule=...) wraps an "
+            f"optimizer you built; optim_type names a class for the shell to build"
+        )
+    optim_class = resolve_optimizer_class(optim_type)
+    if model is None:
+        raise ValueError(f"optim_type={optim_type!r} needs model= to take parameters from")
+    params = select_parameters(model, updated_modules)
+    return build_optimizer(optim_class, optim_conf, params)

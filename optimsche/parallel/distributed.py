@@ -122,6 +122,25 @@ def is_data_parallel(model: nn.Module | None) -> bool:
     return isinstance(model, DistributedDataParallel) or is_fsdp1(model) or is_fsdp2(model)
 
 
+def resolve_distributed(distributed: object, model: nn.Module | None) -> bool:
+    """Whether a shell over ``model`` is distributed: ``None`` detects a DDP/FSDP model
+    (:func:`is_data_parallel`), ``True`` requires one, ``False`` treats the run as
+    single-process; anything else is a ``ValueError``."""
+    detected = is_data_parallel(model)
+    if distributed is None:
+        return detected
+    if distributed is True:
+        if not detected:
+            raise ValueError(
+                "distributed=True needs model= to be a DistributedDataParallel, FSDP or "
+                f"fully_shard model, got {type(model).__name__}"
+            )
+        return True
+    if distributed is False:
+        return False
+    raise ValueError(f"distributed must be None (detect), True or False, got {distributed!r}")
+
+
 def _fsdp2_sync_states(model: nn.Module) -> list[tuple[FSDPModule, bool]]:
     """Each FSDP2 module under ``model`` with its current gradient-sync flag.
 

@@ -38,11 +38,12 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from optimsche.micro_step import MicroStep
-from optimsche.optim_scheduler import Losses, OptimScheduler
+from optimsche.optim_scheduler import OptimScheduler
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
 from optimsche.speechain_timer import TimeFunc, check_timer, timer
 from optimsche.step_report import StepReport
 from optimsche.update.amp import scale_snapshot
+from optimsche.update.micro_loss import Losses
 from optimsche.update.partial_window import SetAside
 from optimsche.update.skip_warning import WarningLogger, check_logger, warn_if_skipped
 from schedules.reduce_on_plateau import read_metric

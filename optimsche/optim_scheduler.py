@@ -138,6 +138,7 @@ from optimsche.update.backward_undo import GradSnapshot, restore_grads, snapshot
 from optimsche.update.clipping import clip_by_norm_, total_norm
 from optimsche.update.clock import check_epoch_num, epoch_use, resolve_clock
 from optimsche.update.host_read import read_update_values
+from optimsche.update.micro_loss import Losses, pick_loss
 from optimsche.update.partial_window import SetAside, mean_factor
 from optimsche.update.plateau import resolve_plateau
 from optimsche.update.skip_warning import WarningLogger, check_logger, warn_if_skipped
@@ -146,7 +147,6 @@ from schedules.reduce_on_plateau import read_metric, reduce_on_plateau
 from schedules.step_arithmetic import real_step
 from schedules.validation import require_count, require_order, require_positive
 
-Losses = Tensor | Mapping[str, Tensor]
 ScheduledValues = tuple[tuple[float, ...], ...]
 """The checked values of an update: the lr's (none, one, or one per param group), then each
 scheduled hyperparameter's (one, or one per param group)."""
@@ -571,7 +571,7 @@ class OptimScheduler:
         items = None if num_items is None else check_items(num_items)
         loss = None
         if part:
-            loss = self._pick_loss(losses)
+            loss = pick_loss(losses, self._loss_key, self.optim_loss)
             # a micro-step jumping out of the open window starts a window of its own; under
             # DDP a window's items are summed over ranks: checked at the update's sync, where
             # every rank sees the same total and refuses alike
@@ -892,38 +892,6 @@ class OptimScheduler:
         rule = self._sync_rule
         if rule is not None:
             rule.arm(self._step_num + 1)
-
-    def _pick_loss(self, losses: Losses) -> Tensor:
-        if isinstance(losses, Tensor):
-            loss = losses
-        else:
-            try:
-                loss = losses[self._loss_key]
-            except KeyError:
-                present = ", ".join(repr(k) for k in losses) or "(none)"
-                raise ValueError(
-                    f"losses has no {self._loss_key!r} (optim_loss={self.optim_loss!r}); keys "
-                    f"present: {present}"
-                ) from None
-            except TypeError:
-                raise ValueError(
-                    f"losses must be a Tensor or a dict of Tensors, got {type(losses).__name__}"
-                ) from None
-            if not isinstance(loss, Tensor):
-                raise ValueError(
-                    f"losses[{self._loss_key!r}] must be a Tensor, got {type(loss).__name__}"
-                )
-        if not loss.requires_grad:
-            raise ValueError(
-                f"the loss {self._loss_key!r} does not require grad (computed under no_grad, or "
-                f"detached?): there is nothing to backpropagate"
-            )
-        if loss.ndim != 0:
-            raise ValueError(
-                f"the loss {self._loss_key!r} must be a scalar (0-dim), got shape "
-                f"{tuple(loss.shape)}"
-            )
-        return loss
 
     def _run_backward(self, loss: Tensor, *, final: bool, retain_graph: bool) -> None:
         sync_model = self._sync_model

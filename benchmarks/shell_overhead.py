@@ -8,7 +8,9 @@ ratio shell / hand-written (goal ≤ 1.03) and the overhead in µs per micro-ste
 shell / transformers-style loop (LambdaLR + GradScaler + manual accumulation). Beside them,
 what one of the shell's costs is in torch itself: a backward restricted to the optimizer's
 own parameters (``torch.autograd.backward(loss, inputs=params)``, the shell's isolation) vs
-a plain ``loss.backward()`` over the same forward.
+a plain ``loss.backward()`` over the same forward; and the shell's own bookkeeping on a
+micro-step that does not update (``step()`` vs that restricted backward of ``loss /
+accum_grad``, both with their forward).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from benchmarks.training_loops import (
     check_same_parameters,
     make_batches,
     make_model,
+    schedule,
 )
+from optimsche import OptimScheduler
 
 NAME = "shell_overhead"
 GOAL_RATIO = 1.03
@@ -141,6 +145,48 @@ def isolation_row(size: ModelSize, config: BenchConfig) -> Row:
     )
 
 
+def bookkeeping_row(size: ModelSize, config: BenchConfig) -> Row:
+    """``step(loss)`` on micro-steps that do not update vs ``backward(loss / accum_grad,
+    inputs=params)``, forward included in both: what the shell adds in Python to a micro-step
+    (its checks, the MicroStep record, the gradient snapshot, the window's detached loss, the
+    report). Each round runs a fresh shell whose window is longer than the round."""
+    model = make_model(size)
+    params = tuple(model.parameters())
+    x, y = make_batches(size, count=1)[0]
+    count = max(1, _windows_per_round(size, 0.02 if config.quick else 0.1) * ACCUM)
+
+    def shell_steps() -> float:
+        shell = OptimScheduler(
+            optimizer=torch.optim.AdamW(params, lr=1e-3), schedule=schedule(), accum_grad=count + 1
+        )
+        start = CPU()
+        for _ in range(count):
+            shell.step(functional.mse_loss(model(x), y))
+        elapsed = CPU() - start
+        for p in params:
+            p.grad = None
+        return elapsed
+
+    def backwards() -> float:
+        start = CPU()
+        for _ in range(count):
+            torch.autograd.backward(functional.mse_loss(model(x), y) / ACCUM, inputs=params)
+        elapsed = CPU() - start
+        for p in params:
+            p.grad = None
+        return elapsed
+
+    samples = interleaved({"shell": shell_steps, "backward": backwards}, rounds=config.rounds(21))
+    per_step = {k: v.scaled(1 / count) for k, v in samples.items()}
+    return Row(
+        f"{size.name}: a micro-step that does not update, step() vs backward(loss / "
+        f"accum_grad, inputs=params)",
+        seconds_range(per_step["shell"]),
+        seconds_range(per_step["backward"]),
+        micros_range(paired(per_step["shell"], per_step["backward"], op="difference")),
+    )
+
+
 def _timer(loop: TrainingLoop, windows: int) -> Measure:
     return timed(lambda: loop.run(windows), CPU)
 
@@ -152,6 +198,8 @@ def run(config: BenchConfig) -> Section:
     for size in (TINY,) if config.quick else SIZES:
         size_rows, note = measure_size(size, config)
         rows.extend(size_rows)
+        if size is TINY:
+            rows.append(bookkeeping_row(size, config))
         notes.append(note)
     notes.append(
         "AdamW, accum_grad 4, clip 1.0, warmup_cosine lr; the shell's extra work per update "

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
+from schedules.combinator_fields import CHILD_OPTIONS, bound_child, require_schedule, using
 from schedules.scalar_or_tensor import S, ops_for
 from schedules.schedule_protocol import Schedule
 from schedules.step_arithmetic import real_step
@@ -31,7 +31,9 @@ class accumulate:
     on the first micro-step of each window of ``a``. A float step counts as its floor.
     ``accum_grad`` must be a positive ``int``."""
 
-    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    schedule: Schedule = attrs.field(
+        converter=bound_child, validator=using(require_schedule), **CHILD_OPTIONS
+    )
     accum_grad: int = attrs.field(validator=_check_accum_grad)
 
     def __call__(self, step: S) -> S:

@@ -8,7 +8,13 @@ import attrs
 import torch
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, VALUE_OPTIONS, require_schedule, using
+from schedules.combinator_fields import (
+    CHILD_OPTIONS,
+    VALUE_OPTIONS,
+    bound_child,
+    require_schedule,
+    using,
+)
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 from schedules.tensor_values import Value, promoted
@@ -35,7 +41,9 @@ class clamp:
     broadcasting with the step (not range-checked; the result broadcasts, so a Python step
     gives a Tensor then)."""
 
-    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    schedule: Schedule = attrs.field(
+        converter=bound_child, validator=using(require_schedule), **CHILD_OPTIONS
+    )
     min: Value | None = attrs.field(default=None, validator=_check_bound, **VALUE_OPTIONS)
     max: Value | None = attrs.field(default=None, validator=_check_max, **VALUE_OPTIONS)
 

@@ -63,9 +63,15 @@ def schedules_equal(a: object, b: object) -> bool:
 
 
 def schedule_repr(schedule: object) -> str:
-    """A readable repr: functions by qualified name, partials as ``partial(f, k=v)``, tuples
-    of schedules element by element, anything else by its own ``repr``."""
-    if type(schedule) is functools.partial:  # a subclass (a bound schedule) has its own repr
+    """A readable repr that evaluates back: functions by qualified name, partials as
+    ``partial(f, k=v)``, bound schedules as ``bind(f, k=v)``, tuples of schedules element by
+    element, anything else by its own ``repr``."""
+    from schedules.bound_schedule import BoundSchedule  # it imports this module
+
+    if isinstance(schedule, BoundSchedule):
+        given = "".join(f", {k}={v!r}" for k, v in schedule.given.items())
+        return f"bind({schedule.family.name}{given})"
+    if type(schedule) is functools.partial:
         parts = [schedule_repr(schedule.func)]
         parts += [repr(a) for a in schedule.args]
         parts += [f"{k}={v!r}" for k, v in schedule.keywords.items()]
@@ -90,6 +96,28 @@ CHILD_OPTIONS: dict[str, Any] = {
 }
 """``attrs.field`` options for wrapped schedule(s): compared with :func:`schedules_equal`,
 left out of the hash (partials hash by identity), shown with :func:`schedule_repr`."""
+
+
+def bound_child(value: Any) -> Any:
+    """The converter of a field holding one wrapped schedule: a ``functools.partial`` of a
+    built-in leaf becomes its bound form (:func:`schedules.bound_or_same`: checked now, fast
+    at every step; a bad hyperparameter is a ``ValueError`` showing the partial), anything
+    else is kept as given (the field's validator checks it is a schedule)."""
+    from schedules.bound_schedule import bound_or_same  # it imports this module
+
+    try:
+        return bound_or_same(value)
+    except ValueError as error:
+        raise ValueError(f"{schedule_repr(value)}: {error}") from None
+
+
+def bound_children(values: Any) -> Any:
+    """The converter of a field holding a sequence of wrapped schedules: :func:`bound_child`
+    of each element of a sequence (not a string), as a tuple; anything else as given (the
+    field's validator refuses it)."""
+    if isinstance(values, Sequence) and not isinstance(values, str):
+        return tuple(bound_child(v) for v in values)
+    return values
 
 
 class _Identity:

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import torch
 
-from schedules.combinator_fields import CHILD_OPTIONS, require_schedules
+from schedules.combinator_fields import CHILD_OPTIONS, bound_children, require_schedules
 from schedules.scalar_or_tensor import S, ops_for
 from schedules.schedule_protocol import Schedule
 from schedules.validation import require_increasing
@@ -55,7 +55,7 @@ class join:
     """
 
     schedules: tuple[Schedule, ...] = attrs.field(
-        converter=_as_tuple, validator=_check_schedules, **CHILD_OPTIONS
+        converter=bound_children, validator=_check_schedules, **CHILD_OPTIONS
     )
     boundaries: tuple[float, ...] = attrs.field(converter=_as_tuple, validator=_check_boundaries)
 

@@ -16,7 +16,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
+from schedules.combinator_fields import CHILD_OPTIONS, bound_child, require_schedule, using
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 from schedules.step_input import float_steps, number_step
@@ -91,7 +91,9 @@ class lr_noise:
     int; ``kind`` one of :data:`KINDS`.
     """
 
-    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    schedule: Schedule = attrs.field(
+        converter=bound_child, validator=using(require_schedule), **CHILD_OPTIONS
+    )
     start: float = attrs.field(validator=using(require_non_negative))
     end: float | None = attrs.field(default=None, validator=using(_require_end))
     pct: float = attrs.field(default=0.67, validator=using(require_positive))

@@ -18,7 +18,12 @@ from typing import Any
 import attrs
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, schedule_repr
+from schedules.combinator_fields import (
+    CHILD_OPTIONS,
+    bound_children,
+    require_schedule,
+    schedule_repr,
+)
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 
@@ -40,7 +45,9 @@ class multiply:
     """``multiply(f1, ..., fn)(s) = f1(s) · ... · fn(s)`` (at least one schedule, each
     callable); compared, hashed and pickled by its schedules."""
 
-    schedules: tuple[Schedule, ...] = attrs.field(validator=_check_schedules, **CHILD_OPTIONS)
+    schedules: tuple[Schedule, ...] = attrs.field(
+        converter=bound_children, validator=_check_schedules, **CHILD_OPTIONS
+    )
 
     def __init__(self, *schedules: Schedule) -> None:
         self.__attrs_init__(schedules)

@@ -6,7 +6,13 @@ from __future__ import annotations
 import attrs
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, VALUE_OPTIONS, require_schedule, using
+from schedules.combinator_fields import (
+    CHILD_OPTIONS,
+    VALUE_OPTIONS,
+    bound_child,
+    require_schedule,
+    using,
+)
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 from schedules.tensor_values import Value
@@ -19,7 +25,9 @@ class scale:
     broadcasting with the step (not range-checked; the result broadcasts, so a Python step
     gives a Tensor then)."""
 
-    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    schedule: Schedule = attrs.field(
+        converter=bound_child, validator=using(require_schedule), **CHILD_OPTIONS
+    )
     factor: Value = attrs.field(validator=using(require_non_negative_value), **VALUE_OPTIONS)
 
     def __call__(self, step: S) -> S:

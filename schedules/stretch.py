@@ -6,7 +6,7 @@ from __future__ import annotations
 import attrs
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, require_schedule, using
+from schedules.combinator_fields import CHILD_OPTIONS, bound_child, require_schedule, using
 from schedules.scalar_or_tensor import S, ops_for
 from schedules.schedule_protocol import Schedule
 from schedules.validation import require_positive
@@ -18,7 +18,9 @@ class stretch:
     ``m · r``. ``ratio`` must be > 0; negative steps act as 0. The wrapped schedule sees
     float steps (a float64 tensor for integer tensor steps)."""
 
-    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    schedule: Schedule = attrs.field(
+        converter=bound_child, validator=using(require_schedule), **CHILD_OPTIONS
+    )
     ratio: float = attrs.field(validator=using(require_positive))
 
     def __call__(self, step: S) -> S:

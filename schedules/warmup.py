@@ -11,7 +11,13 @@ from __future__ import annotations
 import attrs
 import torch
 
-from schedules.combinator_fields import CHILD_OPTIONS, VALUE_OPTIONS, require_schedule, using
+from schedules.combinator_fields import (
+    CHILD_OPTIONS,
+    VALUE_OPTIONS,
+    bound_child,
+    require_schedule,
+    using,
+)
 from schedules.scalar_or_tensor import S, ops_for
 from schedules.schedule_protocol import Schedule
 from schedules.step_input import number_step
@@ -37,7 +43,9 @@ class warmup:
     the step (not range-checked; the result broadcasts, so a Python step gives a Tensor then).
     """
 
-    schedule: Schedule = attrs.field(validator=using(require_schedule), **CHILD_OPTIONS)
+    schedule: Schedule = attrs.field(
+        converter=bound_child, validator=using(require_schedule), **CHILD_OPTIONS
+    )
     steps: float = attrs.field(validator=using(require_positive))
     start: Value = attrs.field(default=0.0, validator=using(require_value), **VALUE_OPTIONS)
     prefix: bool = attrs.field(default=True, validator=using(require_bool))

@@ -67,6 +67,12 @@ def _require_steps(steps: Iterable[float]) -> list[float]:
     return values
 
 
+def _fit(points: Sequence[float], dtype: torch.dtype) -> bool:
+    """Whether an integer ``dtype`` holds every one of ``points``."""
+    limits = torch.iinfo(dtype)
+    return all(limits.min <= p <= limits.max for p in points)
+
+
 def grid(start: float, stop: float, max_points: int) -> list[float]:
     """Every integer step of ``[start, stop]`` when both are ints and there are at most
     ``max_points`` of them; otherwise ``max_points`` evenly spaced steps from ``start`` to
@@ -291,14 +297,15 @@ def assert_scalar_tensor_agree(
     """Python and Tensor evaluation agree: for each dtype, ``schedule(torch.tensor(steps))``
     is a floating Tensor of the steps' shape (also as a column ``(n, 1)`` and as 0-d
     tensors) whose elements equal ``schedule(step)`` for each Python step, within ``rtol``
-    and ``atol``. Integer dtypes are used only when every step is an integer."""
+    and ``atol``. Integer dtypes are used only when every step is an integer that the dtype
+    holds."""
     _require_tolerance("rtol", rtol)
     _require_tolerance("atol", atol)
     points = _require_steps(steps)
     expected = [_value(schedule, step) for step in points]
     integral = all(float(step).is_integer() for step in points)
     for dtype in dtypes:
-        if not dtype.is_floating_point and not integral:
+        if not dtype.is_floating_point and not (integral and _fit(points, dtype)):
             continue
         what = f"a {dtype} tensor"
         tensor = torch.tensor(points, dtype=dtype)
@@ -329,10 +336,18 @@ def assert_vmappable(
     atol: float = 1e-15,
 ) -> None:
     """``torch.func.vmap(schedule)`` runs on a 1-d tensor of ``steps`` (no Python branching
-    on tensor values, no ``.item()``) and gives what ``schedule(tensor)`` gives."""
+    on tensor values, no ``.item()``) and gives what ``schedule(tensor)`` gives. A step that
+    ``dtype`` cannot hold is a ``ValueError``."""
     _require_tolerance("rtol", rtol)
     _require_tolerance("atol", atol)
-    tensor = torch.tensor(_require_steps(steps), dtype=dtype)
+    points = _require_steps(steps)
+    if not dtype.is_floating_point and not _fit(points, dtype):
+        limits = torch.iinfo(dtype)
+        raise ValueError(
+            f"steps must fit {dtype} ([{limits.min}, {limits.max}]) to be vmapped as one, got "
+            f"{[p for p in points if not limits.min <= p <= limits.max][:3]!r}"
+        )
+    tensor = torch.tensor(points, dtype=dtype)
     direct = _tensor_call(schedule, tensor, f"a {dtype} tensor")
     try:
         batched = torch.func.vmap(schedule)(tensor)

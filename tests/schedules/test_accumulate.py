@@ -87,7 +87,7 @@ def test_integer_tensor_steps_stay_exact_at_10_to_the_12() -> None:
 
 def test_repr_equality_hash_and_pickle() -> None:
     schedule = accumulate(RAMP, accum_grad=3)
-    text = "accumulate(schedule=partial(linear, start=0.0, end=1.0, steps=10), accum_grad=3)"
+    text = "accumulate(schedule=bind(linear, start=0.0, end=1.0, steps=10), accum_grad=3)"
     assert repr(schedule) == text
     assert eval(text, NAMESPACE) == schedule
     copy = pickle.loads(pickle.dumps(schedule))

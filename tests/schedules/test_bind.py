@@ -184,6 +184,11 @@ def test_bound_schedules_work_inside_combinators() -> None:
     plain = schedules.warmup(functools.partial(schedules.cosine, peak=1.0, steps=10), 5)
     assert [wrapped(s) for s in range(20)] == [plain(s) for s in range(20)]
     assert repr(wrapped) == (
-        "warmup(schedule=cosine(peak=1.0, steps=10), steps=5, start=0.0, prefix=True)"
+        "warmup(schedule=bind(cosine, peak=1.0, steps=10), steps=5, start=0.0, prefix=True)"
     )
     assert pickle.loads(pickle.dumps(wrapped)) == wrapped
+    assert plain == wrapped and isinstance(plain.schedule, BoundSchedule)  # bound when built
+    with pytest.raises(ValueError, match=r"partial\(cosine, peak=1.0, steps=0\): steps must be"):
+        schedules.warmup(functools.partial(schedules.cosine, peak=1.0, steps=0), 5)
+    own = functools.partial(lambda s, k: k * s, k=2.0)  # not a built-in leaf: kept as given
+    assert schedules.scale(own, 1.0).schedule is own

@@ -71,7 +71,7 @@ def test_cuts_a_cycle() -> None:
 
 def test_repr_equality_hash_and_pickle() -> None:
     schedule = clamp(RAMP, min=0.2)
-    text = "clamp(schedule=partial(linear, start=0.0, end=1.0, steps=10), min=0.2, max=None)"
+    text = "clamp(schedule=bind(linear, start=0.0, end=1.0, steps=10), min=0.2, max=None)"
     assert repr(schedule) == text
     assert eval(text, NAMESPACE) == schedule
     copy = pickle.loads(pickle.dumps(schedule))

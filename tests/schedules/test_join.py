@@ -115,8 +115,8 @@ def test_parts_that_do_not_meet_jump() -> None:
 def test_repr_equality_hash_and_pickle() -> None:
     text = repr(THREE)
     assert text == (
-        "join(schedules=(partial(linear, start=0.0, end=1.0, steps=4), partial(linear, "
-        "start=0.5, end=0.0, steps=10), partial(constant, value=0.01)), boundaries=(4, 10))"
+        "join(schedules=(bind(linear, start=0.0, end=1.0, steps=4), bind(linear, "
+        "start=0.5, end=0.0, steps=10), bind(constant, value=0.01)), boundaries=(4, 10))"
     )
     assert eval(text, NAMESPACE) == THREE
     copy = pickle.loads(pickle.dumps(THREE))

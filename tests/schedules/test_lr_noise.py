@@ -119,7 +119,7 @@ def test_repr_equality_hash_and_pickle() -> None:
     schedule = lr_noise(BASE, start=5, end=25, pct=0.3, std=0.5, seed=7, kind="uniform")
     text = repr(schedule)
     assert text == (
-        "lr_noise(schedule=partial(cosine, peak=0.4, steps=30, final=0.01), start=5, end=25, "
+        "lr_noise(schedule=bind(cosine, peak=0.4, steps=30, final=0.01), start=5, end=25, "
         "pct=0.3, std=0.5, seed=7, kind='uniform')"
     )
     assert eval(text, NAMESPACE) == schedule

@@ -134,15 +134,15 @@ def test_a_constant_factor_is_scale(value: float, step: int) -> None:
 def test_repr_equality_hash_and_pickle() -> None:
     product = multiply(DECAY, HALVING)
     assert repr(product) == (
-        "multiply(partial(exponential, start=0.2, rate=0.9, steps=1), "
-        "partial(step_decay, start=1.0, every=3, gamma=0.5))"
+        "multiply(bind(exponential, start=0.2, rate=0.9, steps=1), "
+        "bind(step_decay, start=1.0, every=3, gamma=0.5))"
     )
     assert eval(repr(product), NAMESPACE) == product
     copy = pickle.loads(pickle.dumps(product))
     assert copy == product and hash(copy) == hash(product) and copy(7) == product(7)
     assert multiply(HALVING, DECAY) != product
     assert multiply(DECAY) != product
-    assert product.schedules == (DECAY, HALVING)
+    assert product.schedules == tuple(map(schedules.bound_or_same, (DECAY, HALVING)))
     with pytest.raises(AttributeError):
         product.schedules = ()  # type: ignore[misc]
 

@@ -52,7 +52,7 @@ def test_is_the_factor_times_the_schedule_for_every_family(
 
 def test_repr_equality_hash_and_pickle() -> None:
     schedule = scale(NOAM, factor=0.5)
-    assert repr(schedule) == "scale(schedule=partial(noam, d_model=512, warmup=4000), factor=0.5)"
+    assert repr(schedule) == "scale(schedule=bind(noam, d_model=512, warmup=4000), factor=0.5)"
     assert eval(repr(schedule), NAMESPACE) == schedule
     copy = pickle.loads(pickle.dumps(schedule))
     assert copy == schedule and hash(copy) == hash(schedule) and copy(10) == schedule(10)

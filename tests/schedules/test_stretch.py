@@ -57,7 +57,7 @@ def test_moves_the_horizon_to_ratio_times_steps(kwargs: dict[str, Any], ratio: f
 
 def test_repr_equality_hash_and_pickle() -> None:
     schedule = stretch(COSINE, ratio=0.5)
-    assert repr(schedule) == "stretch(schedule=partial(cosine, peak=1.0, steps=100), ratio=0.5)"
+    assert repr(schedule) == "stretch(schedule=bind(cosine, peak=1.0, steps=100), ratio=0.5)"
     assert eval(repr(schedule), NAMESPACE) == schedule
     copy = pickle.loads(pickle.dumps(schedule))
     assert copy == schedule and hash(copy) == hash(schedule) and copy(10) == schedule(10)

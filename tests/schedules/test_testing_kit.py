@@ -200,7 +200,22 @@ def test_scalar_tensor_agree_fails_when_the_paths_differ() -> None:
         assert_scalar_tensor_agree(lambda s: s if isinstance(s, torch.Tensor) else float(s), [1])
 
 
+def test_scalar_tensor_agree_skips_an_integer_dtype_that_cannot_hold_the_steps() -> None:
+    float32_path = lambda s: s / 3  # noqa: E731  (wrong only on integer tensors)
+    assert_scalar_tensor_agree(float32_path, [1, 2**70])  # int64 skipped, float64 checked
+    with pytest.raises(AssertionError, match="float64 tensor gives"):
+        assert_scalar_tensor_agree(lambda s: s * 1.5 if isinstance(s, int) else s * 1.0, [2, 2**70])
+
+
 # --- assert_vmappable ----------------------------------------------------------------
+
+
+def test_vmappable_names_steps_its_dtype_cannot_hold() -> None:
+    with pytest.raises(
+        ValueError, match=r"steps must fit torch\.int64 .* got \[1180591620717411303424\]"
+    ):
+        assert_vmappable(RAMP, [0, 2**70])
+    assert_vmappable(RAMP, [0, 2.0**70], dtype=torch.float64)
 
 
 def test_vmappable_passes_on_a_branch_free_schedule() -> None:

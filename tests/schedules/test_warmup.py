@@ -100,7 +100,7 @@ def test_repr_equality_hash_and_pickle() -> None:
     schedule = warmup(DECAY, steps=4, start=0.2)
     text = repr(schedule)
     assert text == (
-        "warmup(schedule=partial(linear, start=1.0, end=0.0, steps=10), steps=4, start=0.2, "
+        "warmup(schedule=bind(linear, start=1.0, end=0.0, steps=10), steps=4, start=0.2, "
         "prefix=True)"
     )
     assert eval(text, NAMESPACE) == schedule

@@ -15,15 +15,13 @@ accum_grad``, both with their forward).
 
 from __future__ import annotations
 
-import time
-
 import torch
-from torch.nn import functional
 
 from benchmarks.bench_config import BenchConfig
 from benchmarks.formatting import micros_range, ratio_range, seconds_range
 from benchmarks.profiles import python_profile, python_profile_share
 from benchmarks.results import Row, Section
+from benchmarks.shell_costs import bookkeeping_row, isolation_row
 from benchmarks.timing import CPU, Measure, interleaved, paired, timed
 from benchmarks.training_loops import (
     ACCUM,
@@ -34,29 +32,17 @@ from benchmarks.training_loops import (
     TrainingLoop,
     check_same_parameters,
     make_batches,
-    make_model,
-    schedule,
+    windows_per_round,
 )
-from optimsche import OptimScheduler
 
 NAME = "shell_overhead"
 GOAL_RATIO = 1.03
 
 
-def _windows_per_round(size: ModelSize, target_s: float) -> int:
-    """How many windows one round of a loop should run to last about ``target_s``."""
-    loop = LOOPS["hand"](size, make_batches(size))
-    loop.run(1)  # first-call costs
-    start = time.process_time()
-    loop.run(2)
-    per_window = (time.process_time() - start) / 2
-    return max(1, round(target_s / per_window))
-
-
 def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
     """Rows for one model size, and a note on the parameter check."""
     differences = check_same_parameters(size, windows=3 if config.quick else 6)
-    windows = _windows_per_round(size, 0.02 if config.quick else 0.3)
+    windows = windows_per_round(size, 0.02 if config.quick else 0.3)
     batches = make_batches(size)
     loops = {name: make(size, batches) for name, make in LOOPS.items()}
     samples = interleaved(
@@ -108,83 +94,6 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
         f"|Δparam| = {differences['hf-style']:.2g}." + notes_extra
     )
     return rows, note
-
-
-def isolation_row(size: ModelSize, config: BenchConfig) -> Row:
-    """Forward + backward with ``inputs=`` (every parameter) vs a plain ``backward()``: the
-    cost in torch's engine of the shell's restricting each backward to its own parameters."""
-    model = make_model(size)
-    params = tuple(model.parameters())
-    x, y = make_batches(size, count=1)[0]
-    count = max(1, _windows_per_round(size, 0.02 if config.quick else 0.1) * ACCUM)
-
-    def backwards(restricted: bool) -> None:
-        for _ in range(count):
-            loss = functional.mse_loss(model(x), y) / ACCUM
-            if restricted:
-                torch.autograd.backward(loss, inputs=params)
-            else:
-                loss.backward()  # type: ignore[no-untyped-call]
-        for p in params:
-            p.grad = None
-
-    samples = interleaved(
-        {
-            "inputs": timed(lambda: backwards(True), CPU),
-            "plain": timed(lambda: backwards(False), CPU),
-        },
-        rounds=config.rounds(21),
-    )
-    per_backward = {k: v.scaled(1 / count) for k, v in samples.items()}
-    return Row(
-        f"{size.name}: forward + backward(inputs=params) vs plain backward(), per micro-step "
-        f"(the shell's isolation, in torch)",
-        seconds_range(per_backward["inputs"]),
-        seconds_range(per_backward["plain"]),
-        ratio_range(paired(samples["inputs"], samples["plain"])),
-    )
-
-
-def bookkeeping_row(size: ModelSize, config: BenchConfig) -> Row:
-    """``step(loss)`` on micro-steps that do not update vs ``backward(loss / accum_grad,
-    inputs=params)``, forward included in both: what the shell adds in Python to a micro-step
-    (its checks, the MicroStep record, the gradient snapshot, the window's detached loss, the
-    report). Each round runs a fresh shell whose window is longer than the round."""
-    model = make_model(size)
-    params = tuple(model.parameters())
-    x, y = make_batches(size, count=1)[0]
-    count = max(1, _windows_per_round(size, 0.02 if config.quick else 0.1) * ACCUM)
-
-    def shell_steps() -> float:
-        shell = OptimScheduler(
-            optimizer=torch.optim.AdamW(params, lr=1e-3), schedule=schedule(), accum_grad=count + 1
-        )
-        start = CPU()
-        for _ in range(count):
-            shell.step(functional.mse_loss(model(x), y))
-        elapsed = CPU() - start
-        for p in params:
-            p.grad = None
-        return elapsed
-
-    def backwards() -> float:
-        start = CPU()
-        for _ in range(count):
-            torch.autograd.backward(functional.mse_loss(model(x), y) / ACCUM, inputs=params)
-        elapsed = CPU() - start
-        for p in params:
-            p.grad = None
-        return elapsed
-
-    samples = interleaved({"shell": shell_steps, "backward": backwards}, rounds=config.rounds(21))
-    per_step = {k: v.scaled(1 / count) for k, v in samples.items()}
-    return Row(
-        f"{size.name}: a micro-step that does not update, step() vs backward(loss / "
-        f"accum_grad, inputs=params)",
-        seconds_range(per_step["shell"]),
-        seconds_range(per_step["backward"]),
-        micros_range(paired(per_step["shell"], per_step["backward"], op="difference")),
-    )
 
 
 def _timer(loop: TrainingLoop, windows: int) -> Measure:

@@ -24,6 +24,7 @@ All three give the same parameters (checked by :func:`check_same_parameters`).
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -245,3 +246,14 @@ def check_same_parameters(size: ModelSize, windows: int) -> dict[str, float]:
                 f"hand-written loop's (max |Δ| = {differences['hf-style']:.3g})"
             )
     return differences
+
+
+def windows_per_round(size: ModelSize, target_s: float) -> int:
+    """How many windows one round of a loop should run to last about ``target_s`` of CPU
+    time (measured on the hand-written loop, after its first-call costs)."""
+    loop = HandLoop(size, make_batches(size))
+    loop.run(1)
+    start = time.process_time()
+    loop.run(2)
+    per_window = (time.process_time() - start) / 2
+    return max(1, round(target_s / per_window))

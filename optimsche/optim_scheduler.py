@@ -479,9 +479,7 @@ class OptimScheduler:
         micro = self.prepare(losses, step_num, epoch_num=epoch_num, num_items=num_items)
         aside = self.set_aside(micro)
         if micro.takes_part:
-            timing = (
-                None if time_func is None else timer(time_func, "loss_backward_time", optim_name)
-            )
+            timing = timer(time_func, "loss_backward_time", optim_name)
             if aside is None:
                 self.backward(micro, timer=timing)
             else:
@@ -492,7 +490,7 @@ class OptimScheduler:
         finally:  # a flushed window refused at its sync still leaves this micro-step run
             self.advance(micro)
         if micro.updates:
-            timing = None if time_func is None else timer(time_func, "optim_time", optim_name)
+            timing = timer(time_func, "optim_time", optim_name)
             report = self.update(micro, timer=timing)
         else:
             report = self.idle_report(micro)

@@ -13,10 +13,11 @@ body (``time_func(["loss_backward_time", optim_name])``)."""
 
 def timer(
     time_func: TimeFunc | None, label: str, optim_name: str | None
-) -> contextlib.AbstractContextManager[Any]:
-    """``time_func([label, optim_name])`` (``[label]`` without a name), or a no-op context."""
+) -> contextlib.AbstractContextManager[Any] | None:
+    """``time_func([label, optim_name])`` (``[label]`` without a name), or ``None`` without a
+    timer (the shell's backward and update then enter no context at all: the hot path)."""
     if time_func is None:
-        return contextlib.nullcontext()
+        return None
     return time_func([label] if optim_name is None else [label, optim_name])
 
 

@@ -238,28 +238,25 @@ class Family:
 
         def call(step: Any, key: tuple[Any, ...]) -> Any:
             cls = step.__class__
-            if cls is int or (cls is float and step == step):
-                # A Python number: its value is a constant even under dynamo, which reads
-                # the cache as it reads any global (and guards on what it read).
-                try:
-                    recipe = cache[key]
-                except KeyError:
-                    return uncached(step, key, True)
-                except TypeError:  # unhashable (a list of boundaries): checked afresh
-                    return uncached(step, key, False)
-                if not is_dynamo_compiling():  # the front's memo (schedules.leaf_front)
-                    memo[0] = (*key[:arity], recipe)
-                return scalar(step, recipe)
-            if is_dynamo_compiling():  # a traced step: no guard on the cache's contents
+            number = cls is int or (cls is float and step == step)
+            # A Python number's value is a constant even under dynamo, which reads the cache
+            # as it reads any global (and guards on what it read); a traced Tensor step must
+            # not guard on the cache's contents.
+            tracing = is_dynamo_compiling()
+            if tracing and not number:
                 args = key[:arity]
                 return evaluate(step, self.prepare(*args), _holds_tensor(args))
             try:
                 recipe = cache[key]
             except KeyError:
                 return uncached(step, key, True)
-            except TypeError:
+            except TypeError:  # unhashable (a list of boundaries): checked afresh
                 return uncached(step, key, False)
-            return evaluate(step, recipe, False)
+            if not number:
+                return evaluate(step, recipe, False)
+            if not tracing:  # the front's memo (schedules.leaf_front)
+                memo[0] = (*key[:arity], recipe)
+            return scalar(step, recipe)
 
         call.__doc__ = (
             f"{self.name}(step, *hyperparameters) for key = (*hyperparameters, *their "

@@ -52,7 +52,7 @@ def load_checkpoint(path: Path, model: nn.Module, group: OptimSchedulerGroup) ->
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"{path}: not an optimsche demo checkpoint (format {found!r})")
+    step_num = require_int(f"{path}: step_num", state.get("step_num"), 0)  # before any load
     unwrap(model).load_state_dict(state["model"])
     group.load_state_dict(state["optim_sches"])
-    step_num = state["step_num"]
-    return require_int(f"{path}: step_num", step_num, 0)
+    return step_num

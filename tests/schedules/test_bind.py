@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import schedules
 from schedules import BoundSchedule, bind, bound_or_same
+from schedules.leaf_front import empty_memo
 from schedules.testing import hyperparameters, schedules_with_kwargs, steps
 
 NOAM = bind(schedules.noam, d_model=512, warmup=4000)
@@ -108,6 +109,9 @@ def test_a_users_own_function_is_bound_as_a_plain_partial() -> None:
 
 def test_calling_checks_no_hyperparameter(monkeypatch: pytest.MonkeyPatch) -> None:
     module = sys.modules["schedules.cosine"]
+    family = schedules.FAMILIES["cosine"]
+    family._cache.clear()  # what other tests cached is not this test's
+    family._memo[0] = empty_memo(len(family.parameters))[0]
     calls: list[str] = []
     for check in ("require_value", "require_positive"):
         original = getattr(module, check)

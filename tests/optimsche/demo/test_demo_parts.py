@@ -311,6 +311,25 @@ def test_a_file_that_is_not_a_demo_checkpoint_is_refused(tmp_path: Path) -> None
         load_checkpoint(path, model, group)
 
 
+def test_a_checkpoint_with_a_bad_step_num_changes_nothing(tmp_path: Path) -> None:
+    config = load_demo_config()
+    source = build_model(DemoSettings(seed=1))
+    saved = build_optim_sches(config.optim_sches, source, **config.experiment_kwargs())
+    path = tmp_path / "bad.pt"
+    save_checkpoint(path, source, saved, 7)
+    state = torch.load(path, weights_only=True)
+    state["step_num"] = -3
+    torch.save(state, path)
+    model = build_model(DemoSettings(seed=2))
+    group = build_optim_sches(config.optim_sches, model, **config.experiment_kwargs())
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    group_state = repr(group.state_dict())
+    with pytest.raises(ValueError, match="step_num must be an int >= 0, got -3"):
+        load_checkpoint(path, model, group)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+    assert repr(group.state_dict()) == group_state
+
+
 def test_the_demo_checkpoint_is_written_atomically_and_a_truncated_one_named(
     tmp_path: Path,
 ) -> None:

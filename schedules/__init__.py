@@ -57,20 +57,25 @@ from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
 from schedules.stretch import stretch
 from schedules.tanh_decay import tanh_decay
+from schedules.time_record import CLOCKS, Time, at_time, clocks_of, on
 from schedules.tri_stage import tri_stage
 from schedules.warmup import warmup
 from schedules.warmup_cosine import warmup_cosine
 from schedules.warmup_stable_decay import warmup_stable_decay
 
 __all__ = [
+    "CLOCKS",
     "FAMILIES",
     "BoundSchedule",
     "Family",
     "PlateauState",
+    "Time",
     "accumulate",
+    "at_time",
     "bind",
     "bound_or_same",
     "clamp",
+    "clocks_of",
     "constant",
     "cosine",
     "cosine_restarts",
@@ -85,6 +90,7 @@ __all__ = [
     "multiply",
     "multistep",
     "noam",
+    "on",
     "one_cycle",
     "piecewise_constant",
     "piecewise_linear",

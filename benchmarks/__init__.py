@@ -12,7 +12,12 @@ benchmark:
    :mod:`benchmarks.schedule_curve_cost`);
 4. :mod:`benchmarks.ddp_allreduce`: DDP all-reduces and time per window with accumulation;
 5. :mod:`benchmarks.token_exact`: token-exact accumulation vs the per-micro-batch mean;
-6. :mod:`benchmarks.memory`: peak RSS of the shell vs the hand-written loop.
+6. :mod:`benchmarks.memory`: peak RSS of the shell vs the hand-written loop;
+7. :mod:`benchmarks.group_hyperparameters`: every param group's scheduled hyperparameters;
+8. :mod:`benchmarks.group_two_optimizers`: a group of Muon + AdamW on one loss of a small
+   GPT-like model (:mod:`benchmarks.tiny_gpt`) vs one backward and two steps by hand;
+9. :mod:`benchmarks.host_syncs_per_update`: host syncs per update with a fused optimizer:
+   the shell, the device-side skip, hand loops and an HF-Trainer-style loop.
 
 Shared pieces: :mod:`benchmarks.timing` (interleaved rounds, medians), :mod:`benchmarks.results`
 (rows and sections), :mod:`benchmarks.markdown_report` (the tables),

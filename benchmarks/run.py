@@ -1,6 +1,6 @@
 """Run the benchmarks, print their tables, and write them as Markdown.
 
-``python -m benchmarks`` (or ``python benchmarks/run.py``) runs all seven and writes
+``python -m benchmarks`` (or ``python benchmarks/run.py``) runs all of them and writes
 ``benchmarks/RESULTS.md``; ``--quick`` runs each in a tiny configuration that only checks it
 works (nothing is written unless ``--output`` is given); ``--only NAME[,NAME]`` picks some.
 """
@@ -27,6 +27,8 @@ NAMES = (
     "token_exact",
     "memory",
     "group_hyperparameters",
+    "group_two_optimizers",
+    "host_syncs_per_update",
 )
 """The benchmarks in the order they run (module names in this package)."""
 

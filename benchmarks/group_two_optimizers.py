@@ -1,0 +1,175 @@
+"""Benchmark: a group of two optimizers on one loss (Muon + AdamW) vs the hand-written loop.
+
+The pattern of current LLM recipes: ``torch.optim.Muon`` for the hidden matrices (2-D weights
+inside the blocks; Muon takes 2-D parameters only) and ``AdamW`` for the embeddings, the head
+and every 1-D parameter, both stepping on the same loss. Model: :mod:`benchmarks.tiny_gpt`.
+
+* ours: ``OptimSchedulerGroup({"muon": ..., "adamw": ...})``, one ``group.step(loss)`` per
+  micro-step (accum_grad 1, constant lr, no clipping);
+* baseline: ``loss.backward()`` once, ``muon.step()``, ``adamw.step()``, both
+  ``zero_grad(set_to_none=True)``.
+
+Both must give the same parameters bit for bit (checked first); then they are timed in
+interleaved rounds (CPU time of this process). Goal: ratio ≤ 1.03. Until the group shares one
+backward among members on the same loss, it runs one backward per member (about 1.2×).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from benchmarks.bench_config import BenchConfig
+from benchmarks.formatting import micros_range, ratio_range, seconds_range
+from benchmarks.results import Row, Section
+from benchmarks.timing import CPU, interleaved, paired
+from benchmarks.tiny_gpt import (
+    SMALL,
+    TINY,
+    GptSize,
+    TinyGpt,
+    hidden_matrices,
+    make_gpt,
+    next_token_loss,
+    other_parameters,
+    token_batches,
+)
+from optimsche import OptimScheduler, OptimSchedulerGroup
+
+NAME = "group_two_optimizers"
+GOAL_RATIO = 1.03
+MUON_LR = 0.02
+ADAMW_LR = 3e-3
+WEIGHT_DECAY = 0.1
+BATCHES = 8
+
+
+def _optimizers(model: TinyGpt) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    muon = torch.optim.Muon(hidden_matrices(model), lr=MUON_LR, weight_decay=WEIGHT_DECAY)
+    adamw = torch.optim.AdamW(other_parameters(model), lr=ADAMW_LR, weight_decay=WEIGHT_DECAY)
+    return muon, adamw
+
+
+class GroupLoop:
+    """Muon + AdamW as two members of an :class:`~optimsche.OptimSchedulerGroup`."""
+
+    def __init__(self, size: GptSize, batches: list[tuple[Tensor, Tensor]]) -> None:
+        self.model = make_gpt(size)
+        self.batches = batches
+        muon, adamw = _optimizers(self.model)
+        self.group = OptimSchedulerGroup(
+            {"muon": OptimScheduler(optimizer=muon), "adamw": OptimScheduler(optimizer=adamw)}
+        )
+        self.micro = 0
+
+    def run(self, steps: int) -> None:
+        """``steps`` more micro-steps, one ``group.step(loss)`` each."""
+        model, group, batches = self.model, self.group, self.batches
+        for _ in range(steps):
+            inputs, targets = batches[self.micro % len(batches)]
+            self.micro += 1
+            group.step(next_token_loss(model, inputs, targets))
+
+
+class HandLoop:
+    """One ``backward()``, then both optimizers' ``step()`` and ``zero_grad()``."""
+
+    def __init__(self, size: GptSize, batches: list[tuple[Tensor, Tensor]]) -> None:
+        self.model = make_gpt(size)
+        self.batches = batches
+        self.optimizers = _optimizers(self.model)
+        self.micro = 0
+
+    def run(self, steps: int) -> None:
+        """``steps`` more micro-steps of the plain loop."""
+        model, batches = self.model, self.batches
+        for _ in range(steps):
+            inputs, targets = batches[self.micro % len(batches)]
+            self.micro += 1
+            next_token_loss(model, inputs, targets).backward()  # type: ignore[no-untyped-call]
+            for optimizer in self.optimizers:
+                optimizer.step()
+            for optimizer in self.optimizers:
+                optimizer.zero_grad(set_to_none=True)
+
+
+def check_same_parameters(size: GptSize, steps: int) -> None:
+    """Run both loops ``steps`` micro-steps from the same start; ``AssertionError`` unless
+    their parameters are equal bit for bit (they would not do the same work)."""
+    batches = token_batches(size, BATCHES)
+    group, hand = GroupLoop(size, batches), HandLoop(size, batches)
+    group.run(steps)
+    hand.run(steps)
+    for (name, p), q in zip(group.model.named_parameters(), hand.model.parameters(), strict=True):
+        if not torch.equal(p, q):
+            raise AssertionError(
+                f"{size.name}: parameter {name} of the group differs from the hand-written "
+                f"loop's after {steps} steps (max |Δ| = {(p - q).abs().max().item():.3g})"
+            )
+
+
+def steps_per_round(size: GptSize, target_s: float) -> int:
+    """How many micro-steps one round should run to last about ``target_s`` of CPU time
+    (measured on the hand-written loop after its first step)."""
+    loop = HandLoop(size, token_batches(size, BATCHES))
+    loop.run(1)
+    start = CPU()
+    loop.run(3)
+    return max(1, round(target_s / ((CPU() - start) / 3)))
+
+
+def run(config: BenchConfig) -> Section:
+    """The bit-identity check, then the interleaved timing (module doc)."""
+    size = TINY if config.quick else SMALL
+    check_same_parameters(size, steps=3 if config.quick else 6)
+    batches = token_batches(size, BATCHES)
+    group, hand = GroupLoop(size, batches), HandLoop(size, batches)
+    steps = steps_per_round(size, 0.02 if config.quick else 0.25)
+
+    def timer(loop: GroupLoop | HandLoop) -> Callable[[], float]:
+        def measure() -> float:
+            start = CPU()
+            loop.run(steps)
+            return CPU() - start
+
+        return measure
+
+    samples = interleaved({"group": timer(group), "hand": timer(hand)}, rounds=config.rounds(11))
+    per_step = {name: s.scaled(1 / steps) for name, s in samples.items()}
+    ratio = paired(samples["group"], samples["hand"])
+    parameters = sum(p.numel() for p in hand.model.parameters())
+    muon_parameters = sum(p.numel() for p in hidden_matrices(hand.model))
+    return Section(
+        NAME,
+        "8. Two optimizers on one loss (Muon + AdamW)",
+        "A GPT-like model trained by an OptimSchedulerGroup of Muon (hidden matrices) and "
+        "AdamW (embeddings, head, 1-D parameters) on one loss, vs the hand-written loop with "
+        "one backward and two optimizer steps; ratios are round by round (interleaved).",
+        (
+            Row(
+                f"{size.name}: s/micro-step, group vs hand-written (one backward, two steps)",
+                seconds_range(per_step["group"]),
+                seconds_range(per_step["hand"]),
+                ratio_range(ratio),
+                f"ratio ≤ {GOAL_RATIO}",
+                ratio.median <= GOAL_RATIO,
+            ),
+            Row(
+                f"{size.name}: the group's overhead per micro-step",
+                micros_range(paired(per_step["group"], per_step["hand"], op="difference")),
+                "",
+                "",
+                "reported",
+            ),
+        ),
+        columns=("ours (group)", "baseline (hand loop)", "ours / baseline"),
+        notes=(
+            f"{size.name}: {parameters:,} parameters ({muon_parameters:,} in Muon's 2-D hidden "
+            f"matrices), batch {size.batch}; {steps} micro-steps per round; the group's "
+            f"parameters equal the hand-written loop's bit for bit. Muon lr {MUON_LR}, AdamW "
+            f"lr {ADAMW_LR}, weight decay {WEIGHT_DECAY}; accum_grad 1, no clipping. Times are "
+            f"CPU time of the benchmark process.",
+        ),
+    )

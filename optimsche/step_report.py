@@ -57,7 +57,7 @@ def _lr_tuple(lrs: object) -> tuple[float, ...]:
     return tuple(require_number(f"lrs[{i}]", lr) for i, lr in enumerate(lrs))
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class StepReport:
     """The outcome of one micro-step of one optimizer.
 
@@ -171,6 +171,22 @@ class StepReport:
                 f"skipped must be None, {SKIP_NONFINITE!r}, {SKIP_AMP_OVERFLOW!r} or a "
                 f"skip-code Tensor, got {type(skipped).__name__}: {skipped!r}"
             )
+
+    def __repr__(self) -> str:
+        """The fields as given, ``updated`` and ``skipped`` as read (a device skip code is
+        read here: printing is a read)."""
+        fields = [
+            f"step_num={self.step_num!r}",
+            f"real_step={self.real_step!r}",
+            f"updated={self.updated!r}",
+            f"skipped={self.skipped!r}",
+            f"lr={self.lr!r}",
+            f"grad_norm={self.grad_norm!r}",
+        ]
+        fields += [f"lrs={self.lrs!r}"] if self.lrs else []
+        fields += [f"loss={self.loss!r}"] if self.loss is not None else []
+        fields += [f"flushed={self.flushed!r}"] if self.flushed is not None else []
+        return f"StepReport({', '.join(fields)})"
 
     @property
     def skip_code(self) -> Tensor | None:

@@ -196,3 +196,16 @@ def test_a_device_report_reads_as_the_host_report_of_the_same_values(
     for key, value in want.items():
         assert got[key] == value or (math.isnan(got[key]) and math.isnan(value)), key
     assert (device.updated, device.skipped) == (host.updated, host.skipped)
+
+
+def test_repr_shows_the_values_as_read() -> None:
+    host = report(updated=False, skipped=SKIP_NONFINITE)
+    assert repr(host) == (
+        "StepReport(step_num=4, real_step=2, updated=False, skipped='nonfinite', lr=0.1, "
+        "grad_norm=None)"
+    )
+    device = report(skipped=torch.tensor(2), lrs=(0.1, 0.2), loss=1.5, flushed=host)
+    assert repr(device) == (
+        "StepReport(step_num=4, real_step=2, updated=False, skipped='amp_overflow', lr=0.1, "
+        f"grad_norm=None, lrs=(0.1, 0.2), loss=1.5, flushed={host!r})"
+    )

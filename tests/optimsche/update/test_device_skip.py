@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
 
@@ -122,12 +122,10 @@ def assert_same_state(a: torch.optim.Optimizer, b: torch.optim.Optimizer) -> Non
             assert torch.equal(sa[key][name], sb[key][name]), (key, name)
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
-@pytest.mark.parametrize("fp16", [False, True])
-@pytest.mark.parametrize("clip", [None, 0.05])
-def test_bit_identical_to_the_hand_loop_that_decides_on_the_host(
-    name: str, fp16: bool, clip: float | None
-) -> None:
+def run_both_loops(name: str, fp16: bool, clip: float | None, plan: list[str]) -> list[str | None]:
+    """Run ``plan`` through the hand-written host loop and through ``update_on_device`` from
+    the same start, asserting after every update that the skip decision, the parameters, the
+    optimizer state and the scaler are the same bit for bit; return the skips."""
     host_model = TwoLayers()
     device_model = copy.deepcopy(host_model)
     host_params = list(host_model.parameters())
@@ -136,29 +134,50 @@ def test_bit_identical_to_the_hand_loop_that_decides_on_the_host(
     host_scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8) if fp16 else None
     device_scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8) if fp16 else None
     skips = []
-    for kind, (x, y) in zip(PLAN, data(len(PLAN)), strict=True):
-        for model, opt, scaler, params, side in (
-            (host_model, host_opt, host_scaler, host_params, "host"),
-            (device_model, device_opt, device_scaler, device_params, "device"),
-        ):
-            loss, checked = losses_for(model, x, y, kind, fp16)
-            (loss if scaler is None else scaler.scale(loss)).backward()
-            if side == "host":
-                host_skipped = host_update(opt, params, checked, scaler, clip)
-            else:
-                result = update_on_device(opt, loss_sum=checked, scaler=scaler, grad_clip=clip)
-            opt.zero_grad()
+    for kind, (x, y) in zip(plan, data(len(plan)), strict=True):
+        loss, checked = losses_for(host_model, x, y, kind, fp16)
+        (loss if host_scaler is None else host_scaler.scale(loss)).backward()
+        host_skipped = host_update(host_opt, host_params, checked, host_scaler, clip)
+        host_opt.zero_grad()
+        loss, checked = losses_for(device_model, x, y, kind, fp16)
+        (loss if device_scaler is None else device_scaler.scale(loss)).backward()
+        result = update_on_device(
+            device_opt, loss_sum=checked, scaler=device_scaler, grad_clip=clip
+        )
+        device_opt.zero_grad()
         report = StepReport(step_num=1, real_step=1, skipped=result.code, lr=0.01)
         assert report.skipped == host_skipped, kind
         skips.append(host_skipped)
         assert all(torch.equal(p, q) for p, q in zip(host_params, device_params, strict=True))
         assert_same_state(host_opt, device_opt)
-        if fp16:
-            assert host_scaler is not None and device_scaler is not None
+        if host_scaler is not None and device_scaler is not None:
             assert host_scaler.state_dict() == device_scaler.state_dict()
+    return skips
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("fp16", [False, True])
+@pytest.mark.parametrize("clip", [None, 0.05])
+def test_bit_identical_to_the_hand_loop_that_decides_on_the_host(
+    name: str, fp16: bool, clip: float | None
+) -> None:
+    skips = run_both_loops(name, fp16, clip, PLAN)
     assert skips[0] is not None and skips[1] is None  # a skipped first update, then applied
     want = SKIP_AMP_OVERFLOW if fp16 else SKIP_NONFINITE
     assert skips == [want, None, None, SKIP_NONFINITE, None, want, None, SKIP_NONFINITE, None]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    name=st.sampled_from(list(OPTIMIZERS)),
+    fp16=st.booleans(),
+    clip=st.sampled_from([None, 0.05, 10.0]),
+    plan=st.lists(st.sampled_from(["ok", "nan-grad", "nan-loss", "inf-loss"]), max_size=6),
+)
+def test_any_plan_is_bit_identical_to_the_host_loop(
+    name: str, fp16: bool, clip: float | None, plan: list[str]
+) -> None:
+    run_both_loops(name, fp16, clip, plan)
 
 
 @pytest.mark.parametrize("fp16", [False, True])

@@ -172,7 +172,7 @@ def count_reads(make: Callable[[nn.Module, bool], Step], fp16: bool) -> tuple[Co
     batches = make_batches(TINY, count=ACCUM)
     step = make(model, fp16)
 
-    def window(index: int, counted: list[str] | None) -> None:
+    def window(index: int) -> None:
         for micro, (x, y) in enumerate(batches, start=1):
             with torch.autocast("cpu", dtype=torch.float16, enabled=fp16):
                 loss = functional.mse_loss(model(x).float(), y)
@@ -180,10 +180,10 @@ def count_reads(make: Callable[[nn.Module, bool], Step], fp16: bool) -> tuple[Co
                 loss = loss * math.nan
             step(loss, micro == ACCUM)
 
-    window(0, None)
+    window(0)
     with counting_host_syncs() as syncs:
         for index in range(1, WINDOWS + 1):
-            window(index, syncs.reads)
+            window(index)
     finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
     return Counter(syncs.reads), finite
 

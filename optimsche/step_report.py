@@ -103,6 +103,20 @@ class StepReport:
     _read: dict[str, float] | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if (
+            self._updated.__class__ is bool
+            and self._skipped is None
+            and self.grad_norm is None
+            and self.loss is None
+            and self.lrs == ()
+            and self.flushed is None
+        ):
+            return  # the report of a micro-step that did not update: nothing else to check
+        self._check_fields()
+
+    def _check_fields(self) -> None:
+        """Every field checked (module doc); a Tensor norm or loss held without its graph,
+        ``lrs`` as a tuple of floats."""
         updated, skipped = self._updated, self._skipped
         if updated.__class__ is bool and (skipped is None or skipped.__class__ is str):
             if skipped is not None and skipped not in _SKIP_REASONS:

@@ -1,4 +1,5 @@
-"""The figure of an lr range test: losses against the lr, the suggestion marked.
+"""The figure of an lr range test: losses against the lr, the suggestion marked; the y axis
+spans the smoothed loss (the raw losses beyond it are cut).
 
 matplotlib is optional (the ``plot`` extra): without it
 :class:`~optimsche.cli.plot.PlotUnavailable` says how to install it. The figure is drawn on
@@ -43,14 +44,20 @@ def range_test_figure(result: LrRangeResult, path: Path | None) -> Any:
     if index is not None:
         lr = result.lrs[index]
         axes.plot([lr], [result.smoothed[index]], marker="o", color="tab:red")
-        axes.axvline(lr, color="tab:red", linestyle="--", linewidth=1.0, label=f"suggested {lr:.3g}")
+        axes.axvline(
+            lr, color="tab:red", linestyle="--", linewidth=1.0, label=f"suggested {lr:.3g}"
+        )
     if result.mode == "exponential":
         axes.set_xscale("log")
+    smoothed = [v for v in result.smoothed if math.isfinite(v)]
+    if smoothed and max(smoothed) > min(smoothed):
+        # the smoothed curve's range: a divergent raw loss would flatten everything else
+        margin = 0.1 * (max(smoothed) - min(smoothed))
+        axes.set_ylim(min(smoothed) - margin, max(smoothed) + margin)
     axes.set_xlabel("learning rate")
     axes.set_ylabel("loss")
     axes.set_title(
-        f"lr range test: {len(result.lrs)} of {result.num_updates} updates, "
-        f"{result.stop_reason}",
+        f"lr range test: {len(result.lrs)} of {result.num_updates} updates, {result.stop_reason}",
         fontsize=9,
         loc="left",
     )

@@ -44,7 +44,7 @@ from optimsche.lr_range.smoothing import SmoothedLoss
 from optimsche.lr_range.stand_in import stand_in
 from optimsche.lr_range.sweep import SWEEP_MODES, sweep_schedule
 from optimsche.optim_scheduler import OptimScheduler
-from optimsche.step_report import SKIP_NONFINITE, StepReport
+from optimsche.step_report import SKIP_NONFINITE
 from optimsche.update.micro_loss import Losses, pick_loss
 from schedules.close_matches import did_you_mean
 from schedules.validation import require_int, require_number, require_positive
@@ -123,14 +123,18 @@ def _batches(batches: Iterable[B]) -> Iterator[B]:
 
 
 def _items_of(items: ItemsArg, name: str | None) -> int | Tensor | None:
-    if isinstance(items, Mapping):
-        assert name is not None  # a shell's step refuses a dict of items
-        return items[name]
-    return items
-
-
-def _reports(report: StepReport | dict[str, StepReport]) -> list[StepReport]:
-    return [report] if isinstance(report, StepReport) else list(report.values())
+    """The items of one shell (``name=None``) or of the group member ``name``."""
+    if not isinstance(items, Mapping):
+        return items
+    if name is None:
+        raise ValueError(
+            "num_items: an OptimScheduler takes one count per micro-step, not a dict (a dict "
+            "by member is for an OptimSchedulerGroup)"
+        )
+    if name not in items:
+        present = ", ".join(repr(k) for k in items)
+        raise ValueError(f"num_items has no entry for {name!r}; keys present: {present}")
+    return items[name]
 
 
 @attrs.define
@@ -172,7 +176,7 @@ class _WindowLoss:
             dist.all_reduce(sums)
         values = sums.tolist()
         self.sums = torch.zeros_like(sums)
-        return sum(values[i] / values[i + 1] for i in range(0, len(values), 2))
+        return float(sum(values[i] / values[i + 1] for i in range(0, len(values), 2)))
 
 
 def lr_range_test(
@@ -220,7 +224,9 @@ def lr_range_test(
     if not callable(loss_fn):
         raise ValueError(f"loss_fn must be a callable batch -> losses, got {loss_fn!r}")
     if num_items is not None and not callable(num_items):
-        raise ValueError(f"num_items must be a callable batch -> num_items or None, got {num_items!r}")
+        raise ValueError(
+            f"num_items must be a callable batch -> num_items or None, got {num_items!r}"
+        )
     if not isinstance(batches, Iterable):
         raise ValueError(f"batches must be an iterable of batches, got {type(batches).__name__}")
     models = _models(shells, model)
@@ -271,7 +277,10 @@ def _sweep(
         with autocast():
             micro_losses = loss_fn(batch)
         items = None if num_items is None else num_items(batch)
-        reports = _reports(runner.step(micro_losses, num_items=items))
+        if isinstance(runner, OptimScheduler):
+            reports = [runner.step(micro_losses, num_items=_items_of(items, None))]
+        else:
+            reports = list(runner.step(micro_losses, num_items=items).values())
         window.add(micro_losses, items)
         due = [r for r in reports if r.updated or r.skipped is not None]
         if not due:

@@ -44,6 +44,11 @@ def _parameters(
     return tuple(found.values())
 
 
+def _cuda_in_use() -> bool:
+    """Whether CUDA's generators exist (reading them otherwise would initialise CUDA)."""
+    return bool(torch.cuda.is_initialized())  # type: ignore[no-untyped-call]
+
+
 @attrs.frozen
 class SavedTraining:
     """A deep copy of the training state (module doc), made by :meth:`capture`."""
@@ -75,7 +80,7 @@ class SavedTraining:
             values=tuple(p.detach().clone() for p in parameters),
             grads=tuple(None if p.grad is None else p.grad.detach().clone() for p in parameters),
             cpu_rng=torch.get_rng_state(),
-            cuda_rng=tuple(torch.cuda.get_rng_state_all()) if torch.cuda.is_initialized() else None,
+            cuda_rng=tuple(torch.cuda.get_rng_state_all()) if _cuda_in_use() else None,
         )
 
     def restore(self) -> None:
@@ -89,7 +94,7 @@ class SavedTraining:
         with torch.no_grad():
             for p, value in zip(self.parameters, self.values, strict=True):
                 p.copy_(value)
-        self.owner.load_state_dict(self.owner_state)  # type: ignore[arg-type]
+        self.owner.load_state_dict(self.owner_state)
         for p, grad in zip(self.parameters, self.grads, strict=True):
             p.grad = grad
         torch.set_rng_state(self.cpu_rng)

@@ -45,9 +45,7 @@ def steepest_descent(
     kept = [i for i in range(skip_begin, end) if math.isfinite(smoothed[i])]
     if len(kept) < 2:
         return None
-    xs = torch.tensor(
-        [math.log(lrs[i]) if log_axis else lrs[i] for i in kept], dtype=torch.float64
-    )
+    xs = torch.tensor([math.log(lrs[i]) if log_axis else lrs[i] for i in kept], dtype=torch.float64)
     ys = torch.tensor([smoothed[i] for i in kept], dtype=torch.float64)
     (slopes,) = torch.gradient(ys, spacing=(xs,))
     return kept[int(torch.argmin(slopes))]

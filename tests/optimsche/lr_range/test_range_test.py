@@ -5,6 +5,7 @@ optimizer and the shell bit-identical, also when the loss function raises."""
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import sys
 from collections.abc import Iterator
@@ -20,8 +21,8 @@ from torch import Tensor, nn
 
 from optimsche import OptimScheduler, OptimSchedulerGroup
 from optimsche.lr_range import LrRangeResult, lr_range_test
-from schedules import reduce_on_plateau, warmup_cosine
 from schedules import bind as bind_schedule
+from schedules import reduce_on_plateau, warmup_cosine
 
 # ---------------------------------------------------------------- linear regression, analytic
 
@@ -67,7 +68,7 @@ def test_stops_after_the_divergent_lr_and_suggests_below_it(
     # the stop comes after the lr crossed 2/λ_max (before, every update shrinks the loss)
     assert result.lrs[-1] > critical
     below = [loss for lr, loss in zip(result.lrs, result.losses, strict=True) if lr < critical]
-    assert all(b <= a * (1 + 1e-12) for a, b in zip(below, below[1:], strict=False))
+    assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(below))
     suggested = result.suggested_lr
     assert suggested is not None and suggested < critical
 
@@ -77,8 +78,13 @@ def test_completes_without_a_divergence_rule() -> None:
     model = nn.Linear(2, 1, bias=False).double()
     shell = OptimScheduler("SGD", {"lr": 0.1}, model=model)
     result = lr_range_test(
-        shell, [x], lambda xb: ((model(xb) - y) ** 2).mean(), min_lr=1e-4, max_lr=critical / 2,
-        num_updates=30, diverge=None,
+        shell,
+        [x],
+        lambda xb: ((model(xb) - y) ** 2).mean(),
+        min_lr=1e-4,
+        max_lr=critical / 2,
+        num_updates=30,
+        diverge=None,
     )
     assert result.stop_reason == "completed" and len(result.lrs) == 30
     assert result.lrs[0] == pytest.approx(1e-4) and result.lrs[-1] == pytest.approx(critical / 2)
@@ -98,7 +104,10 @@ def _mse(model: nn.Module) -> Any:
 def test_each_update_is_one_window_at_the_sweep_lr_with_group_ratios() -> None:
     model = tiny_mlp()
     optimizer = torch.optim.SGD(
-        [{"params": model[0].parameters(), "lr": 0.01}, {"params": model[2].parameters(), "lr": 0.1}]
+        [
+            {"params": model[0].parameters(), "lr": 0.01},
+            {"params": model[2].parameters(), "lr": 0.1},
+        ]
     )
     shell = OptimScheduler(optimizer=optimizer, model=model, accum_grad=3)
     seen: list[tuple[float, float]] = []
@@ -160,8 +169,14 @@ def test_num_items_weights_the_recorded_loss() -> None:
         return loss
 
     result = lr_range_test(
-        shell, data, loss_fn, num_items=lambda batch: batch[2], min_lr=1e-9, max_lr=1e-8,
-        num_updates=2, diverge=None,
+        shell,
+        data,
+        loss_fn,
+        num_items=lambda batch: batch[2],
+        min_lr=1e-9,
+        max_lr=1e-8,
+        num_updates=2,
+        diverge=None,
     )
     assert result.losses[0] == pytest.approx((losses[1] + losses[3]) / 4, rel=1e-6)
 
@@ -170,10 +185,21 @@ def test_group_sweeps_every_member_and_sums_their_losses() -> None:
     model = EncoderTwoHeads()
     group = OptimSchedulerGroup(
         {
-            "a": OptimScheduler("Adam", {"lr": 1e-3}, model, optim_loss="loss_a",
-                                updated_modules=["encoder", "head_a"]),
-            "b": OptimScheduler("SGD", {"lr": 0.1}, model, optim_loss="loss_b",
-                                updated_modules="head_b", step_per_update=2),
+            "a": OptimScheduler(
+                "Adam",
+                {"lr": 1e-3},
+                model,
+                optim_loss="loss_a",
+                updated_modules=["encoder", "head_a"],
+            ),
+            "b": OptimScheduler(
+                "SGD",
+                {"lr": 0.1},
+                model,
+                optim_loss="loss_b",
+                updated_modules="head_b",
+                step_per_update=2,
+            ),
         }
     )
 
@@ -189,7 +215,9 @@ def test_group_sweeps_every_member_and_sums_their_losses() -> None:
     first = loss_fn(data[0])
     result = lr_range_test(group, data, loss_fn, num_updates=6, diverge=None)
     assert len(result.lrs) == 6 and result.stop_reason == "completed"
-    assert result.losses[0] == pytest.approx(float((first["loss_a"] + first["loss_b"]).detach()), rel=1e-6)
+    assert result.losses[0] == pytest.approx(
+        float((first["loss_a"] + first["loss_b"]).detach()), rel=1e-6
+    )
     for name, member in group.items():
         assert_unchanged(member, before[name])
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in params.items())
@@ -401,8 +429,15 @@ def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch: pytest.Monk
     from optimsche.cli.plot import PlotUnavailable
 
     result = LrRangeResult(
-        lrs=(1e-3, 1e-2), losses=(1.0, 0.5), smoothed=(1.0, 0.7), skipped=(None, None),
-        stop_reason="completed", mode="exponential", min_lr=1e-3, max_lr=1e-2, num_updates=2,
+        lrs=(1e-3, 1e-2),
+        losses=(1.0, 0.5),
+        smoothed=(1.0, 0.7),
+        skipped=(None, None),
+        stop_reason="completed",
+        mode="exponential",
+        min_lr=1e-3,
+        max_lr=1e-2,
+        num_updates=2,
     )
     for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)

@@ -41,7 +41,10 @@ def test_skips_and_nonfinite_points() -> None:
     # the steep drop at index 1 is skipped; NaN is left out; 0.9 -> 0.5 is the steepest left
     assert steepest_descent(lrs, ys, log_axis=True, skip_begin=2, skip_end=0) == 2
     assert steepest_descent(lrs, ys, log_axis=True, skip_begin=4, skip_end=1) is None
-    assert steepest_descent(lrs, ys[:1] + [math.inf] * 5, log_axis=True, skip_begin=0, skip_end=0) is None
+    assert (
+        steepest_descent(lrs, ys[:1] + [math.inf] * 5, log_axis=True, skip_begin=0, skip_end=0)
+        is None
+    )
 
 
 @pytest.mark.parametrize(("key", "value"), [("skip_begin", -1), ("skip_end", 1.5)])

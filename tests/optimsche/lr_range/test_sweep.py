@@ -3,6 +3,7 @@ steps in between (the formula of optimsche.lr_range.sweep, checked point by poin
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -26,7 +27,7 @@ def test_exponential_sweep_is_geometric_from_min_to_max(low: float, factor: floa
     for k, value in enumerate(values, start=1):
         expected = low * (high / low) ** ((k - 1) / (n - 1))
         assert value == pytest.approx(expected, rel=1e-9)
-    ratios = [b / a for a, b in zip(values, values[1:], strict=False)]
+    ratios = [b / a for a, b in itertools.pairwise(values)]
     assert all(r == pytest.approx(ratios[0], rel=1e-9) for r in ratios)
 
 

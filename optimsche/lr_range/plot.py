@@ -1,5 +1,5 @@
 """The figure of an lr range test: losses against the lr, the suggestion marked; the y axis
-spans the smoothed loss (the raw losses beyond it are cut).
+ends at the smoothed loss's top (a divergent raw loss beyond it is cut).
 
 matplotlib is optional (the ``plot`` extra): without it
 :class:`~optimsche.cli.plot.PlotUnavailable` says how to install it. The figure is drawn on
@@ -50,10 +50,11 @@ def range_test_figure(result: LrRangeResult, path: Path | None) -> Any:
     if result.mode == "exponential":
         axes.set_xscale("log")
     smoothed = [v for v in result.smoothed if math.isfinite(v)]
-    if smoothed and max(smoothed) > min(smoothed):
-        # the smoothed curve's range: a divergent raw loss would flatten everything else
-        margin = 0.1 * (max(smoothed) - min(smoothed))
-        axes.set_ylim(min(smoothed) - margin, max(smoothed) + margin)
+    low = min([result.losses[i] for i in finite] + smoothed, default=0.0)
+    if smoothed and max(smoothed) > low:
+        # up to the smoothed curve's top: a divergent raw loss would flatten everything else
+        margin = 0.05 * (max(smoothed) - low)
+        axes.set_ylim(low - margin, max(smoothed) + margin)
     axes.set_xlabel("learning rate")
     axes.set_ylabel("loss")
     axes.set_title(

@@ -149,33 +149,49 @@ class _Points:
 
 
 class _WindowLoss:
-    """The loss of the open window, summed over micro-steps on the device: per member, the
-    sum of its losses and of its items (or of its micro-step count without ``num_items``)."""
+    """The loss of the open window: per member, the sum of its micro-steps' losses (on the
+    device, no host read) and of its items (Python counts on the host, Tensor counts on the
+    device; the micro-steps themselves without ``num_items``)."""
 
     def __init__(self, shells: list[OptimScheduler], names: list[str | None]) -> None:
         self.shells = shells
         self.names = names
         self.device = shells[0].trainable_parameters[0].device
+        self.dtype = torch.float32 if self.device.type == "mps" else torch.float64
         self.distributed = any(s.distributed for s in shells) and dist.is_initialized()
-        self.sums = torch.zeros(2 * len(shells), dtype=torch.float64, device=self.device)
+        self._clear()
+
+    def _clear(self) -> None:
+        count = len(self.shells)
+        self.device_sums = torch.zeros(2 * count, dtype=self.dtype, device=self.device)
+        self.host_items = [0.0] * count
 
     def add(self, losses: Losses, items: ItemsArg) -> None:
+        """Add one micro-step's losses (``losses`` as ``step()`` took them) and items."""
         parts = []
-        for shell, name in zip(self.shells, self.names, strict=True):
+        for i, (shell, name) in enumerate(zip(self.shells, self.names, strict=True)):
             loss = pick_loss(losses, shell.optim_loss or "loss", shell.optim_loss)
             count = _items_of(items, name)
-            parts.append(loss.detach().to(self.device, torch.float64))
-            parts.append(torch.as_tensor(1 if count is None else count).to(self.device).double())
-        self.sums += torch.stack([p.reshape(()) for p in parts])
+            parts.append(loss.detach().reshape(()).to(self.device, self.dtype))
+            if isinstance(count, Tensor):
+                parts.append(count.detach().reshape(()).to(self.device, self.dtype))
+            else:
+                parts.append(torch.zeros((), dtype=self.dtype, device=self.device))
+                self.host_items[i] += 1.0 if count is None else float(count)
+        self.device_sums += torch.stack(parts)
 
     def read(self) -> float:
-        """The window's loss, summed over the members (each: its losses over its items,
-        over all ranks), read in one host sync; then start the next window."""
-        sums = self.sums
+        """The window's loss, summed over the members (each: its losses over its items, over
+        all ranks under DDP), read in one host sync; then start the next window."""
+        host = [0.0] * (2 * len(self.shells))
+        host[1::2] = self.host_items
         if self.distributed:
+            sums = self.device_sums + torch.tensor(host, dtype=self.dtype).to(self.device)
             dist.all_reduce(sums)
-        values = sums.tolist()
-        self.sums = torch.zeros_like(sums)
+            values = sums.tolist()
+        else:
+            values = [a + b for a, b in zip(self.device_sums.tolist(), host, strict=True)]
+        self._clear()
         return float(sum(values[i] / values[i + 1] for i in range(0, len(values), 2)))
 
 

@@ -156,7 +156,8 @@ def test_fp16_scaler_starts_from_the_shells_and_is_put_back() -> None:
     assert shell.scaler is not None and shell.scaler.get_scale() == scale
 
 
-def test_num_items_weights_the_recorded_loss() -> None:
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_num_items_weights_the_recorded_loss(as_tensor: bool) -> None:
     model = tiny_mlp()
     shell = OptimScheduler("SGD", {"lr": 0.1}, model=model, accum_grad=2)
     data = [(x, y, n) for (x, y), n in zip(batches(2), (1, 3), strict=True)]
@@ -172,13 +173,22 @@ def test_num_items_weights_the_recorded_loss() -> None:
         shell,
         data,
         loss_fn,
-        num_items=lambda batch: batch[2],
+        num_items=lambda batch: torch.tensor(batch[2]) if as_tensor else batch[2],
         min_lr=1e-9,
         max_lr=1e-8,
         num_updates=2,
         diverge=None,
     )
     assert result.losses[0] == pytest.approx((losses[1] + losses[3]) / 4, rel=1e-6)
+
+
+def test_a_dict_of_items_is_for_a_group_only() -> None:
+    model = tiny_mlp()
+    shell = OptimScheduler("SGD", {"lr": 0.1}, model=model)
+    before = snapshot(shell)
+    with pytest.raises(ValueError, match="not a dict"):
+        lr_range_test(shell, batches(2), _mse(model), num_items=lambda batch: {"a": 1})
+    assert_unchanged(shell, before)
 
 
 def test_group_sweeps_every_member_and_sums_their_losses() -> None:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from optimsche.cli import lr_find
 from optimsche.cli.lr_curves import LrCurve, expression_curve, lr_curves
 from optimsche.cli.schedule_horizon import expression_horizon
 from optimsche.cli.show import render_show
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="N gloo processes on 127.0.0.1 (0: none); a collective waits at most 60 s",
     )
+    lr_find.add_parser(commands)
     return parser
 
 
@@ -275,7 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        handlers = {"show": _run_show, "plot": _run_plot, "demo": _run_demo}
+        handlers = {
+            "show": _run_show,
+            "plot": _run_plot,
+            "demo": _run_demo,
+            lr_find.COMMAND: lr_find.run,
+        }
         return handlers[args.command](args)
     except UsageError as error:
         print(_one_line(error), file=sys.stderr)

@@ -57,14 +57,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Import a public name's module on first use and cache the name in this module."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'optimsche' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # type checkers see the imports above; an unknown name stays an error
+
+    def __getattr__(name: str) -> object:
+        """Import a public name's module on first use and cache the name in this module."""
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module 'optimsche' has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

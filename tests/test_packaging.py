@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,15 +46,15 @@ def test_both_packages_report_the_distribution_version() -> None:
 
 @pytest.mark.parametrize("read", [optimsche_version, schedules_version])
 def test_the_version_falls_back_when_the_distribution_is_not_installed(
-    read: object, monkeypatch: pytest.MonkeyPatch
+    read: Callable[[], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = sys.modules[read.__module__]  # type: ignore[attr-defined]
+    module = sys.modules[read.__module__]
 
     def missing(name: str) -> str:
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(module, "version", missing)
-    assert read() == UNKNOWN  # type: ignore[operator]
+    assert read() == UNKNOWN
     assert re.fullmatch(r"0\+unknown", UNKNOWN)  # a valid PEP 440 version
 
 

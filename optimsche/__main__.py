@@ -1,10 +1,10 @@
-"""``python -m optimsche``: the ``optimsche`` command (:mod:`optimsche.cli.commands`)."""
+"""``python -m optimsche``: the ``optimsche`` command (:func:`optimsche.cli.main`)."""
 
 from __future__ import annotations
 
 import sys
 
-from optimsche.cli.commands import main
+from optimsche.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

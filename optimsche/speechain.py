@@ -18,6 +18,7 @@ import math
 from optimsche.optim_scheduler import OptimScheduler
 from schedules.exponential import exponential
 from schedules.noam import noam
+from schedules.number_text import number_text
 from schedules.validation import require_number, require_positive
 
 
@@ -92,7 +93,8 @@ class ExponentDecayLr(OptimScheduler):
         self.init_lr = self._reference_lr
         if not self.init_lr > 0:
             raise ValueError(
-                f"ExponentDecayLr: the optimizer's initial lr must be > 0, got {self.init_lr!r}"
+                "ExponentDecayLr: the optimizer's initial lr must be > 0, got "
+                f"{number_text(self.init_lr)}"
             )
 
     def update_lr(self, real_step: float, epoch_num: float | None) -> float:  # type: ignore[override]

@@ -47,6 +47,7 @@ from schedules.multiply import multiply
 from schedules.multistep import multistep
 from schedules.noam import noam
 from schedules.one_cycle import one_cycle
+from schedules.package_version import package_version as _package_version
 from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
 from schedules.plateau_state import PlateauState
@@ -63,6 +64,9 @@ from schedules.warmup import warmup
 from schedules.warmup_cosine import warmup_cosine
 from schedules.warmup_stable_decay import warmup_stable_decay
 
+__version__: str = _package_version()
+"""The installed ``optimsche`` distribution's version (``"0+unknown"`` when not installed)."""
+
 __all__ = [
     "CLOCKS",
     "FAMILIES",
@@ -70,6 +74,7 @@ __all__ = [
     "Family",
     "PlateauState",
     "Time",
+    "__version__",
     "accumulate",
     "at_time",
     "bind",

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from schedules.leaf_family import Family, finite_constant
+from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
 from schedules.validation import (
@@ -114,16 +115,16 @@ def _prepare(
     period = require_positive("period", period)
     mult = require_number("mult", mult)
     if mult < 1.0:
-        raise ValueError(f"mult must be >= 1, got {mult!r}")
+        raise ValueError(f"mult must be >= 1, got {number_text(mult)}")
     final = require_value("final", final)
     decay = require_positive("decay", decay)
     if decay > 1.0:
-        raise ValueError(f"decay must lie in (0, 1], got {decay!r}")
+        raise ValueError(f"decay must lie in (0, 1], got {number_text(decay)}")
     warmup = require_non_negative("warmup", warmup)
     if warmup >= period:
         raise ValueError(
-            f"warmup must be < period ({period!r}): each cycle warms up then anneals, "
-            f"got {warmup!r}"
+            f"warmup must be < period ({number_text(period)}): each cycle warms up then anneals, "
+            f"got {number_text(warmup)}"
         )
     finite_constant("period", period, 1.0 / period, "1 / period")
     if mult != 1.0:

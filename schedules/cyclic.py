@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, cast
 from torch import Tensor
 
 from schedules.leaf_family import Family, finite_constant
+from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
 from schedules.validation import require_choice, require_number, require_positive, require_value
@@ -54,7 +55,7 @@ def _prepare(
     mode = require_choice("mode", mode, MODES)
     gamma = require_number("gamma", gamma)
     if not 0.0 < gamma <= 1.0:
-        raise ValueError(f"gamma must lie in (0, 1], got {gamma!r}")
+        raise ValueError(f"gamma must lie in (0, 1], got {number_text(gamma)}")
     if scale_fn is not None and not callable(scale_fn):
         raise ValueError(
             f"scale_fn must be a callable of one number or None, got "
@@ -76,8 +77,9 @@ def _prepare(
     ratio = up / total
     if not 0.0 < ratio < 1.0:
         raise ValueError(
-            f"up and down must be of comparable sizes: up / (up + down) = {ratio!r} "
-            f"(up={up!r}, down={down!r}) leaves no room for one of the two phases"
+            f"up and down must be of comparable sizes: up / (up + down) = {number_text(ratio)} "
+            f"(up={number_text(up)}, down={number_text(down)}) leaves no room for one of the "
+            "two phases"
         )
     return _Recipe(base, peak, total, ratio, mode, gamma, scale_fn, scale_mode)
 

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from schedules import scalar_math
 from schedules.leaf_family import Family, Hyperparameters
+from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, promoted, times
@@ -40,7 +41,7 @@ def _prepare(
 ) -> _Recipe:
     start = require_value("start", start)
     if start.__class__ is float and start <= 0:
-        raise ValueError(f"start must be > 0, got {start!r}")
+        raise ValueError(f"start must be > 0, got {number_text(start)}")
     rate = require_positive("rate", rate)
     steps = require_positive("steps", steps)
     begin = require_non_negative("begin", begin)
@@ -50,9 +51,15 @@ def _prepare(
         end = require_value("end", end)
         if start.__class__ is float and end.__class__ is float:
             if rate < 1.0 and end > start:
-                raise ValueError(f"end must be <= start ({start!r}) when rate < 1, got {end!r}")
+                raise ValueError(
+                    f"end must be <= start ({number_text(start)}) when rate < 1, got "
+                    f"{number_text(end)}"
+                )
             if rate > 1.0 and end < start:
-                raise ValueError(f"end must be >= start ({start!r}) when rate > 1, got {end!r}")
+                raise ValueError(
+                    f"end must be >= start ({number_text(start)}) when rate > 1, got "
+                    f"{number_text(end)}"
+                )
         if rate == 1.0:
             end = None  # the value is start whatever end is
     return _Recipe(start, rate, steps, begin, staircase, end)

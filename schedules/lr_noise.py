@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from schedules.combinator_fields import CHILD_OPTIONS, bound_child, require_schedule, using
+from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 from schedules.step_input import float_steps, number_step
@@ -58,7 +59,7 @@ def _noise(seed: int, kind: str, pct: float, std: float) -> float:
 
 def _whole_step(step: float) -> int:
     if not abs(step) < math.inf:
-        raise ValueError(f"step must be finite to seed lr_noise, got {step!r}")
+        raise ValueError(f"step must be finite to seed lr_noise, got {number_text(step)}")
     return math.floor(step)
 
 
@@ -103,7 +104,10 @@ class lr_noise:
 
     def __attrs_post_init__(self) -> None:
         if self.end is not None and not self.end > self.start:
-            raise ValueError(f"end must be > start ({self.start!r}) or None, got {self.end!r}")
+            raise ValueError(
+                f"end must be > start ({number_text(self.start)}) or None, "
+                f"got {number_text(self.end)}"
+            )
 
     def _in_range(self, n: float) -> bool:
         return self.start <= n and (self.end is None or n < self.end)

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from schedules.leaf_family import Family, finite_constant
+from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Value
 from schedules.validation import require_choice, require_open_unit, require_positive, require_value
@@ -52,7 +53,8 @@ def _prepare(
     first_end = pct_start * steps - 1.0
     if first_end == 0.0:
         raise ValueError(
-            f"pct_start · steps must not be 1 (got pct_start={pct_start!r}, steps={steps!r}): "
+            f"pct_start · steps must not be 1 (got pct_start={number_text(pct_start)}, "
+            f"steps={number_text(steps)}): "
             "the warm-up phase would have zero length"
         )
     if peak.__class__ is float:

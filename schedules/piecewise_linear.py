@@ -17,6 +17,7 @@ from torch import Tensor
 
 from schedules.intervals import pick, tensor_interval
 from schedules.leaf_family import Family
+from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, promoted
@@ -49,8 +50,8 @@ def _prepare(points: Sequence[Sequence[Value]], interpolation: str = "linear") -
     for i in range(1, len(xs)):
         if xs[i] < xs[i - 1]:
             raise ValueError(
-                f"points must be sorted by step, but points[{i}] step {xs[i]!r} < "
-                f"points[{i - 1}] step {xs[i - 1]!r}: {list(points)!r}"
+                f"points must be sorted by step, but points[{i}] step {number_text(xs[i])} < "
+                f"points[{i - 1}] step {number_text(xs[i - 1])}: {list(points)!r}"
             )
     interpolation = require_choice("interpolation", interpolation, INTERPOLATIONS)
     # A jump (two points at one step) is a segment whose fraction is 1 wherever it is used.

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
+from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate, select
@@ -39,7 +40,7 @@ def _prepare(
     lower = require_number("lower", lower)
     upper = require_number("upper", upper)
     if not upper > lower:
-        raise ValueError(f"upper must be > lower ({lower!r}), got {upper!r}")
+        raise ValueError(f"upper must be > lower ({number_text(lower)}), got {number_text(upper)}")
     slope = finite_constant("steps", steps, (upper - lower) / steps, "(upper - lower) / steps")
     return _Recipe(peak, steps, final, lower, upper, slope)
 

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
+from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, cosine_interpolate, interpolate, select
@@ -50,8 +51,8 @@ def _prepare(
     steps = require_positive("steps", steps)
     if steps <= warmup:
         raise ValueError(
-            f"steps must be > warmup ({warmup!r}): steps is the total length, warmup "
-            f"included, got {steps!r}"
+            f"steps must be > warmup ({number_text(warmup)}): steps is the total length, warmup "
+            f"included, got {number_text(steps)}"
         )
     start = require_value("start", start)
     final = require_value("final", final)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from optimsche.cli import lr_find
+from optimsche.cli import PROG, lr_find
 from optimsche.cli.lr_curves import LrCurve, expression_curve, lr_curves
 from optimsche.cli.schedule_horizon import expression_horizon
 from optimsche.cli.show import render_show
@@ -47,9 +47,8 @@ from optimsche.config.parsing import parse_optim_sches
 from optimsche.config.records import ExperimentSettings
 from optimsche.config.schedule_expression import parse_schedule_expression
 from optimsche.dotted_import import imports_limited_to
+from optimsche.package_version import package_version
 from schedules.validation import require_count, require_int, require_positive
-
-PROG = "optimsche"
 
 T = TypeVar("T")
 
@@ -138,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--steps", type=_positive_int, metavar="N", help="training micro-steps")
     demo.add_argument(
-        "--out", type=Path, default=Path("optimsche-demo"), metavar="DIR", help="output folder"
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output folder (default: $XDG_CACHE_HOME/optimsche/demo or ~/.cache/optimsche/demo)",
     )
     demo.add_argument("--config", type=Path, metavar="FILE", help="your own optim_sches YAML")
     demo.add_argument(
@@ -172,16 +174,6 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 ALLOWED_IMPORT_ROOTS = ("schedules", "optimsche", "torch")
 """The packages a config may import from without ``--allow-imports``."""
-
-
-def package_version() -> str:
-    """The installed ``optimsche`` distribution's version (``importlib.metadata``)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("optimsche")
-    except PackageNotFoundError:
-        return "(not installed: version unknown)"
 
 
 def _import_policy(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:

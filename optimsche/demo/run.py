@@ -12,6 +12,7 @@ from optimsche.config.error import ConfigError
 from optimsche.demo.config import check_fits_model, load_demo_config
 from optimsche.demo.curves import CURVES_PNG, write_curves
 from optimsche.demo.model import LOSS_NAMES
+from optimsche.demo.output_folder import default_output_folder
 from optimsche.demo.summary import describe_run, format_summary
 from optimsche.demo.training import DemoResult, DemoSettings, build_model, train_demo
 from optimsche.testing.local_processes import DEFAULT_COLLECTIVE_TIMEOUT_S, run_local_processes
@@ -35,7 +36,7 @@ def _prepare_out(out: Path) -> None:
 
 def run_demo(
     steps: int | None = None,
-    out: Path = Path("optimsche-demo"),
+    out: Path | None = None,
     config: Path | None = None,
     ddp: int = 0,
     collective_timeout_s: float = DEFAULT_COLLECTIVE_TIMEOUT_S,
@@ -43,7 +44,9 @@ def run_demo(
     """Train the demo model on the sequence-reversal task and report; return the exit code.
 
     ``steps``: micro-steps (``None``: the default, 1000). ``out``: folder for ``curves.png``
-    and the checkpoints (created). ``config``: a YAML file with the user's ``optim_sches``
+    and the checkpoints (created; ``None``: the user's cache,
+    :func:`~optimsche.demo.output_folder.default_output_folder`). ``config``: a YAML file with
+    the user's ``optim_sches``
     (and optionally ``experiment``) to run on the demo model instead of the embedded default;
     it must fit the demo model (first-level modules ``encoder``/``decoder``, losses
     ``encoder_loss``/``decoder_loss``/``loss``). ``ddp``: 0 runs in this process; ``N >= 1``
@@ -79,7 +82,7 @@ def run_demo(
     check_fits_model(demo_config, model, LOSS_NAMES)
     parameters = sum(p.numel() for p in model.parameters())
     del model
-    out = Path(out)
+    out = default_output_folder() if out is None else Path(out)
     _prepare_out(out)
     print(describe_run(settings, demo_config, parameters, ddp), flush=True)
 

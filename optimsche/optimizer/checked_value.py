@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from schedules.combinator_fields import schedule_repr
+from schedules.number_text import number_text
 
 
 def describe_schedule(schedule: object) -> str:
@@ -44,19 +45,20 @@ def check_value(key: str, value: object, *, schedule: object, t: object) -> floa
         else:
             got = f"a Tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
             raise ValueError(
-                f"{key}: the schedule {describe_schedule(schedule)} gave {got} at step {t!r}; a "
-                f"scheduled value must be one number (a float, or a one-element Tensor)"
+                f"{key}: the schedule {describe_schedule(schedule)} gave {got} at step "
+                f"{number_text(t)}; a scheduled value must be one number (a float, or a "
+                f"one-element Tensor)"
             )
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         number = float(value)
     if number is None:
         raise ValueError(
             f"{key}: the schedule {describe_schedule(schedule)} gave {type(value).__name__} "
-            f"{value!r} at step {t!r}; a scheduled value must be a finite number >= 0"
+            f"{value!r} at step {number_text(t)}; a scheduled value must be a finite number >= 0"
         )
     if not math.isfinite(number) or number < 0:
         raise ValueError(
-            f"{key}: the schedule {describe_schedule(schedule)} gave {number!r} at step {t!r}; a "
-            f"scheduled value must be a finite number >= 0"
+            f"{key}: the schedule {describe_schedule(schedule)} gave {number_text(number)} at "
+            f"step {number_text(t)}; a scheduled value must be a finite number >= 0"
         )
     return number

@@ -1,13 +1,14 @@
 """as_lr_scheduler inside a real PyTorch Lightning Trainer (CPU): the lr of every update,
-with and without gradient accumulation, across a checkpoint resume, and the README's recipe
-(``trainer.estimated_stepping_batches``) with ``max_epochs``. Skipped, with the reason, where
-pytorch-lightning is not installed."""
+with and without gradient accumulation, across a checkpoint resume, and the recipe of
+docs/integrations.md (``trainer.estimated_stepping_batches``) with ``max_epochs``. Skipped,
+with the reason, where pytorch-lightning is not installed."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import re
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
@@ -99,24 +100,25 @@ def test_lightning_checkpoint_resume_continues_the_schedule(tmp_path: Path) -> N
     assert first.lrs + second.lrs == pytest.approx([SCHEDULE(k) for k in range(1, 10)], rel=1e-12)
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+RECIPE_PAGE = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
 
 
 def _readme_configure_optimizers() -> Any:
-    """The README's Lightning ``configure_optimizers``, as written there."""
+    """The Lightning ``configure_optimizers`` of docs/integrations.md, as written there."""
     found = re.search(
-        r"```python\n# PyTorch Lightning\n(def configure_optimizers\(self\):\n.*?)\n\n",
-        README.read_text(encoding="utf-8"),
+        r"```python\n# needs: pytorch_lightning\n.*?\n(    def configure_optimizers\(self\):\n.*?)"
+        r"\n\n",
+        RECIPE_PAGE.read_text(encoding="utf-8"),
         flags=re.S,
     )
-    assert found, "the README has no Lightning recipe"
+    assert found, "docs/integrations.md has no Lightning recipe"
     namespace: dict[str, Any] = {
         "functools": functools,
         "torch": torch,
         "schedules": schedules,
         "optimsche": optimsche,
     }
-    exec(found.group(1), namespace)
+    exec(textwrap.dedent(found.group(1)), namespace)
     return namespace["configure_optimizers"]
 
 

@@ -304,6 +304,6 @@ class TestAsLrScheduler:
         optimizer.step()
         scheduler.step()
         before = (scheduler.last_epoch, lrs_of(optimizer), scheduler.get_last_lr())
-        with pytest.raises(ValueError, match=r"lr: the schedule .* gave -1.0 at step 3"):
+        with pytest.raises(ValueError, match=r"lr: the schedule .* gave -1 at step 3"):
             scheduler.step()
         assert (scheduler.last_epoch, lrs_of(optimizer), scheduler.get_last_lr()) == before

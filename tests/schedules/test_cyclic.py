@@ -169,7 +169,7 @@ def test_stays_between_base_and_peak_and_repeats(
             {"mode": "triangle"},
             r"mode must be one of 'triangular', 'triangular2', 'exp_range', got 'triangle'",
         ),
-        ({"gamma": 0.0}, r"gamma must lie in \(0, 1\], got 0.0"),
+        ({"gamma": 0.0}, r"gamma must lie in \(0, 1\], got 0"),
         ({"gamma": 1.5}, r"gamma must lie in \(0, 1\], got 1.5"),
         ({"base": math.nan}, r"base must be finite, got nan"),
         ({"peak": "high"}, r"peak must be a number, got str"),

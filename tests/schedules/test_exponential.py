@@ -164,8 +164,8 @@ GOOD = {"start": 1.0, "rate": 0.5, "steps": 10}
 @pytest.mark.parametrize(
     ("bad", "match"),
     [
-        ({"start": 0.0}, r"start must be > 0, got 0.0"),
-        ({"start": -1.0}, r"start must be > 0, got -1.0"),
+        ({"start": 0.0}, r"start must be > 0, got 0"),
+        ({"start": -1.0}, r"start must be > 0, got -1"),
         ({"rate": 0.0}, r"rate must be > 0, got 0.0"),
         ({"rate": -0.5}, r"rate must be > 0, got -0.5"),
         ({"steps": 0}, r"steps must be > 0, got 0"),
@@ -173,8 +173,8 @@ GOOD = {"start": 1.0, "rate": 0.5, "steps": 10}
         ({"begin": -1}, r"begin must be >= 0, got -1"),
         ({"staircase": "yes"}, r"staircase must be True or False, got 'yes'"),
         ({"end": math.nan}, r"end must be finite, got nan"),
-        ({"end": 2.0}, r"end must be <= start \(1.0\) when rate < 1, got 2.0"),
-        ({"rate": 2.0, "end": 0.5}, r"end must be >= start \(1.0\) when rate > 1, got 0.5"),
+        ({"end": 2.0}, r"end must be <= start \(1\) when rate < 1, got 2"),
+        ({"rate": 2.0, "end": 0.5}, r"end must be >= start \(1\) when rate > 1, got 0.5"),
     ],
 )
 def test_bad_hyperparameters_raise(bad: dict[str, Any], match: str) -> None:

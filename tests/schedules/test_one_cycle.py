@@ -181,7 +181,7 @@ def test_stays_within_minimum_and_peak(
         ({"three_phase": 1}, r"three_phase must be a bool, got 1"),
         (
             {"steps": 10, "pct_start": 0.1},
-            r"pct_start · steps must not be 1 \(got pct_start=0.1, steps=10.0\)",
+            r"pct_start · steps must not be 1 \(got pct_start=0.1, steps=10\)",
         ),
     ],
 )

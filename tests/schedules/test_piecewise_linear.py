@@ -130,7 +130,7 @@ def test_stays_within_neighbouring_points(points: list[tuple[int, float]], step:
         ([(0, "a")], r"points\[0\] value must be a number, got str"),
         (
             [(0, 1.0), (5, 2.0), (3, 0.0)],
-            r"points must be sorted by step, but points\[2\] step 3.0 < points\[1\] step 5.0",
+            r"points must be sorted by step, but points\[2\] step 3 < points\[1\] step 5",
         ),
     ],
 )

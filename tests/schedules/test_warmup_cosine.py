@@ -162,8 +162,8 @@ GOOD = {"peak": 1.0, "warmup": 10, "steps": 100}
     [
         ({"warmup": -1}, r"warmup must be >= 0, got -1"),
         ({"steps": 0, "warmup": 0}, r"steps must be > 0, got 0"),
-        ({"steps": 10}, r"steps must be > warmup \(10.0\): steps is the total length"),
-        ({"steps": 5}, r"steps must be > warmup \(10.0\).*got 5"),
+        ({"steps": 10}, r"steps must be > warmup \(10\): steps is the total length"),
+        ({"steps": 5}, r"steps must be > warmup \(10\).*got 5"),
         ({"exponent": 0.0}, r"exponent must be > 0, got 0.0"),
         ({"peak": math.nan}, r"peak must be finite, got nan"),
         ({"start": None}, r"start must be a number, got NoneType: None"),

@@ -241,7 +241,7 @@ def test_demo_passes_its_arguments_to_run_demo(
     fake.run_demo = run_demo  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "optimsche.demo", fake)
     assert main(["demo"]) == 3
-    assert calls[-1] == {"steps": None, "out": Path("optimsche-demo"), "config": None, "ddp": 0}
+    assert calls[-1] == {"steps": None, "out": None, "config": None, "ddp": 0}
     assert (
         main(["demo", "--steps", "50", "--out", str(tmp_path), "--config", "my.yaml", "--ddp", "2"])
         == 3

@@ -223,7 +223,7 @@ def test_config_schedule_mistakes(conf: str, type_line: str, message: str) -> No
 @pytest.mark.parametrize(
     ("hyper", "message"),
     [
-        ("peak: -1.0, steps: 100", r"gave -1\.0 at step 0"),
+        ("peak: -1.0, steps: 100", r"gave -1 at step 0"),
         ("peak: 1.0, steps: 100, final: -0.1", r"gave -0\.\d+ at step \d+"),
     ],
 )

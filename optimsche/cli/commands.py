@@ -19,6 +19,8 @@ Subcommands:
   ``--allow-imports`` (:func:`optimsche.dotted_import.imports_limited_to`).
 * ``demo [--steps N] [--out DIR] [--config FILE] [--ddp N]``: train the demo model
   (:func:`optimsche.demo.run_demo`).
+* ``lr-find [--min-lr LR] [--max-lr LR] [--updates N] [--out FILE]``: an lr range test on the
+  demo model (:mod:`optimsche.cli.lr_find`).
 
 ``optimsche --version`` prints the installed package's version.
 

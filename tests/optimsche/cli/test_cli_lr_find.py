@@ -48,6 +48,7 @@ def test_lr_find_prints_a_suggestion_and_saves_the_plot(
         (["--min-lr", "0"], 2, "--min-lr: expected a positive number, got '0'"),
         (["--mode", "cosine"], 2, "invalid choice: 'cosine'"),
         (["--min-lr", "1", "--max-lr", "0.5"], 1, "--max-lr must be > --min-lr (1.0), got 0.5"),
+        (["--config", "/nonexistent.yaml"], 1, "/nonexistent.yaml: no such configuration file"),
     ],
 )
 def test_bad_flags(

@@ -161,6 +161,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--ft-factor", type=_positive_float, metavar="F", help="multiply every lr by F"
     )
     parser.add_argument(
+        "--updates-per-epoch",
+        type=_positive_int,
+        metavar="N",
+        help="updates in one epoch: draws a schedule that reads the epoch clock (on('epoch', "
+        "...), eden(...)) against updates, update r in epoch (r - 1) // N + 1",
+    )
+    parser.add_argument(
         "--allow-imports",
         action="store_true",
         help="let the config's type/optim_type import modules outside schedules, optimsche "
@@ -208,7 +215,8 @@ def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
         document = load_config(path)
         with _import_policy(args):
             records = parse_optim_sches(document)
-        return lr_curves(records, _settings(document, args), args.steps)
+        settings = _settings(document, args)
+        return lr_curves(records, settings, args.steps, updates_per_epoch=args.updates_per_epoch)
     except ConfigError as error:
         message = str(error)
         if message.startswith(str(path)):
@@ -233,7 +241,7 @@ def _curves(command: str, args: argparse.Namespace) -> list[LrCurve]:
             f"value per step)"
         )
     steps = args.steps or expression_horizon(expression)
-    return [expression_curve(expression, steps)]
+    return [expression_curve(expression, steps, updates_per_epoch=args.updates_per_epoch)]
 
 
 def _run_show(args: argparse.Namespace) -> int:

@@ -20,8 +20,10 @@ the shell classes (``NoamLr``, ``ExponentDecayLr``, a user's own) the rules, fir
 A schedule expression with combinators (:func:`expression_horizon`) composes the horizons of
 its parts: ``warmup(x, steps)``: ``steps`` + x's; ``join(xs, boundaries)``: the last boundary
 + the last part's; ``stretch(x, ratio)``: ``ratio`` · x's; ``accumulate(x, accum_grad)``:
-``accum_grad`` · x's; ``scale``/``clamp``: x's; ``multiply`` and any other combinator: the
-longest of its parts'. Every horizon is at most :data:`MAX_HORIZON` steps.
+``accum_grad`` · x's; ``shift(x, k)``: x's + ``k`` (at least 10); ``on(clock, x)``: x's;
+``eden``: ``10 · lr_batches``; ``scale``/``clamp``/``offset``: x's; ``multiply``, ``add`` and
+any other combinator: the longest of its parts'. Every horizon is at most :data:`MAX_HORIZON`
+steps.
 """
 
 from __future__ import annotations
@@ -133,6 +135,10 @@ def expression_horizon(expression: ScheduleExpression) -> int:
         guess = (_number(hyper.get("ratio")) or 1.0) * inner
     elif name == "accumulate":
         guess = (_number(hyper.get("accum_grad")) or 1.0) * inner
+    elif name == "shift":
+        guess = max(inner + (_number(hyper.get("steps")) or 0.0), 10.0)
+    elif name == "eden":
+        guess = 10 * (_number(hyper.get("lr_batches")) or float(DEFAULT_HORIZON) / 10)
     else:  # scale, clamp, multiply, and combinators added later: the longest part
         guess = float(max(parts, default=DEFAULT_HORIZON))
     return _finish(guess)

@@ -239,6 +239,8 @@ class _Parser:
             built = target(*bound.args, **bound.kwargs)
         except (ValueError, TypeError, ArithmeticError) as error:
             raise self.fail(f"{name}: {_one_line(error)}") from None
+        if kind == "rule" and callable(built):  # a function building a schedule (eden2)
+            kind = "combinator"
         return ScheduleExpression(
             name=name, hyperparameters=dict(trees.arguments), schedule=built, kind=kind
         )

@@ -39,6 +39,7 @@ from typing import Any, NoReturn, TypeVar
 from optimsche.cli.lr_curves import LrCurve, expression_curve, lr_curves
 from optimsche.cli.schedule_horizon import expression_horizon
 from optimsche.cli.show import render_show
+from optimsche.config.durations import RunLengths, run_lengths
 from optimsche.config.error import ConfigError
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.loading import load_config
@@ -165,7 +166,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         metavar="N",
         help="updates in one epoch: draws a schedule that reads the epoch clock (on('epoch', "
-        "...), eden(...)) against updates, update r in epoch (r - 1) // N + 1",
+        "...), eden(...)) against updates, update r in epoch (r - 1) // N + 1; resolves "
+        "lengths in 'ep' (and 'ba' on the epoch clock)",
+    )
+    parser.add_argument(
+        "--horizon",
+        type=_positive_int,
+        metavar="H",
+        help="the run's length in updates: resolves lengths in '%%' and 'dur' (warmup='5%%'); "
+        "with --schedule, the updates drawn when --steps is not given",
     )
     parser.add_argument(
         "--allow-imports",
@@ -213,7 +222,7 @@ def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
     """The lr curves of the config file at ``path``; errors name the file."""
     try:
         document = load_config(path)
-        with _import_policy(args):
+        with _import_policy(args), run_lengths(_run_lengths(args)):
             records = parse_optim_sches(document)
         settings = _settings(document, args)
         return lr_curves(records, settings, args.steps, updates_per_epoch=args.updates_per_epoch)
@@ -222,6 +231,11 @@ def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
         if message.startswith(str(path)):
             raise
         raise ConfigError(f"{path}: {message}") from None
+
+
+def _run_lengths(args: argparse.Namespace) -> RunLengths:
+    """What ``--horizon`` and ``--updates-per-epoch`` say of the run, for lengths with units."""
+    return RunLengths(horizon=args.horizon, updates_per_epoch=args.updates_per_epoch)
 
 
 def _curves(command: str, args: argparse.Namespace) -> list[LrCurve]:
@@ -234,13 +248,14 @@ def _curves(command: str, args: argparse.Namespace) -> list[LrCurve]:
         raise UsageError(
             f"{PROG} {command}: error: --accum-grad and --ft-factor apply to a CONFIG only"
         )
-    expression = parse_schedule_expression(args.schedule)
+    with run_lengths(_run_lengths(args)):
+        expression = parse_schedule_expression(args.schedule)
     if expression.kind == "rule" or not callable(expression.schedule):
         raise ConfigError(
             f"schedule {expression.text!r}: {expression.name} is not a schedule (it gives no "
             f"value per step)"
         )
-    steps = args.steps or expression_horizon(expression)
+    steps = args.steps or args.horizon or expression_horizon(expression, args.updates_per_epoch)
     return [expression_curve(expression, steps, updates_per_epoch=args.updates_per_epoch)]
 
 

@@ -119,3 +119,19 @@ def test_updates_per_epoch_must_be_a_positive_integer(
 def test_plain_schedules_ignore_updates_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
     plain = ["show", "--schedule", "cosine(peak=1.0, steps=100)"]
     assert _run(capsys, *plain)[1] == _run(capsys, *plain, "--updates-per-epoch", "3")[1]
+
+
+def test_show_resolves_units_with_horizon_and_updates_per_epoch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = "warmup(cosine(peak=1.0, steps='95%'), steps='1ep')"
+    code, out, err = _run(
+        capsys, "show", "--schedule", text, "--horizon", "2000", "--updates-per-epoch", "100"
+    )
+    assert code == 0 and err == ""
+    assert out.splitlines()[1] == "2000 updates, the last at step 2000"
+    peak = next(line for line in out.splitlines() if line.strip().endswith("peak")).split()
+    assert peak[0] == "100"  # the warmup of one epoch of 100 updates
+    code, _, err = _run(capsys, "show", "--schedule", text, "--updates-per-epoch", "100")
+    assert code == 1 and "'95%' on the 'update' clock is a fraction of the run's horizon" in err
+    assert "--horizon N" in err

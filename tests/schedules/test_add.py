@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schedules
-from schedules import add, bind, constant, cosine, exponential, linear, offset, scale
+from schedules import add, bind, constant, cosine, exponential, join, linear, offset, scale
 from schedules.testing import assert_scalar_tensor_agree, combined_schedules
 
 COS = bind(cosine, peak=1.0, steps=100)
@@ -88,3 +88,48 @@ def test_bad_input_is_refused(build: object, message: str | None) -> None:
         return
     with pytest.raises(ValueError, match=message):
         build()  # type: ignore[operator]
+
+
+def _megatron_wsd_exponential(
+    num_steps: int, *, init: float, peak: float, low: float, warmup: int, total: int, decay: int
+) -> float:
+    """Megatron-LM ``OptimizerParamScheduler.get_lr`` with ``lr_decay_style="WSD"`` and
+    ``lr_wsd_decay_style="exponential"``, reimplemented from its source
+    (megatron/core/optimizer_param_scheduler.py): linear warmup from ``init_lr`` while
+    ``num_steps <= warmup``; ``min_lr`` past ``lr_decay_steps``; else ``min_lr + coeff ·
+    (max_lr - min_lr)`` with ``coeff = 1`` until ``lr_decay_steps - wsd_decay_steps`` and
+    ``2 · 0.5^ratio - 1`` after it."""
+    if warmup > 0 and num_steps <= warmup:
+        return init + (peak - init) * float(num_steps) / float(warmup)
+    if num_steps > total:
+        return low
+    anneal_start = total - decay
+    if num_steps <= anneal_start:
+        coeff = 1.0
+    else:
+        ratio = float(num_steps - anneal_start) / float(decay)
+        coeff = (2.0 * math.pow(0.5, ratio)) - 1.0
+    return low + coeff * (peak - low)
+
+
+@pytest.mark.parametrize(
+    ("init", "peak", "low", "warmup", "total", "decay"),
+    [(0.0, 3e-4, 3e-5, 100, 1000, 200), (1e-5, 1.0, 0.0, 10, 500, 480), (0.0, 0.1, 0.01, 0, 60, 7)],
+)
+def test_megatron_wsd_exponential_is_a_join_of_an_offset(
+    init: float, peak: float, low: float, warmup: int, total: int, decay: int
+) -> None:
+    span = peak - low
+    halving = bind(exponential, start=1.0, rate=0.5, steps=decay)
+    decayed = offset(scale(halving, 2.0 * span), low - span)  # low + span·(2·0.5^q − 1)
+    parts = [bind(constant, value=peak), decayed, bind(constant, value=low)]
+    boundaries = [total - decay, total]
+    if warmup:
+        parts.insert(0, bind(linear, start=init, end=peak, steps=warmup))
+        boundaries.insert(0, warmup)
+    wsd = join(parts, boundaries)
+    for s in range(0, total + 50):
+        expected = _megatron_wsd_exponential(
+            s, init=init, peak=peak, low=low, warmup=warmup, total=total, decay=decay
+        )
+        assert wsd(s) == pytest.approx(expected, rel=1e-12, abs=1e-15), s

@@ -118,6 +118,7 @@ def test_two_clock_product_compiles_and_vmaps() -> None:
         (lambda f: shift(f, 3), "shift"),
         (lambda f: stretch(f, 2.0), "stretch"),
         (lambda f: accumulate(f, 2), "accumulate"),
+        (lambda f: schedules.lr_noise(f, start=10), "lr_noise"),
         (lambda f: join([f, COS], [10]), "join"),
         (lambda f: join([COS, f], [10], relative=False), "join"),
     ],
@@ -141,6 +142,17 @@ def test_on_refuses_a_schedule_of_another_clock() -> None:
         on("update", TWO_CLOCKS)
     with pytest.raises(ValueError, match="did you mean 'epoch'"):
         on("epoc", COS)
+
+
+def test_eden_compiles_and_vmaps() -> None:
+    eden = schedules.eden(100, 2.0, warmup_batches=20)
+    updates = torch.arange(0, 400, dtype=torch.float64)
+    time = Time(update=updates, epoch=torch.floor(updates / 50) + 1)
+    eager = eden(time)
+    compiled = torch.compile(lambda t: eden(t), fullgraph=True)(time)
+    torch.testing.assert_close(compiled, eager)
+    vmapped = torch.func.vmap(lambda u, e: eden(Time(update=u, epoch=e)))(time.update, time.epoch)
+    torch.testing.assert_close(vmapped, eager)
 
 
 def test_untracked_clock_is_an_error_naming_it() -> None:

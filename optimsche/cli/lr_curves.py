@@ -11,8 +11,9 @@ updates at the windows ``r = step_per_update, 2·step_per_update, ...`` whose la
 
 A shell scheduled by the epoch (``clock: epoch``, or ``ExponentDecayLr``) is previewed with
 one epoch per update (epoch ``r`` at real step ``r``), since a configuration does not say
-how many updates an epoch holds. ``clock: items`` cannot be previewed (the lr depends on the
-items the data will hold): a :class:`ConfigError` says so.
+how many updates an epoch holds, unless ``updates_per_epoch`` says it (then update ``r``
+sees the epoch ``(r - 1) // updates_per_epoch + 1``). ``clock: items`` cannot be previewed
+(the lr depends on the items the data will hold): a :class:`ConfigError` says so.
 
 A schedule of several clocks (``multiply(on("update", f), on("epoch", g))``, ``eden(...)``)
 is drawn against the updates given the updates per epoch (``updates_per_epoch``,
@@ -46,7 +47,7 @@ from optimsche.optim_scheduler import OptimScheduler
 from optimsche.optimizer.checked_value import check_value
 from optimsche.optimizer.factory import resolve_optimizer_class
 from schedules.bound_schedule import BoundSchedule
-from schedules.time_record import Time, at_time, clocks_of
+from schedules.time_record import Time, at_time, clocks_of, on
 from schedules.validation import require_count, require_number
 
 MAX_POINTS = 100_000
@@ -178,19 +179,24 @@ def _update_lrs(
     ``schedule(r)``) is evaluated in one call on a float64 Tensor of the steps
     (:func:`schedule_values`); any other class step by step, each value checked
     (:func:`~optimsche.optimizer.checked_value.check_value`). A shell scheduled by the epoch
-    sees epoch ``r`` at real step ``r`` (module doc)."""
+    sees epoch ``r`` at real step ``r``, or with ``updates_per_epoch`` the epoch of update
+    ``r`` (module doc)."""
     schedule = shell.schedule
+    by_clock = shell.clock == "epoch"
+    if by_clock and updates_per_epoch is not None and not clocks_of(schedule):
+        schedule = on("epoch", schedule)  # read at each update's epoch
     plain_update_lr = type(shell).update_lr is OptimScheduler.update_lr
     if plain_update_lr and (is_builtin_schedule(schedule) or clocks_of(schedule)):
         return schedule_values(schedule, real_steps, updates_per_epoch, what)
     by_epoch = shell.requires_epoch_num
     source = f"{type(shell).__name__}.update_lr"
-    return [
-        check_value(
-            "lr", shell.update_lr_at(real, real if by_epoch else None), schedule=source, t=real
-        )
-        for real in real_steps
-    ]
+    values = []
+    for real in real_steps:
+        epoch = real if updates_per_epoch is None else (real - 1) // updates_per_epoch + 1
+        t = epoch if by_clock else real
+        lr = shell.update_lr_at(t, epoch if by_epoch else None)
+        values.append(check_value("lr", lr, schedule=source, t=t))
+    return values
 
 
 MAX_STEPS = 2**53

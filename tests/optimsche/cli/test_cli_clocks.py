@@ -135,3 +135,31 @@ def test_show_resolves_units_with_horizon_and_updates_per_epoch(
     code, _, err = _run(capsys, "show", "--schedule", text, "--updates-per-epoch", "100")
     assert code == 1 and "'95%' on the 'update' clock is a fraction of the run's horizon" in err
     assert "--horizon N" in err
+
+
+def test_an_epoch_clock_config_reads_the_epoch_of_each_update(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "epochs.yaml"
+    config.write_text(
+        "optim_sches:\n  main:\n    type: cosine\n    conf:\n      optim_type: SGD\n"
+        "      clock: epoch\n      peak: 0.1\n      steps: 10\n"
+    )
+    from optimsche.cli.lr_curves import lr_curves
+    from optimsche.config.parsing import parse_optim_sches
+    from optimsche.config.records import ExperimentSettings
+    from schedules import bind, cosine
+
+    records = parse_optim_sches({"optim_sches": _load(config)})
+    curve = lr_curves(records, ExperimentSettings(), 300, updates_per_epoch=30)[0]
+    cos = bind(cosine, peak=0.1, steps=10)
+    expected = [cos((r - 1) // 30 + 1) for r in range(1, 301)]
+    assert curve.lrs == pytest.approx(expected, rel=1e-12)  # a Tensor curve: last-ulp rounding
+    one_per_update = lr_curves(records, ExperimentSettings(), 30)[0]
+    assert one_per_update.lrs == pytest.approx([cos(r) for r in range(1, 31)], rel=1e-12)
+
+
+def _load(path: Path) -> object:
+    from optimsche.config.loading import load_config
+
+    return load_config(path)["optim_sches"]

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import schedules
 from schedules import Time, at_time, eden, eden2, multiply, on, scale
@@ -98,3 +100,37 @@ def test_repr_pickle_equality() -> None:
 def test_bad_hyperparameters_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         eden(**kwargs)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    lr_batches=st.floats(1.0, 1e5),
+    lr_epochs=st.floats(0.1, 100.0),
+    warmup_batches=st.floats(0.0, 5000.0),
+    warmup_start=st.floats(0.0, 1.0),
+    exponents=st.tuples(st.floats(0.0, 2.0), st.floats(0.0, 2.0)),
+    b=st.integers(0, 10**9),
+    e=st.integers(1, 1000),
+)
+def test_eden_is_a_factor_in_0_1_decaying_after_its_warmup(
+    lr_batches: float,
+    lr_epochs: float,
+    warmup_batches: float,
+    warmup_start: float,
+    exponents: tuple[float, float],
+    b: int,
+    e: int,
+) -> None:
+    lr = eden(
+        lr_batches,
+        lr_epochs,
+        warmup_batches=warmup_batches,
+        warmup_start=warmup_start,
+        batch_exponent=exponents[0],
+        epoch_exponent=exponents[1],
+    )
+    value = lr(Time(update=b, epoch=e))
+    assert 0.0 <= value <= 1.0
+    assert lr(Time(update=b, epoch=e + 1)) <= value  # never rises with the epoch
+    if b >= warmup_batches:
+        assert lr(Time(update=b + 1, epoch=e)) <= value  # nor with the update, after warmup

@@ -166,3 +166,14 @@ def test_config_schedule_expression_reads_the_entry_clock() -> None:
     assert records.optimizers[0].schedule.schedule == schedules.bind(
         schedules.cosine, peak=0.1, steps=10
     )
+
+
+def test_a_refused_parse_leaves_nothing_behind() -> None:
+    with pytest.raises(ConfigError), run_lengths(RUN):
+        parse_schedule_expression("cosine(peak=1e-3, steps='1e9tok')")
+    assert current_lengths() == RunLengths()
+    config = {"optim_sches": _entry(peak=0.1, warmup="5%", steps=100)}
+    with pytest.raises(ConfigError):
+        build_optim_sches(config, torch.nn.Linear(2, 2))
+    assert current_lengths() == RunLengths()
+    assert config["optim_sches"]["main"]["conf"]["warmup"] == "5%"  # type: ignore[index]

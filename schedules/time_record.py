@@ -93,17 +93,28 @@ class on:
                 f"{sorted(inner)}; a schedule bound to one clock cannot read another"
             )
 
-    @property
-    def clocks(self) -> frozenset[str]:
-        """The one clock this schedule reads."""
-        return frozenset((self.clock,))
+    clocks: frozenset[str] = attrs.field(
+        default=attrs.Factory(lambda self: frozenset((self.clock,)), takes_self=True),
+        init=False,
+        eq=False,
+        hash=False,
+        repr=False,
+    )
+    """The one clock this schedule reads (made once: read at every step)."""
+    _inner_aware: bool = attrs.field(
+        default=attrs.Factory(lambda self: bool(clocks_of(self.schedule)), takes_self=True),
+        init=False,
+        eq=False,
+        hash=False,
+        repr=False,
+    )
 
     def __repr__(self) -> str:
         return f"on({self.clock!r}, {schedule_repr(self.schedule)})"
 
     def __call__(self, t: Any) -> Any:
         if t.__class__ is Time:
-            if clocks_of(self.schedule):  # its plain parts read this clock too
+            if self._inner_aware:  # its plain parts read this clock too
                 return self.schedule(attrs.evolve(t, clock=self.clock))
             return self.schedule(t.of(self.clock))  # no new Time: torch.compile traces it
         return self.schedule(t)

@@ -2,13 +2,17 @@
 
 Subcommands:
 
-* ``show CONFIG [--steps N] [--accum-grad A] [--ft-factor F]``: for each optimizer of an
-  ``optim_sches`` config, a table of the lr at the key steps of the run and a terminal plot
-  of the whole curve. No model is built (see :mod:`optimsche.cli.lr_curves`). ``--steps``
-  counts micro-steps (default: guessed from the schedules, see
+* ``show CONFIG [--steps N] [--accum-grad A] [--ft-factor F] [--horizon H]
+  [--updates-per-epoch U]``: for each optimizer of an ``optim_sches`` config, a table of the
+  lr at the key steps of the run and a terminal plot of the whole curve. No model is built
+  (see :mod:`optimsche.cli.lr_curves`). ``--steps`` counts micro-steps (default: ``H``
+  updates when ``--horizon`` is given, else guessed from the schedules, see
   :mod:`optimsche.cli.schedule_horizon`); ``--accum-grad`` and ``--ft-factor`` default to the
-  config's ``experiment`` section when it has one, else 1. ``show --schedule EXPR``: the
-  same for one schedule expression.
+  config's ``experiment`` section when it has one, else 1. ``--horizon`` (the run's updates)
+  and ``--updates-per-epoch`` resolve lengths with units (``warmup: 5%``, ``steps: 3ep``:
+  :mod:`optimsche.config.durations`); ``--updates-per-epoch`` also draws schedules that read
+  the epoch (``on("epoch", ...)``, ``eden(...)``) against the updates. ``show --schedule
+  EXPR``: the same for one schedule expression.
 * ``plot CONFIG -o lr.png`` or ``plot --schedule 'cosine(peak=0.1, steps=1000)' -o lr.png``:
   the same curves as an image (needs matplotlib, the ``plot`` extra). The schedule
   expression is parsed, never evaluated (:mod:`optimsche.config.schedule_expression`). At
@@ -173,8 +177,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--horizon",
         type=_positive_int,
         metavar="H",
-        help="the run's length in updates: resolves lengths in '%%' and 'dur' (warmup='5%%'); "
-        "with --schedule, the updates drawn when --steps is not given",
+        help="the run's length in updates: resolves lengths in '%%' and 'dur' (warmup='5%%'), "
+        "and sets the updates drawn when --steps is not given",
     )
     parser.add_argument(
         "--allow-imports",
@@ -225,7 +229,10 @@ def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
         with _import_policy(args), run_lengths(_run_lengths(args)):
             records = parse_optim_sches(document)
         settings = _settings(document, args)
-        return lr_curves(records, settings, args.steps, updates_per_epoch=args.updates_per_epoch)
+        steps = args.steps
+        if steps is None and args.horizon is not None:  # the run's updates, in micro-steps
+            steps = args.horizon * settings.accum_grad
+        return lr_curves(records, settings, steps, updates_per_epoch=args.updates_per_epoch)
     except ConfigError as error:
         message = str(error)
         if message.startswith(str(path)):

@@ -163,3 +163,22 @@ def _load(path: Path) -> object:
     from optimsche.config.loading import load_config
 
     return load_config(path)["optim_sches"]
+
+
+def test_a_config_with_units_is_shown_over_its_horizon(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "units.yaml"
+    config.write_text(
+        "experiment:\n  accum_grad: 2\noptim_sches:\n  main:\n    type: warmup_cosine\n    conf:\n"
+        "      optim_type: SGD\n      peak: 0.1\n      warmup: 5%\n      steps: 2ep\n"
+    )
+    code, out, err = _run(
+        capsys, "show", str(config), "--horizon", "400", "--updates-per-epoch", "200"
+    )
+    assert code == 0 and err == ""
+    assert "400 updates, the last at step 800" in out  # 2 micro-steps per update
+    peak = next(line for line in out.splitlines() if line.strip().endswith("peak")).split()
+    assert peak[:2] == ["40", "20"]  # 5% of 400 updates: the peak at update 20
+    code, _, err = _run(capsys, "show", str(config), "--horizon", "400")
+    assert code == 1 and "'2ep' on the 'update' clock needs the updates per epoch" in err

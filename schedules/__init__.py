@@ -22,6 +22,15 @@ be Tensors of any shape broadcasting with the step: the result broadcasts, ``tor
 over them and gradients with respect to them work. Tensor values are not range-checked (that
 would cost a device sync). Lengths, counts, rates, exponents and modes stay Python values.
 
+Clocks: a plain schedule reads the one clock the shell gives it. ``Time`` is the time of an
+update on every clock (update, epoch, items); ``on(clock, f)`` binds a plain schedule to one
+clock; ``at_time(schedule, time)`` evaluates any schedule at a ``Time``; ``clocks_of`` says
+which clocks a schedule reads. The pointwise combinators (``multiply``, ``add``, ``offset``,
+``scale``, ``clamp``) take clock-bound children, so ``multiply(on("update", f), on("epoch",
+g))`` is one pure schedule of two clocks (``eden``, icefall's Eden, is one); the
+step-arithmetic ones (``shift``, ``join``, ``stretch``, ``accumulate``, ``lr_noise``) refuse
+them, naming the clock. See ``docs/clocks_and_units.md``.
+
 ``FAMILIES`` is the registry of the leaves (:mod:`schedules.families`). Every leaf module is
 written in one pattern (checks into a recipe, a ``math`` formula, a torch formula, a
 ``Family`` entry): see :mod:`schedules.leaf_family` and ``docs/leaf_pattern.md`` for it and

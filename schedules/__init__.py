@@ -51,6 +51,7 @@ from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
 from schedules.plateau_state import PlateauState
 from schedules.polynomial import polynomial
+from schedules.power_decay import power_decay
 from schedules.reduce_on_plateau import reduce_on_plateau
 from schedules.scale import scale
 from schedules.step_arithmetic import is_update_step, real_step
@@ -95,6 +96,7 @@ __all__ = [
     "piecewise_constant",
     "piecewise_linear",
     "polynomial",
+    "power_decay",
     "real_step",
     "reduce_on_plateau",
     "scale",

@@ -246,6 +246,17 @@ def _tanh_decay(draw: st.DrawFn, max_steps: int) -> Kwargs:
     }
 
 
+@st.composite
+def _power_decay(draw: st.DrawFn, max_steps: int) -> Kwargs:
+    return {
+        "peak": draw(learning_rates()),
+        "scale": draw(_lengths(max_steps)),
+        "exponent": draw(st.one_of(st.sampled_from([0.25, 0.5, 1.0]), st.floats(0.05, 4.0))),
+        "begin": draw(_lengths(max_steps, 0)),
+        "order": draw(st.one_of(st.sampled_from([1.0, 2.0]), st.floats(0.25, 4.0))),
+    }
+
+
 _DRAWS: dict[str, Callable[[int], st.SearchStrategy[Kwargs]]] = {
     "constant": _constant,
     "linear": _linear,
@@ -265,6 +276,7 @@ _DRAWS: dict[str, Callable[[int], st.SearchStrategy[Kwargs]]] = {
     "piecewise_constant": _piecewise_constant,
     "piecewise_linear": _piecewise_linear,
     "tanh_decay": _tanh_decay,
+    "power_decay": _power_decay,
 }
 
 FAMILIES: tuple[str, ...] = tuple(schedules.FAMILIES)

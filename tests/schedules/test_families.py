@@ -24,7 +24,9 @@ DESIGN_TABLE = (
 )  # fmt: skip
 PEER_FAMILIES = ("tanh_decay",)
 """The leaves added for the peers' families (issue 9), registered after the design table."""
-REGISTRY = DESIGN_TABLE + PEER_FAMILIES
+SHAPE_FAMILIES = ("power_decay",)
+"""The leaves added for the shapes of issue 18, registered after the peers'."""
+REGISTRY = DESIGN_TABLE + PEER_FAMILIES + SHAPE_FAMILIES
 
 VALUES = {
     "constant": ("value",),
@@ -45,6 +47,7 @@ VALUES = {
     "piecewise_constant": ("values",),
     "piecewise_linear": ("points",),
     "tanh_decay": ("peak", "final"),
+    "power_decay": ("peak",),
 }
 """The value hyperparameters of the design ("Tensor hyperparameters")."""
 

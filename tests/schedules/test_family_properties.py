@@ -251,6 +251,18 @@ def _tanh_decay(k: dict[str, Any]) -> Facts:
     return Facts(k["final"], k["peak"], falling=[(0, n + 5)], horizon=n)
 
 
+def _power_decay(k: dict[str, Any]) -> Facts:
+    # holds peak until begin, then decays towards 0 for ever; at begin it leaves peak like
+    # t ** order: a steep start where order < 1
+    return Facts(
+        0.0,
+        k["peak"],
+        falling=[(0, HUGE)],
+        joints=[k["begin"]],
+        slack=_holder_slack(k["order"]),
+    )
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "constant": _constant,
     "linear": _linear,
@@ -270,6 +282,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "piecewise_constant": _piecewise_constant,
     "piecewise_linear": _piecewise_linear,
     "tanh_decay": _tanh_decay,
+    "power_decay": _power_decay,
 }
 
 
@@ -377,6 +390,7 @@ def _example(family: str) -> dict[str, Any]:
         "piecewise_constant": {"boundaries": [5], "values": [1.0, 0.5]},
         "piecewise_linear": {"points": [(0, 0.0), (5, 1.0)]},
         "tanh_decay": {"peak": 1.0, "steps": 10, "final": 0.0, "lower": -7.0, "upper": 3.0},
+        "power_decay": {"peak": 1.0, "scale": 10, "exponent": 0.5, "begin": 5, "order": 2.0},
     }  # fmt: skip
     return examples[family]
 

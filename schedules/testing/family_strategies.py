@@ -28,6 +28,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 import schedules
+from schedules import ramp_shapes
 
 Kwargs = dict[str, Any]
 DEFAULT_MAX_STEPS = 10**6
@@ -76,7 +77,10 @@ def _linear(draw: st.DrawFn, max_steps: int) -> Kwargs:
 
 @st.composite
 def _polynomial(draw: st.DrawFn, max_steps: int) -> Kwargs:
-    return {**draw(_linear(max_steps)), "power": draw(st.floats(0.1, 5.0))}
+    return {
+        **draw(_linear(max_steps)),
+        "power": draw(st.floats(0.1, 5.0)),
+    }
 
 
 @st.composite
@@ -188,7 +192,9 @@ def _warmup_stable_decay(draw: st.DrawFn, max_steps: int) -> Kwargs:
         "stable": draw(_lengths(max_steps, 0)),
         "decay": draw(_lengths(max_steps)),
         "final": peak * draw(fractions()),
-        "shape": draw(st.sampled_from(["linear", "cosine", "1-sqrt"])),
+        "shape": draw(st.sampled_from(ramp_shapes.SHAPES)),
+        "start": peak * draw(fractions()),
+        "warmup_shape": draw(st.sampled_from(ramp_shapes.SHAPES)),
     }
 
 

@@ -41,7 +41,7 @@ VALUES = {
     "noam": ("scale",),
     "inverse_sqrt": ("peak",),
     "tri_stage": ("peak",),
-    "warmup_stable_decay": ("peak", "final"),
+    "warmup_stable_decay": ("peak", "final", "start"),
     "one_cycle": ("peak",),
     "cyclic": ("base", "peak"),
     "piecewise_constant": ("values",),
@@ -135,9 +135,10 @@ def test_extent_of_the_never_settling_families() -> None:
 
 def test_resolve_fills_defaults_and_names_unknown_or_missing_keys() -> None:
     cosine = FAMILIES["cosine"]
-    assert cosine.resolve({"peak": 1.0, "steps": 10}) == (1.0, 10, 0.0, 1.0, 1.0)
+    assert cosine.resolve({"peak": 1.0, "steps": 10}) == (1.0, 10, 0.0, 1.0, 1.0, False)
     assert cosine.complete({"steps": 10, "peak": 1.0}) == {
         "peak": 1.0, "steps": 10, "final": 0.0, "exponent": 1.0, "k_decay": 1.0,
+        "cycle": False,
     }  # fmt: skip
     with pytest.raises(ValueError, match=r"no hyperparameter 'step'; did you mean 'steps'"):
         cosine.resolve({"peak": 1.0, "step": 10})

@@ -86,7 +86,18 @@ def _linear(k: dict[str, Any], power: float = 1.0) -> Facts:
 
 
 def _polynomial(k: dict[str, Any]) -> Facts:
-    return _linear(k, power=k["power"])
+    if not k.get("cycle", False):
+        return _linear(k, power=k["power"])
+    start, end, n, begin = k["start"], k["end"], k["steps"], k["begin"]
+    first = (0, begin + n)  # monotone over its first cycle; it jumps back after each
+    return Facts(
+        min(start, end),
+        max(start, end),
+        rising=[(*first, False)] if end >= start else [],
+        falling=[first] if end <= start else [],
+        joints=[begin, begin + n],
+        slack=_holder_slack(k["power"]),
+    )
 
 
 def _exponential(k: dict[str, Any]) -> Facts:
@@ -128,7 +139,8 @@ def _cosine(k: dict[str, Any]) -> Facts:
     return Facts(
         k["final"],
         k["peak"],
-        falling=[(0, n + 5)],
+        falling=[(0, n)] if k.get("cycle") else [(0, n + 5)],
+        rising=[(n, 2 * n, False)] if k.get("cycle") else [],
         joints=[n],
         slack=_holder_slack(2 * k["exponent"]),
     )
@@ -184,14 +196,19 @@ def _tri_stage(k: dict[str, Any]) -> Facts:
 
 def _warmup_stable_decay(k: dict[str, Any]) -> Facts:
     peak, warmup, stable, decay = k["peak"], k["warmup"], k["stable"], k["decay"]
+    start = k.get("start", 0.0)
     end = warmup + stable + decay
+    steep = "1-sqrt" in (k["shape"], k.get("warmup_shape"))  # 1 - √p at p = 0, 1 - √(1 - p) at 1
     return Facts(
-        min(0.0, k["final"]),
+        min(start, k["final"]),
         peak,
-        rising=[(0, warmup, True), (warmup, warmup + stable, False)],
+        rising=[
+            (0, warmup, _strict(peak - start, warmup, peak)),
+            (warmup, warmup + stable, False),
+        ],
         falling=[(warmup, end + 5)],
         joints=[warmup, warmup + stable, end],
-        slack=_holder_slack(0.5) if k["shape"] == "1-sqrt" else 2.0,  # 1 - √p at p = 0
+        slack=_holder_slack(0.5) if steep else 2.0,
     )
 
 

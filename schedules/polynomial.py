@@ -15,7 +15,7 @@ from typing import NamedTuple
 from torch import Tensor
 
 from schedules import scalar_math
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate
@@ -46,7 +46,7 @@ def _prepare(
     k_decay: float = 1.0,
     cycle: bool = False,
 ) -> _Recipe:
-    return _Recipe(
+    recipe = _Recipe(
         require_value("start", start),
         require_value("end", end),
         require_positive("steps", steps),
@@ -55,6 +55,8 @@ def _prepare(
         require_positive("k_decay", k_decay),
         require_bool("cycle", cycle),
     )
+    finite_constant("steps", steps, begin + steps, "begin + steps")
+    return recipe
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -83,14 +85,21 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
         if power != 1.0:
             remaining = remaining.pow_(power)
         return interpolate(end, start, remaining)
+    if k_decay == 1.0 and begin + steps - begin == steps:
+        # (begin + steps - max(s, begin)) / steps clipped at 0: 3-4 kernels
+        if begin == 0.0:
+            remaining = float_steps(step, 0.0, steps).sub_(steps).div_(-steps)
+        else:
+            remaining = float_steps(step, begin).sub_(begin + steps).clamp_max_(0.0)
+            remaining = remaining.div_(-steps)
+        if power != 1.0:
+            remaining = remaining.pow_(power)
+        return interpolate(end, start, remaining)
     if begin == 0.0:
         t = float_steps(step, 0.0, steps)
     else:
-        t = float_steps(step).sub_(begin).clamp_min_(0.0).clamp_max_(steps)
-    if k_decay == 1.0:
-        remaining = t.sub_(steps).div_(-steps)  # (steps - t) / steps
-    else:
-        remaining = t.div_(steps).pow_(k_decay).neg_().add_(1.0)  # 1 - (t / steps) ** k
+        t = float_steps(step, begin).sub_(begin).clamp_max_(steps)
+    remaining = t.div_(steps).pow_(k_decay).neg_().add_(1.0)  # 1 - (t / steps) ** k
     if power != 1.0:
         remaining = remaining.pow_(power)
     return interpolate(end, start, remaining)

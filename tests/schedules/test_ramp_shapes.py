@@ -49,7 +49,8 @@ def test_warmup_combinator_shape_rises_from_start_to_the_schedule(shape: str) ->
 
 
 def test_bad_shapes_are_refused_naming_the_key_and_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"shape must be one of 'linear', 'cosine'.*got 'cos'"):
+    hint = r"shape must be one of 'linear', 'cosine'.*got 'cos'; did you mean 'cosine'\?"
+    with pytest.raises(ValueError, match=hint):
         warmup(functools.partial(constant, value=1.0), 5, shape="cos")
     with pytest.raises(ValueError, match=r"warmup_shape must be one of .*'exponential', got 1"):
         warmup_stable_decay(1, 1.0, 2, 2, 2, warmup_shape=1)  # type: ignore[arg-type]

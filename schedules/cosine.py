@@ -21,7 +21,6 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, cosine_interpolate, interpolate
-from schedules.validation import require_bool, require_positive, require_value
 
 
 class _Recipe(NamedTuple):
@@ -35,19 +34,13 @@ class _Recipe(NamedTuple):
 
 
 def _prepare(
-    peak: Value,
+    peak: Checked,
     steps: float,
-    final: Value = 0.0,
+    final: Checked = 0.0,
     exponent: float = 1.0,
     k_decay: float = 1.0,
     cycle: bool = False,
 ) -> _Recipe:
-    peak = require_value("peak", peak)
-    steps = require_positive("steps", steps)
-    final = require_value("final", final)
-    exponent = require_positive("exponent", exponent)
-    k_decay = require_positive("k_decay", k_decay)
-    cycle = require_bool("cycle", cycle)
     angle = finite_constant("steps", steps, math.pi / steps, "π / steps")
     return _Recipe(peak, steps, final, exponent, k_decay, cycle, angle)
 
@@ -97,6 +90,14 @@ FAMILY = Family(
     lengths=("steps",),
     horizon=lambda h: None if h["cycle"] else float(h["steps"]),
     extent=lambda h: (4.0 if h["cycle"] else 1.0) * h["steps"],
+    checks={
+        "peak": "value",
+        "steps": "positive",
+        "final": "value",
+        "exponent": "positive",
+        "k_decay": "positive",
+        "cycle": "bool",
+    },
 )
 
 

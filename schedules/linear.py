@@ -15,7 +15,6 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate
-from schedules.validation import require_non_negative, require_positive, require_value
 
 
 class _Recipe(NamedTuple):
@@ -25,15 +24,9 @@ class _Recipe(NamedTuple):
     begin: float
 
 
-def _prepare(start: Value, end: Value, steps: float, begin: float = 0) -> _Recipe:
-    recipe = _Recipe(
-        require_value("start", start),
-        require_value("end", end),
-        require_positive("steps", steps),
-        require_non_negative("begin", begin),
-    )
+def _prepare(start: Checked, end: Checked, steps: float, begin: float = 0) -> _Recipe:
     finite_constant("steps", steps, begin + steps, "begin + steps")
-    return recipe
+    return _Recipe(start, end, steps, begin)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -63,6 +56,7 @@ FAMILY = Family(
     values=("start", "end"),
     lengths=("steps", "begin"),
     horizon=lambda h: h["begin"] + h["steps"],
+    checks={"start": "value", "end": "value", "steps": "positive", "begin": "non_negative"},
 )
 
 

@@ -19,12 +19,6 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate
-from schedules.validation import (
-    require_bool,
-    require_non_negative,
-    require_positive,
-    require_value,
-)
 
 
 class _Recipe(NamedTuple):
@@ -38,25 +32,16 @@ class _Recipe(NamedTuple):
 
 
 def _prepare(
-    start: Value,
-    end: Value,
+    start: Checked,
+    end: Checked,
     steps: float,
     power: float = 1.0,
     begin: float = 0,
     k_decay: float = 1.0,
     cycle: bool = False,
 ) -> _Recipe:
-    recipe = _Recipe(
-        require_value("start", start),
-        require_value("end", end),
-        require_positive("steps", steps),
-        require_positive("power", power),
-        require_non_negative("begin", begin),
-        require_positive("k_decay", k_decay),
-        require_bool("cycle", cycle),
-    )
     finite_constant("steps", steps, begin + steps, "begin + steps")
-    return recipe
+    return _Recipe(start, end, steps, power, begin, k_decay, cycle)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -113,6 +98,15 @@ FAMILY = Family(
     lengths=("steps", "begin"),
     horizon=lambda h: None if h["cycle"] else h["begin"] + h["steps"],
     extent=lambda h: h["begin"] + (4 if h["cycle"] else 1) * h["steps"],
+    checks={
+        "start": "value",
+        "end": "value",
+        "steps": "positive",
+        "power": "positive",
+        "begin": "non_negative",
+        "k_decay": "positive",
+        "cycle": "bool",
+    },
 )
 
 

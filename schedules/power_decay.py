@@ -25,31 +25,14 @@ from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, times
-from schedules.validation import require_non_negative, require_positive, require_value
 
 
 class _Recipe(NamedTuple):
     peak: Checked
     scale: float
-    exponent: float
-    begin: float
-    order: float
-
-
-def _prepare(
-    peak: Value,
-    scale: float,
-    exponent: float = 0.5,
-    begin: float = 0,
-    order: float = 1.0,
-) -> _Recipe:
-    return _Recipe(
-        require_value("peak", peak),
-        require_positive("scale", scale),
-        require_positive("exponent", exponent),
-        require_non_negative("begin", begin),
-        require_positive("order", order),
-    )
+    exponent: float = 0.5
+    begin: float = 0
+    order: float = 1.0
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -82,13 +65,20 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
 
 
 FAMILY = Family(
-    _prepare,
+    _Recipe,  # the checked hyperparameters are the recipe
     _scalar,
     _tensor,
     values=("peak",),
     lengths=("scale", "begin"),
     horizon=None,
     extent=lambda h: h["begin"] + 10.0 * h["scale"],
+    checks={
+        "peak": "value",
+        "scale": "positive",
+        "exponent": "positive",
+        "begin": "non_negative",
+        "order": "positive",
+    },
 )
 
 

@@ -19,12 +19,7 @@ from schedules.ramp_shapes import SHAPES
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate, select
-from schedules.validation import (
-    require_choice,
-    require_non_negative,
-    require_positive,
-    require_value,
-)
+from schedules.validation import choice
 
 __all__ = ["SHAPES", "warmup_stable_decay"]
 
@@ -34,32 +29,10 @@ class _Recipe(NamedTuple):
     warmup: float
     stable: float
     decay: float
-    final: Checked
-    shape: str
-    start: Checked
-    warmup_shape: str
-
-
-def _prepare(
-    peak: Value,
-    warmup: float,
-    stable: float,
-    decay: float,
-    final: Value = 0.0,
-    shape: str = "linear",
-    start: Value = 0.0,
-    warmup_shape: str = "linear",
-) -> _Recipe:
-    return _Recipe(
-        require_value("peak", peak),
-        require_positive("warmup", warmup),
-        require_non_negative("stable", stable),
-        require_positive("decay", decay),
-        require_value("final", final),
-        require_choice("shape", shape, SHAPES),
-        require_value("start", start),
-        require_choice("warmup_shape", warmup_shape, SHAPES),
-    )
+    final: Checked = 0.0
+    shape: str = "linear"
+    start: Checked = 0.0
+    warmup_shape: str = "linear"
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -87,12 +60,22 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
 
 
 FAMILY = Family(
-    _prepare,
+    _Recipe,  # the checked hyperparameters are the recipe
     _scalar,
     _tensor,
     values=("peak", "final", "start"),
     lengths=("warmup", "stable", "decay"),
     horizon=lambda h: float(h["warmup"] + h["stable"] + h["decay"]),
+    checks={
+        "peak": "value",
+        "warmup": "positive",
+        "stable": "non_negative",
+        "decay": "positive",
+        "final": "value",
+        "shape": choice(*SHAPES),
+        "start": "value",
+        "warmup_shape": choice(*SHAPES),
+    },
 )
 
 

@@ -62,6 +62,7 @@ from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
 from schedules.plateau_state import PlateauState
 from schedules.polynomial import polynomial
+from schedules.power_decay import power_decay
 from schedules.reduce_on_plateau import reduce_on_plateau
 from schedules.scale import scale
 from schedules.shift import shift
@@ -111,6 +112,7 @@ __all__ = [
     "piecewise_constant",
     "piecewise_linear",
     "polynomial",
+    "power_decay",
     "real_step",
     "reduce_on_plateau",
     "scale",

@@ -17,23 +17,32 @@ the start of each 1-based epoch, so the epoch factor reads ``e = epoch − first
 ``first_epoch`` is the number the shell's ``epoch_num`` has during the first epoch (1 for
 SpeeChain's 1-based epochs, the default; 0 for a 0-based loop). Negative values act as 0.
 
-With ``lr_epochs`` an ``eden`` reads two clocks (``clocks == {"update", "epoch"}``): it is
-called with a :class:`~schedules.Time` (the shell does so; :func:`schedules.at_time`), and a
-bare number is refused. Without (``lr_epochs=None``) it is a plain schedule of one number.
-Python numbers give a Python float; Tensor clocks give a Tensor (vmap- and compile-safe).
+``eden`` is not a formula of its own: it builds the schedule from the algebra's parts, so
+it prints, compares and pickles as they do, and evaluates exactly as written::
+
+    multiply(on("update", multiply(power_decay(peak=1, scale=B, exponent=p_b, order=2),
+                                   linear(start=warmup_start, end=1, steps=warmup_batches))),
+             on("epoch", shift(power_decay(peak=1, scale=E, exponent=p_e, order=2),
+                               first_epoch)))
+
+(a factor with exponent 0, or a warmup of 0 batches or starting at 1, is 1 and left out).
+With ``lr_epochs`` it reads two clocks (``clocks == {"update", "epoch"}``: the shell calls
+it with a :class:`~schedules.Time`, :func:`schedules.at_time`); without
+(``lr_epochs=None``) it is a plain schedule of the update. Python numbers give a Python
+float; Tensor clocks give a Tensor (vmap- and compile-safe).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import attrs
-from torch import Tensor
-
-from schedules.combinator_fields import using
-from schedules.scalar_or_tensor import ops_for
-from schedules.time_record import Time
+from schedules.bound_schedule import bind
+from schedules.constant import constant
+from schedules.linear import linear
+from schedules.multiply import multiply
+from schedules.power_decay import power_decay
+from schedules.shift import shift
+from schedules.time_record import on
 from schedules.validation import (
     require_non_negative,
     require_number,
@@ -42,83 +51,59 @@ from schedules.validation import (
 )
 
 
-def _check_length(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None and attribute.name == "lr_epochs":
-        return
-    number = require_positive(attribute.name, value)
-    if not 0.0 < number * number < math.inf:
-        raise ValueError(
-            f"{attribute.name} must be between 1e-150 and 1e150 (its square is part of the "
-            f"formula), got {value!r}"
-        )
+def _decay(scale: float, exponent: float) -> Any:
+    """``((s² + scale²) / scale²)^(−exponent)`` as a bound ``power_decay`` (``None`` for
+    exponent 0: a factor of 1)."""
+    if exponent == 0:
+        return None
+    return bind(power_decay, peak=1.0, scale=scale, exponent=exponent, order=2.0)
 
 
-def _factor(step: Any, square: float, exponent: float) -> Any:
-    """``((step² + square) / square)^(−exponent)`` for ``step >= 0`` (icefall's order)."""
-    return ((step * step + square) / square) ** -exponent
+def _product(factors: list[Any]) -> Any:
+    present = [f for f in factors if f is not None]
+    if not present:
+        return bind(constant, value=1.0)
+    return present[0] if len(present) == 1 else multiply(*present)
 
 
-@attrs.frozen(repr=False)
-class eden:
-    """icefall's Eden lr factor (module doc): ``eden(lr_batches, lr_epochs)`` at
-    ``Time(update=b, epoch=first_epoch + e)`` is ``((b² + B²)/B²)^(−p_b) · ((e² + E²)/E²)^(−p_e)
-    · w(b)``. ``lr_batches`` and ``lr_epochs`` > 0 (``lr_epochs=None``: no epoch factor, a
-    plain schedule of the update); ``warmup_batches >= 0``; ``warmup_start`` in [0, 1];
-    exponents >= 0; ``first_epoch`` a number. Multiply by the base lr (``scale``) or let the
-    shell's optimizer lr be the base, as icefall does."""
-
-    lr_batches: float = attrs.field(validator=_check_length)
-    lr_epochs: float | None = attrs.field(default=None, validator=_check_length)
-    warmup_batches: float = attrs.field(default=500.0, validator=using(require_non_negative))
-    warmup_start: float = attrs.field(default=0.5, validator=using(require_unit_interval))
-    batch_exponent: float = attrs.field(default=0.25, validator=using(require_non_negative))
-    epoch_exponent: float = attrs.field(default=0.25, validator=using(require_non_negative))
-    first_epoch: float = attrs.field(default=1, validator=using(require_number))
-
-    @property
-    def clocks(self) -> frozenset[str]:
-        """``{"update", "epoch"}`` with an epoch factor, else empty (a plain schedule)."""
-        return _TWO_CLOCKS if self.lr_epochs is not None else _PLAIN
-
-    def __repr__(self) -> str:
-        defaults = {a.name: a.default for a in attrs.fields(eden)}
-        shown = [f"lr_batches={self.lr_batches!r}"]
-        for name, default in defaults.items():
-            value = getattr(self, name)
-            if name != "lr_batches" and value != default:
-                shown.append(f"{name}={value!r}")
-        return f"eden({', '.join(shown)})"
-
-    def __call__(self, t: Any) -> Any:
-        if t.__class__ is Time:
-            batch = t.of("update")
-            epoch = t.of("epoch") if self.lr_epochs is not None else None
-        elif self.lr_epochs is not None:
-            raise ValueError(
-                f"{self!r} reads the 'update' and 'epoch' clocks: call it with "
-                f"schedules.Time(update=..., epoch=...), not a number ({t!r})"
-            )
-        else:
-            batch, epoch = t, None
-        ops = ops_for(batch)
-        b = ops.step(batch)
-        square = self.lr_batches * self.lr_batches
-        value = _factor(b, square, self.batch_exponent)
-        if self.warmup_batches > 0:
-            ramp = self.warmup_start + (1.0 - self.warmup_start) * (b / self.warmup_batches)
-            value = value * ops.where(b >= self.warmup_batches, 1.0, ramp)
-        if epoch is not None:
-            assert self.lr_epochs is not None
-            e = ops_for(epoch).step(epoch - self.first_epoch)
-            value = value * _factor(e, self.lr_epochs * self.lr_epochs, self.epoch_exponent)
-        return value if isinstance(value, Tensor) else float(value)
+def eden(
+    lr_batches: float,
+    lr_epochs: float | None = None,
+    warmup_batches: float = 500.0,
+    warmup_start: float = 0.5,
+    batch_exponent: float = 0.25,
+    epoch_exponent: float = 0.25,
+    first_epoch: float = 1,
+) -> Any:
+    """icefall's Eden lr factor (module doc): at ``Time(update=b, epoch=first_epoch + e)``,
+    ``((b² + B²)/B²)^(−p_b) · ((e² + E²)/E²)^(−p_e) · w(b)``. ``lr_batches`` and
+    ``lr_epochs`` > 0 (``lr_epochs=None``: no epoch factor, a plain schedule of the update);
+    ``warmup_batches >= 0``; ``warmup_start`` in [0, 1]; exponents >= 0; ``first_epoch`` a
+    number. Bad values are a ``ValueError`` naming the argument. Multiply by the base lr
+    (``scale``), or let the optimizer's lr be the base as icefall does."""
+    require_positive("lr_batches", lr_batches)
+    if lr_epochs is not None:
+        require_positive("lr_epochs", lr_epochs)
+    require_non_negative("warmup_batches", warmup_batches)
+    require_unit_interval("warmup_start", warmup_start)
+    require_non_negative("batch_exponent", batch_exponent)
+    require_non_negative("epoch_exponent", epoch_exponent)
+    require_number("first_epoch", first_epoch)
+    ramp = None
+    if warmup_batches > 0 and warmup_start != 1.0:
+        ramp = bind(linear, start=warmup_start, end=1.0, steps=warmup_batches)
+    per_update = _product([_decay(lr_batches, batch_exponent), ramp])
+    if lr_epochs is None:
+        return per_update
+    per_epoch = _decay(lr_epochs, epoch_exponent)
+    if per_epoch is None:
+        per_epoch = bind(constant, value=1.0)
+    elif first_epoch != 0:
+        per_epoch = shift(per_epoch, first_epoch)
+    return multiply(on("update", per_update), on("epoch", per_epoch))
 
 
-_TWO_CLOCKS = frozenset(("update", "epoch"))
-_PLAIN: frozenset[str] = frozenset()
-
-
-def eden2(lr_batches: float, warmup_batches: float = 500.0, warmup_start: float = 0.5) -> eden:
+def eden2(lr_batches: float, warmup_batches: float = 500.0, warmup_start: float = 0.5) -> Any:
     """icefall's Eden2: ``((b² + B²)/B²)^(−0.5) · w(b)``, the update clock only (no epoch
     factor): ``eden(lr_batches, None, warmup_batches, warmup_start, batch_exponent=0.5)``."""
     return eden(

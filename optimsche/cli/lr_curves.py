@@ -117,7 +117,7 @@ def is_builtin_schedule(schedule: object) -> bool:
         return True
     if isinstance(schedule, functools.partial):
         return schedule.func in schedule_functions().values()
-    if type(schedule) in combinators().values():  # a combinator, or a leaf class (eden)
+    if type(schedule) in combinators().values():
         single, several = getattr(schedule, "schedule", None), getattr(schedule, "schedules", ())
         flat = [*([single] if single is not None else []), *several]
         return all(map(is_builtin_schedule, flat))

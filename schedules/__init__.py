@@ -22,6 +22,15 @@ be Tensors of any shape broadcasting with the step: the result broadcasts, ``tor
 over them and gradients with respect to them work. Tensor values are not range-checked (that
 would cost a device sync). Lengths, counts, rates, exponents and modes stay Python values.
 
+Clocks: a plain schedule reads the one clock the shell gives it. ``Time`` is the time of an
+update on every clock (update, epoch, items); ``on(clock, f)`` binds a plain schedule to one
+clock; ``at_time(schedule, time)`` evaluates any schedule at a ``Time``; ``clocks_of`` says
+which clocks a schedule reads. The pointwise combinators (``multiply``, ``add``, ``offset``,
+``scale``, ``clamp``) take clock-bound children, so ``multiply(on("update", f), on("epoch",
+g))`` is one pure schedule of two clocks (``eden``, icefall's Eden, is one); the
+step-arithmetic ones (``shift``, ``join``, ``stretch``, ``accumulate``, ``lr_noise``) refuse
+them, naming the clock. See ``docs/clocks_and_units.md``.
+
 ``FAMILIES`` is the registry of the leaves (:mod:`schedules.families`). Every leaf module is
 written in one pattern (checks into a recipe, a ``math`` formula, a torch formula, a
 ``Family`` entry): see :mod:`schedules.leaf_family` and ``docs/leaf_pattern.md`` for it and
@@ -30,12 +39,14 @@ the anchor libraries.
 """
 
 from schedules.accumulate import accumulate
+from schedules.add import add, offset
 from schedules.bound_schedule import BoundSchedule, bind, bound_or_same
 from schedules.clamp import clamp
 from schedules.constant import constant
 from schedules.cosine import cosine
 from schedules.cosine_restarts import cosine_restarts
 from schedules.cyclic import cyclic
+from schedules.eden import eden, eden2
 from schedules.exponential import exponential
 from schedules.families import FAMILIES, family_of
 from schedules.inverse_sqrt import inverse_sqrt
@@ -52,8 +63,10 @@ from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
 from schedules.plateau_state import PlateauState
 from schedules.polynomial import polynomial
+from schedules.power_decay import power_decay
 from schedules.reduce_on_plateau import reduce_on_plateau
 from schedules.scale import scale
+from schedules.shift import shift
 from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
 from schedules.stretch import stretch
@@ -76,6 +89,7 @@ __all__ = [
     "Time",
     "__version__",
     "accumulate",
+    "add",
     "at_time",
     "bind",
     "bound_or_same",
@@ -85,6 +99,8 @@ __all__ = [
     "cosine",
     "cosine_restarts",
     "cyclic",
+    "eden",
+    "eden2",
     "exponential",
     "family_of",
     "inverse_sqrt",
@@ -95,14 +111,17 @@ __all__ = [
     "multiply",
     "multistep",
     "noam",
+    "offset",
     "on",
     "one_cycle",
     "piecewise_constant",
     "piecewise_linear",
     "polynomial",
+    "power_decay",
     "real_step",
     "reduce_on_plateau",
     "scale",
+    "shift",
     "step_decay",
     "stretch",
     "tanh_decay",

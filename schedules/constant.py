@@ -13,15 +13,10 @@ from torch import Tensor
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.tensor_values import Checked, Value, plus
-from schedules.validation import require_value
 
 
 class _Recipe(NamedTuple):
     value: Checked
-
-
-def _prepare(value: Value) -> _Recipe:
-    return _Recipe(require_value("value", value))
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -36,12 +31,13 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
 
 
 FAMILY = Family(
-    _prepare,
+    _Recipe,  # the checked value is the recipe
     _scalar,
     _tensor,
     values=("value",),
     horizon=lambda h: 0.0,
     extent=lambda h: 100.0,
+    checks={"value": "value"},
 )
 
 

@@ -15,21 +15,13 @@ from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, times
-from schedules.validation import require_positive, require_value
+from schedules.validation import optional, require_positive
 
 
 class _Recipe(NamedTuple):
     peak: Checked
     warmup: float
-    timescale: float | None
-
-
-def _prepare(peak: Value, warmup: float, timescale: float | None = None) -> _Recipe:
-    peak = require_value("peak", peak)
-    warmup = require_positive("warmup", warmup)
-    if timescale is not None:
-        timescale = require_positive("timescale", timescale)
-    return _Recipe(peak, warmup, timescale)
+    timescale: float | None = None
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -55,13 +47,14 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
 
 
 FAMILY = Family(
-    _prepare,
+    _Recipe,  # the checked hyperparameters are the recipe
     _scalar,
     _tensor,
     values=("peak",),
     lengths=("warmup", "timescale"),
     horizon=None,
     extent=lambda h: 10.0 * h["warmup"],
+    checks={"peak": "value", "warmup": "positive", "timescale": optional(require_positive)},
 )
 
 

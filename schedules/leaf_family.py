@@ -10,7 +10,10 @@ and einops' recipes (validate once into a recipe, then straight-line code):
    every constant of the formula computed once (``math.pi / steps``, ``warmup ** -1.5``; a
    derived constant that overflows is a ``ValueError`` here, never an ``OverflowError`` at a
    step). The recipe is a ``NamedTuple`` of the checked values and those constants. Its
-   parameters are the leaf's, in the same order, with the same defaults.
+   parameters are the leaf's, in the same order, with the same defaults. A family may
+   instead declare each hyperparameter's kind (``Family(checks={"steps": "positive",
+   ...})``, :data:`schedules.validation.KINDS`): the family checks them first, and
+   ``prepare`` gets the checked values (the recipe itself when nothing else is left).
 2. ``_scalar(step, recipe) -> float``: the formula with :mod:`math` for a Python ``int`` or
    ``float`` step (never NaN: the caller has refused it). No checks, no tensors.
 3. ``_tensor(step, recipe) -> Tensor``: the formula with torch for a Tensor step, elementwise
@@ -62,6 +65,7 @@ from schedules.close_matches import did_you_mean
 from schedules.leaf_front import Memo, empty_memo, make_front
 from schedules.scalar_or_tensor import S
 from schedules.step_input import number_step
+from schedules.validation import Check, check_of
 
 Recipe = tuple[Any, ...]
 """The checked hyperparameters of one leaf and its formula's constants (a NamedTuple)."""
@@ -129,6 +133,11 @@ class Family:
         default=None, repr=False
     )
     extent: Callable[[Hyperparameters], float] | None = attrs.field(default=None, repr=False)
+    checks: Mapping[str, str | Check] = attrs.field(factory=dict, repr=False)
+    """Each hyperparameter's kind (a name of :data:`schedules.validation.KINDS`, or a
+    :data:`~schedules.validation.Check`), checked in signature order before ``prepare`` runs,
+    which then gets the checked values and does only what the kinds cannot say (constants of
+    the formula, checks between hyperparameters)."""
     function: Callable[..., Any] = attrs.field(init=False)
     """The public leaf: the front (:mod:`schedules.leaf_front`) of the function decorated by
     :meth:`leaf`, which ``function.__wrapped__`` is."""
@@ -158,8 +167,15 @@ class Family:
         unknown = [n for n in (*self.values, *self.lengths) if n not in names]
         if unknown:
             raise ValueError(f"{function.__name__} has no hyperparameters {unknown}")
+        undeclared = [n for n in self.checks if n not in names]
+        if undeclared:
+            raise ValueError(f"{function.__name__} has no hyperparameters {undeclared}")
         memo = empty_memo(len(names))
         front = make_front(function, memo, self.scalar)
+        if self.checks:
+            object.__setattr__(
+                self, "prepare", _checked_prepare(self.prepare, names, defaults, self.checks)
+            )
         for field, value in (
             ("function", front),
             ("name", function.__name__),
@@ -288,6 +304,31 @@ class Family:
         if tensor_values:
             return self.tensor(torch.tensor(number, dtype=torch.float64), recipe)
         return float(self.scalar(number, recipe))
+
+
+def _checked_prepare(
+    prepare: Callable[..., Any],
+    names: list[str],
+    defaults: Mapping[str, Any],
+    checks: Mapping[str, str | Check],
+) -> Callable[..., Any]:
+    """``prepare`` behind the declared checks: each hyperparameter with a kind is checked (in
+    signature order) and replaced by its checked value, then ``prepare`` runs on them."""
+    plan = tuple((n, check_of(checks[n]) if n in checks else None) for n in names)
+
+    def checked_prepare(*args: Any, **kwargs: Any) -> Any:
+        values = list(args)
+        for name in names[len(values) :]:  # keywords, then defaults
+            values.append(kwargs[name] if name in kwargs else defaults[name])
+        return prepare(
+            *(
+                v if check is None else check(n, v)
+                for (n, check), v in zip(plan, values, strict=True)
+            )
+        )
+
+    checked_prepare.__doc__ = prepare.__doc__
+    return checked_prepare
 
 
 def finite_constant(name: str, value: object, constant: float, what: str) -> float:

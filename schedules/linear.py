@@ -11,11 +11,10 @@ from typing import NamedTuple
 from torch import Tensor
 
 from schedules import scalar_math
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate
-from schedules.validation import require_non_negative, require_positive, require_value
 
 
 class _Recipe(NamedTuple):
@@ -25,13 +24,9 @@ class _Recipe(NamedTuple):
     begin: float
 
 
-def _prepare(start: Value, end: Value, steps: float, begin: float = 0) -> _Recipe:
-    return _Recipe(
-        require_value("start", start),
-        require_value("end", end),
-        require_positive("steps", steps),
-        require_non_negative("begin", begin),
-    )
+def _prepare(start: Checked, end: Checked, steps: float, begin: float = 0) -> _Recipe:
+    finite_constant("steps", steps, begin + steps, "begin + steps")
+    return _Recipe(start, end, steps, begin)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -45,10 +40,13 @@ def _scalar(step: float, r: _Recipe) -> float:
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     start, end, steps, begin = r
     if begin == 0.0:
-        t = float_steps(step, 0.0, steps)
-    else:
-        t = float_steps(step).sub_(begin).clamp_min_(0.0).clamp_max_(steps)
-    return interpolate(start, end, t.div_(steps))
+        return interpolate(start, end, float_steps(step, 0.0, steps).div_(steps))
+    if begin + steps - begin != steps:  # steps below begin's precision: t first
+        t = float_steps(step, begin).sub_(begin).clamp_max_(steps)
+        return interpolate(start, end, t.div_(steps))
+    # the part still to go, (begin + steps - max(s, begin)) / steps clipped at 0: 4 kernels
+    remaining = float_steps(step, begin).sub_(begin + steps).clamp_max_(0.0).div_(-steps)
+    return interpolate(end, start, remaining)
 
 
 FAMILY = Family(
@@ -58,6 +56,7 @@ FAMILY = Family(
     values=("start", "end"),
     lengths=("steps", "begin"),
     horizon=lambda h: h["begin"] + h["steps"],
+    checks={"start": "value", "end": "value", "steps": "positive", "begin": "non_negative"},
 )
 
 

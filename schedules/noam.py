@@ -15,7 +15,6 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, times
-from schedules.validation import require_positive, require_value
 
 
 class _Recipe(NamedTuple):
@@ -24,10 +23,7 @@ class _Recipe(NamedTuple):
     rise: float  # warmup^1.5: step / rise is the warm-up's rising branch
 
 
-def _prepare(d_model: float, warmup: float, scale: Value = 1.0) -> _Recipe:
-    d_model = require_positive("d_model", d_model)
-    warmup = require_positive("warmup", warmup)
-    scale = require_value("scale", scale)
+def _prepare(d_model: float, warmup: float, scale: Checked = 1.0) -> _Recipe:
     rise = warmup * math.sqrt(warmup)
     finite_constant("warmup", warmup, 1.0 / rise if rise else math.inf, "warmup ** -1.5")
     root = 1.0 / math.sqrt(d_model)
@@ -61,6 +57,7 @@ FAMILY = Family(
     lengths=("warmup",),
     horizon=None,
     extent=lambda h: 10.0 * h["warmup"],
+    checks={"d_model": "positive", "warmup": "positive", "scale": "value"},
 )
 
 

@@ -17,21 +17,12 @@ from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, times
-from schedules.validation import require_positive, require_value
 
 
 class _Recipe(NamedTuple):
     start: Checked
     every: float
     gamma: float
-
-
-def _prepare(start: Value, every: float, gamma: float) -> _Recipe:
-    return _Recipe(
-        require_value("start", start),
-        require_positive("every", every),
-        require_positive("gamma", gamma),
-    )
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -50,13 +41,14 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
 
 
 FAMILY = Family(
-    _prepare,
+    _Recipe,  # the checked hyperparameters are the recipe
     _scalar,
     _tensor,
     values=("start",),
     lengths=("every",),
     horizon=None,
     extent=lambda h: 4.0 * h["every"],
+    checks={"start": "value", "every": "positive", "gamma": "positive"},
 )
 
 

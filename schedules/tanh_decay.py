@@ -19,7 +19,6 @@ from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate, select
-from schedules.validation import require_number, require_positive, require_value
 
 
 class _Recipe(NamedTuple):
@@ -32,13 +31,8 @@ class _Recipe(NamedTuple):
 
 
 def _prepare(
-    peak: Value, steps: float, final: Value = 0.0, lower: float = -7.0, upper: float = 3.0
+    peak: Checked, steps: float, final: Checked = 0.0, lower: float = -7.0, upper: float = 3.0
 ) -> _Recipe:
-    peak = require_value("peak", peak)
-    steps = require_positive("steps", steps)
-    final = require_value("final", final)
-    lower = require_number("lower", lower)
-    upper = require_number("upper", upper)
     if not upper > lower:
         raise ValueError(f"upper must be > lower ({number_text(lower)}), got {number_text(upper)}")
     slope = finite_constant("steps", steps, (upper - lower) / steps, "(upper - lower) / steps")
@@ -79,6 +73,13 @@ FAMILY = Family(
     values=("peak", "final"),
     lengths=("steps",),
     horizon=lambda h: float(h["steps"]),
+    checks={
+        "peak": "value",
+        "steps": "positive",
+        "final": "value",
+        "lower": "number",
+        "upper": "number",
+    },
 )
 
 

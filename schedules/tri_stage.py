@@ -12,7 +12,6 @@ from torch import Tensor
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
-from schedules.validation import require_non_negative, require_positive, require_value
 
 
 class _Recipe(NamedTuple):
@@ -20,26 +19,8 @@ class _Recipe(NamedTuple):
     warmup: float
     hold: float
     decay: float
-    init_scale: float
-    final_scale: float
-
-
-def _prepare(
-    peak: Value,
-    warmup: float,
-    hold: float,
-    decay: float,
-    init_scale: float = 0.01,
-    final_scale: float = 0.01,
-) -> _Recipe:
-    return _Recipe(
-        require_value("peak", peak),
-        require_positive("warmup", warmup),
-        require_non_negative("hold", hold),
-        require_positive("decay", decay),
-        require_non_negative("init_scale", init_scale),
-        require_positive("final_scale", final_scale),
-    )
+    init_scale: float = 0.01
+    final_scale: float = 0.01
 
 
 def _formula(ops: Ops[S], step: S, r: _Recipe) -> S:
@@ -61,12 +42,20 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
 
 
 FAMILY = Family(
-    _prepare,
+    _Recipe,  # the checked hyperparameters are the recipe
     _scalar,
     _tensor,
     values=("peak",),
     lengths=("warmup", "hold", "decay"),
     horizon=lambda h: float(h["warmup"] + h["hold"] + h["decay"]),
+    checks={
+        "peak": "value",
+        "warmup": "positive",
+        "hold": "non_negative",
+        "decay": "positive",
+        "init_scale": "non_negative",
+        "final_scale": "positive",
+    },
 )
 
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
 
 from torch import Tensor
+
+from schedules.close_matches import did_you_mean
 
 _INF = math.inf
 
@@ -136,10 +140,12 @@ def require_open_unit(name: str, value: object) -> float:
 
 
 def require_choice(name: str, value: object, choices: Sequence[str]) -> str:
-    """``value`` must be one of ``choices``."""
+    """``value`` must be one of ``choices`` (the error names them, and the close ones first:
+    ``"...; did you mean '1-sqrt'?"``)."""
     if not isinstance(value, str) or value not in choices:
         valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {valid}, got {value!r}")
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        raise ValueError(f"{name} must be one of {valid}, got {value!r}{hint}")
     return value
 
 
@@ -200,3 +206,62 @@ def require_not_nan(name: str, value: object) -> float:
     if value != value:
         raise ValueError(f"{name} must not be NaN, got {value!r}")
     return float(value)
+
+
+Check = Callable[[str, object], Any]
+"""A check of one hyperparameter: ``check(name, value)`` returns the checked value or raises a
+``ValueError`` naming ``name``, ``value`` and what was expected (one of the ``require_*``
+above, or what :func:`choice` and :func:`optional` make of them)."""
+
+
+def choice(*choices: str) -> Check:
+    """The check that a value is one of ``choices`` (:func:`require_choice`)."""
+
+    def check(name: str, value: object) -> str:
+        return require_choice(name, value, choices)
+
+    check.__qualname__ = check.__name__ = f"choice{choices!r}"
+    return check
+
+
+def optional(check: Check) -> Check:
+    """``check``, or ``None`` passing as it is."""
+
+    def checked(name: str, value: object) -> Any:
+        return None if value is None else check(name, value)
+
+    checked.__qualname__ = checked.__name__ = f"optional({check.__name__})"
+    return checked
+
+
+KINDS: Mapping[str, Check] = MappingProxyType(
+    {
+        "value": require_value,
+        "non_negative_value": require_non_negative_value,
+        "number": require_number,
+        "positive": require_positive,
+        "non_negative": require_non_negative,
+        "count": require_count,
+        "fraction": require_unit_interval,
+        "open_fraction": require_open_unit,
+        "bool": require_bool,
+    }
+)
+"""The kinds a family may declare its hyperparameters of (``Family(checks=...)``), by name:
+the declaration reads ``checks={"peak": "value", "steps": "positive", "shape":
+choice("linear", "cosine")}``; a kind is one of these names or a :data:`Check`."""
+
+
+def check_of(kind: str | Check) -> Check:
+    """The check of a declared ``kind`` (a name of :data:`KINDS`, or a check itself); an
+    unknown name is a ``ValueError`` naming the valid ones."""
+    if isinstance(kind, str):
+        try:
+            return KINDS[kind]
+        except KeyError:
+            valid = ", ".join(repr(k) for k in KINDS)
+            raise ValueError(
+                f"unknown kind of hyperparameter {kind!r}{did_you_mean(kind, KINDS)} (the kinds: "
+                f"{valid})"
+            ) from None
+    return kind

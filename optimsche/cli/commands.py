@@ -2,13 +2,17 @@
 
 Subcommands:
 
-* ``show CONFIG [--steps N] [--accum-grad A] [--ft-factor F]``: for each optimizer of an
-  ``optim_sches`` config, a table of the lr at the key steps of the run and a terminal plot
-  of the whole curve. No model is built (see :mod:`optimsche.cli.lr_curves`). ``--steps``
-  counts micro-steps (default: guessed from the schedules, see
+* ``show CONFIG [--steps N] [--accum-grad A] [--ft-factor F] [--horizon H]
+  [--updates-per-epoch U]``: for each optimizer of an ``optim_sches`` config, a table of the
+  lr at the key steps of the run and a terminal plot of the whole curve. No model is built
+  (see :mod:`optimsche.cli.lr_curves`). ``--steps`` counts micro-steps (default: ``H``
+  updates when ``--horizon`` is given, else guessed from the schedules, see
   :mod:`optimsche.cli.schedule_horizon`); ``--accum-grad`` and ``--ft-factor`` default to the
-  config's ``experiment`` section when it has one, else 1. ``show --schedule EXPR``: the
-  same for one schedule expression.
+  config's ``experiment`` section when it has one, else 1. ``--horizon`` (the run's updates)
+  and ``--updates-per-epoch`` resolve lengths with units (``warmup: 5%``, ``steps: 3ep``:
+  :mod:`optimsche.config.durations`); ``--updates-per-epoch`` also draws schedules that read
+  the epoch (``on("epoch", ...)``, ``eden(...)``) against the updates. ``show --schedule
+  EXPR``: the same for one schedule expression.
 * ``plot CONFIG -o lr.png`` or ``plot --schedule 'cosine(peak=0.1, steps=1000)' -o lr.png``:
   the same curves as an image (needs matplotlib, the ``plot`` extra). The schedule
   expression is parsed, never evaluated (:mod:`optimsche.config.schedule_expression`). At
@@ -42,6 +46,7 @@ from optimsche.cli import PROG, lr_find
 from optimsche.cli.lr_curves import LrCurve, expression_curve, lr_curves
 from optimsche.cli.schedule_horizon import expression_horizon
 from optimsche.cli.show import render_show
+from optimsche.config.durations import RunLengths, run_lengths
 from optimsche.config.error import ConfigError
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.loading import load_config
@@ -167,6 +172,21 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--ft-factor", type=_positive_float, metavar="F", help="multiply every lr by F"
     )
     parser.add_argument(
+        "--updates-per-epoch",
+        type=_positive_int,
+        metavar="N",
+        help="updates in one epoch: draws a schedule that reads the epoch clock (on('epoch', "
+        "...), eden(...)) against updates, update r in epoch (r - 1) // N + 1; resolves "
+        "lengths in 'ep' (and 'ba' on the epoch clock)",
+    )
+    parser.add_argument(
+        "--horizon",
+        type=_positive_int,
+        metavar="H",
+        help="the run's length in updates: resolves lengths in '%%' and 'dur' (warmup='5%%'), "
+        "and sets the updates drawn when --steps is not given",
+    )
+    parser.add_argument(
         "--allow-imports",
         action="store_true",
         help="let the config's type/optim_type import modules outside schedules, optimsche "
@@ -202,14 +222,23 @@ def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
     """The lr curves of the config file at ``path``; errors name the file."""
     try:
         document = load_config(path)
-        with _import_policy(args):
+        with _import_policy(args), run_lengths(_run_lengths(args)):
             records = parse_optim_sches(document)
-        return lr_curves(records, _settings(document, args), args.steps)
+        settings = _settings(document, args)
+        steps = args.steps
+        if steps is None and args.horizon is not None:  # the run's updates, in micro-steps
+            steps = args.horizon * settings.accum_grad
+        return lr_curves(records, settings, steps, updates_per_epoch=args.updates_per_epoch)
     except ConfigError as error:
         message = str(error)
         if message.startswith(str(path)):
             raise
         raise ConfigError(f"{path}: {message}") from None
+
+
+def _run_lengths(args: argparse.Namespace) -> RunLengths:
+    """What ``--horizon`` and ``--updates-per-epoch`` say of the run, for lengths with units."""
+    return RunLengths(horizon=args.horizon, updates_per_epoch=args.updates_per_epoch)
 
 
 def _curves(command: str, args: argparse.Namespace) -> list[LrCurve]:
@@ -222,14 +251,15 @@ def _curves(command: str, args: argparse.Namespace) -> list[LrCurve]:
         raise UsageError(
             f"{PROG} {command}: error: --accum-grad and --ft-factor apply to a CONFIG only"
         )
-    expression = parse_schedule_expression(args.schedule)
+    with run_lengths(_run_lengths(args)):
+        expression = parse_schedule_expression(args.schedule)
     if expression.kind == "rule" or not callable(expression.schedule):
         raise ConfigError(
             f"schedule {expression.text!r}: {expression.name} is not a schedule (it gives no "
             f"value per step)"
         )
-    steps = args.steps or expression_horizon(expression)
-    return [expression_curve(expression, steps)]
+    steps = args.steps or args.horizon or expression_horizon(expression, args.updates_per_epoch)
+    return [expression_curve(expression, steps, updates_per_epoch=args.updates_per_epoch)]
 
 
 def _run_show(args: argparse.Namespace) -> int:

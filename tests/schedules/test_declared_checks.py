@@ -1,0 +1,79 @@
+"""Checks derived from a family's declaration (``Family(checks=...)``): each hyperparameter's
+kind (``schedules.validation.KINDS``, ``choice``, ``optional``) is checked before the leaf's
+own ``prepare``, with the messages of the ``require_*`` they name."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pytest
+import torch
+
+import schedules
+from schedules.leaf_family import Family
+from schedules.validation import KINDS, check_of, choice, optional, require_positive
+
+DECLARED = (
+    "constant", "linear", "polynomial", "step_decay", "cosine", "noam", "inverse_sqrt",
+    "tri_stage", "warmup_stable_decay", "tanh_decay", "power_decay",
+)  # fmt: skip
+"""The families whose checks are declared (the others check in their ``prepare``)."""
+
+
+@pytest.mark.parametrize("name", DECLARED)
+def test_declared_families_declare_every_hyperparameter(name: str) -> None:
+    family = schedules.FAMILIES[name]
+    assert set(family.checks) == set(family.parameters)
+    for value_name in family.values:  # a value kind takes a Tensor
+        assert family.checks[value_name] in ("value", "non_negative_value")
+
+
+def _family(**checks: Any) -> Family:
+    class Recipe(NamedTuple):
+        peak: float
+        steps: float
+        mode: str = "a"
+        limit: float | None = None
+
+    return Family(Recipe, lambda s, r: r.peak, lambda s, r: s * r.peak, checks=checks)
+
+
+def test_a_declaration_checks_in_order_with_the_require_messages() -> None:
+    family = _family(
+        peak="value", steps="positive", mode=choice("a", "b"), limit=optional(require_positive)
+    )
+
+    @family.leaf
+    def leaf(
+        step: Any, peak: Any, steps: float, mode: str = "a", limit: float | None = None
+    ) -> Any:
+        return family.call(step, (peak, steps, mode, limit, peak.__class__, steps.__class__,
+                                  mode.__class__, limit.__class__))  # fmt: skip
+
+    assert leaf(2, 1.5, 3) == 1.5 and leaf(2, 1.5, 3, "b", None) == 1.5
+    assert leaf(torch.tensor(2.0), torch.tensor(1.5), 3).item() == 3.0
+    with pytest.raises(ValueError, match=r"steps must be > 0, got 0"):
+        leaf(2, 1.0, 0)
+    with pytest.raises(ValueError, match=r"peak must be a number, got str"):
+        leaf(2, "x", 0)  # the first in signature order
+    with pytest.raises(ValueError, match=r"mode must be one of 'a', 'b', got 'c'"):
+        leaf(2, 1.0, 3, "c")
+    with pytest.raises(ValueError, match=r"limit must be > 0, got -1"):
+        leaf(2, 1.0, 3, "a", -1)
+    assert family.horizon_of({"peak": 1.0, "steps": 3}) is None
+    with pytest.raises(ValueError, match=r"steps must be > 0"):
+        family.extent_of({"peak": 1.0, "steps": -3})
+
+
+def test_unknown_kinds_and_undeclared_names_are_refused_loudly() -> None:
+    with pytest.raises(
+        ValueError, match=r"unknown kind of hyperparameter 'postive'; did you mean 'positive'"
+    ):
+        check_of("postive")
+    assert check_of("count") is KINDS["count"]
+    family = _family(peak="value", rate="positive")
+    with pytest.raises(ValueError, match=r"leaf has no hyperparameters \['rate'\]"):
+
+        @family.leaf
+        def leaf(step: Any, peak: Any, steps: float, mode: str = "a", limit: Any = None) -> Any:
+            return step

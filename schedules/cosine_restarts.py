@@ -23,12 +23,6 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
-from schedules.validation import (
-    require_non_negative,
-    require_number,
-    require_positive,
-    require_value,
-)
 
 
 def _cycle_start(ops: Ops[S], i: S, period: float, mult: float) -> S:
@@ -104,23 +98,17 @@ class _Recipe(NamedTuple):
 
 
 def _prepare(
-    peak: Value,
+    peak: Checked,
     period: float,
     mult: float = 1.0,
-    final: Value = 0.0,
+    final: Checked = 0.0,
     decay: float = 1.0,
     warmup: float = 0,
 ) -> _Recipe:
-    peak = require_value("peak", peak)
-    period = require_positive("period", period)
-    mult = require_number("mult", mult)
     if mult < 1.0:
         raise ValueError(f"mult must be >= 1, got {number_text(mult)}")
-    final = require_value("final", final)
-    decay = require_positive("decay", decay)
     if decay > 1.0:
         raise ValueError(f"decay must lie in (0, 1], got {number_text(decay)}")
-    warmup = require_non_negative("warmup", warmup)
     if warmup >= period:
         raise ValueError(
             f"warmup must be < period ({number_text(period)}): each cycle warms up then anneals, "
@@ -172,6 +160,14 @@ FAMILY = Family(
     lengths=("period", "warmup"),
     horizon=None,
     extent=_extent,
+    checks={
+        "peak": "value",
+        "period": "positive",
+        "mult": "number",
+        "final": "value",
+        "decay": "positive",
+        "warmup": "non_negative",
+    },
 )
 
 

@@ -19,7 +19,7 @@ from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, promoted, times
-from schedules.validation import require_non_negative, require_positive, require_value
+from schedules.validation import optional, require_value
 
 
 class _Recipe(NamedTuple):
@@ -32,23 +32,16 @@ class _Recipe(NamedTuple):
 
 
 def _prepare(
-    start: Value,
+    start: Checked,
     rate: float,
     steps: float,
     begin: float = 0,
     staircase: bool = False,
-    end: Value | None = None,
+    end: Checked | None = None,
 ) -> _Recipe:
-    start = require_value("start", start)
     if start.__class__ is float and start <= 0:
         raise ValueError(f"start must be > 0, got {number_text(start)}")
-    rate = require_positive("rate", rate)
-    steps = require_positive("steps", steps)
-    begin = require_non_negative("begin", begin)
-    if staircase is not True and staircase is not False:
-        raise ValueError(f"staircase must be True or False, got {staircase!r}")
     if end is not None:
-        end = require_value("end", end)
         if start.__class__ is float and end.__class__ is float:
             if rate < 1.0 and end > start:
                 raise ValueError(
@@ -136,6 +129,14 @@ FAMILY = Family(
     lengths=("steps", "begin"),
     horizon=_horizon,
     extent=_extent,
+    checks={
+        "start": "value",
+        "rate": "positive",
+        "steps": "positive",
+        "begin": "non_negative",
+        "staircase": "bool",
+        "end": optional(require_value),
+    },
 )
 
 

@@ -14,8 +14,10 @@ from torch import Tensor
 from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
-from schedules.tensor_values import Value
-from schedules.validation import require_choice, require_open_unit, require_positive, require_value
+from schedules.tensor_values import Checked, Value
+from schedules.validation import (
+    choice,
+)
 
 ANNEALS = ("cos", "linear")
 """The annealing strategies of :func:`one_cycle`."""
@@ -34,7 +36,7 @@ class _Recipe(NamedTuple):
 
 
 def _prepare(
-    peak: Value,
+    peak: Checked,
     steps: float,
     pct_start: float = 0.3,
     div: float = 25.0,
@@ -42,14 +44,6 @@ def _prepare(
     anneal: str = "cos",
     three_phase: bool = False,
 ) -> _Recipe:
-    peak = require_value("peak", peak)
-    steps = require_positive("steps", steps)
-    pct_start = require_open_unit("pct_start", pct_start)
-    div = require_positive("div", div)
-    final_div = require_positive("final_div", final_div)
-    anneal = require_choice("anneal", anneal, ANNEALS)
-    if not isinstance(three_phase, bool):
-        raise ValueError(f"three_phase must be a bool, got {three_phase!r}")
     first_end = pct_start * steps - 1.0
     if first_end == 0.0:
         raise ValueError(
@@ -110,6 +104,15 @@ FAMILY = Family(
     values=("peak",),
     lengths=("steps",),
     horizon=lambda h: float(h["steps"] - 1),
+    checks={
+        "peak": "value",
+        "steps": "positive",
+        "pct_start": "open_fraction",
+        "div": "positive",
+        "final_div": "positive",
+        "anneal": choice(*ANNEALS),
+        "three_phase": "bool",
+    },
 )
 
 

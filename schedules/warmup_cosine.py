@@ -23,7 +23,6 @@ from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, cosine_interpolate, interpolate, select
-from schedules.validation import require_non_negative, require_positive, require_value
 
 
 class _Recipe(NamedTuple):
@@ -38,26 +37,19 @@ class _Recipe(NamedTuple):
 
 
 def _prepare(
-    peak: Value,
+    peak: Checked,
     warmup: float,
     steps: float,
-    start: Value = 0.0,
-    final: Value = 0.0,
+    start: Checked = 0.0,
+    final: Checked = 0.0,
     exponent: float = 1.0,
     cycles: float = 0.5,
 ) -> _Recipe:
-    peak = require_value("peak", peak)
-    warmup = require_non_negative("warmup", warmup)
-    steps = require_positive("steps", steps)
     if steps <= warmup:
         raise ValueError(
             f"steps must be > warmup ({number_text(warmup)}): steps is the total length, warmup "
             f"included, got {number_text(steps)}"
         )
-    start = require_value("start", start)
-    final = require_value("final", final)
-    exponent = require_positive("exponent", exponent)
-    cycles = require_positive("cycles", cycles)
     angle = finite_constant(
         "steps", steps, 2.0 * math.pi * cycles / (steps - warmup), "2π · cycles / (steps - warmup)"
     )  # 2π · ½ = π exactly: the default half cycle is π / (steps - warmup), bit for bit
@@ -133,6 +125,15 @@ FAMILY = Family(
     values=("peak", "start", "final"),
     lengths=("warmup", "steps"),
     horizon=lambda h: float(h["steps"]),
+    checks={
+        "peak": "value",
+        "warmup": "non_negative",
+        "steps": "positive",
+        "start": "value",
+        "final": "value",
+        "exponent": "positive",
+        "cycles": "positive",
+    },
 )
 
 

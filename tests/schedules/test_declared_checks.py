@@ -15,7 +15,8 @@ from schedules.validation import KINDS, check_of, choice, optional, require_posi
 
 DECLARED = (
     "constant", "linear", "polynomial", "step_decay", "cosine", "noam", "inverse_sqrt",
-    "tri_stage", "warmup_stable_decay", "tanh_decay", "power_decay",
+    "tri_stage", "warmup_stable_decay", "tanh_decay", "power_decay", "exponential",
+    "warmup_cosine", "cosine_restarts", "one_cycle",
 )  # fmt: skip
 """The families whose checks are declared (the others check in their ``prepare``)."""
 
@@ -25,7 +26,9 @@ def test_declared_families_declare_every_hyperparameter(name: str) -> None:
     family = schedules.FAMILIES[name]
     assert set(family.checks) == set(family.parameters)
     for value_name in family.values:  # a value kind takes a Tensor
-        assert family.checks[value_name] in ("value", "non_negative_value")
+        kind = family.checks[value_name]
+        name = kind if isinstance(kind, str) else kind.__name__
+        assert name in ("value", "non_negative_value", "optional(require_value)"), name
 
 
 def _family(**checks: Any) -> Family:

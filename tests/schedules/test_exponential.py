@@ -171,7 +171,7 @@ GOOD = {"start": 1.0, "rate": 0.5, "steps": 10}
         ({"steps": 0}, r"steps must be > 0, got 0"),
         ({"steps": -3}, r"steps must be > 0, got -3"),
         ({"begin": -1}, r"begin must be >= 0, got -1"),
-        ({"staircase": "yes"}, r"staircase must be True or False, got 'yes'"),
+        ({"staircase": "yes"}, r"staircase must be a bool, got str: 'yes'"),
         ({"end": math.nan}, r"end must be finite, got nan"),
         ({"end": 2.0}, r"end must be <= start \(1\) when rate < 1, got 2"),
         ({"rate": 2.0, "end": 0.5}, r"end must be >= start \(1\) when rate > 1, got 0.5"),

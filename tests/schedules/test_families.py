@@ -163,7 +163,7 @@ def test_a_direct_call_is_cached_by_values_and_classes() -> None:
     assert len(cache) == 2  # int and float keys apart: each checked once
     with pytest.raises(ValueError, match="peak must be a number, got bool"):
         schedules.cosine(5, peak=True, steps=10)  # == 1, but a bool: refused, not a cache hit
-    with pytest.raises(ValueError, match="staircase must be True or False, got 1"):
+    with pytest.raises(ValueError, match="staircase must be a bool, got int: 1"):
         schedules.exponential(5, 1.0, 0.5, 10, 0, 1)  # type: ignore[arg-type]  # == True
     schedules.exponential(5, 1.0, 0.5, 10, 0, True)
 

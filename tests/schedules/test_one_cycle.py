@@ -178,7 +178,7 @@ def test_stays_within_minimum_and_peak(
         ({"div": 0.0}, r"div must be > 0, got 0.0"),
         ({"final_div": -1.0}, r"final_div must be > 0, got -1.0"),
         ({"anneal": "cosine"}, r"anneal must be one of 'cos', 'linear', got 'cosine'"),
-        ({"three_phase": 1}, r"three_phase must be a bool, got 1"),
+        ({"three_phase": 1}, r"three_phase must be a bool, got int: 1"),
         (
             {"steps": 10, "pct_start": 0.1},
             r"pct_start · steps must not be 1 \(got pct_start=0.1, steps=10\)",

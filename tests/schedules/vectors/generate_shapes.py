@@ -113,6 +113,12 @@ def eden_factor(count: float, lr_count: float, exponent: float) -> float:
     return ((count**2 + lr_count**2) / lr_count**2) ** -exponent
 
 
+def megatron_inverse_sqrt(step: int, top: float, warmup: int) -> float:
+    """Megatron OptimizerParamScheduler.get_lr, lr_decay_style 'inverse-square-root' after the
+    warm-up (min_lr 0, before lr_decay_steps): max_lr · max(w, 1)^½ / max(s, 1)^½."""
+    return top * max(warmup, 1) ** 0.5 / (max(step, 1) ** 0.5)
+
+
 def megatron_wsd(
     step: int, init: float, top: float, low: float, warmup: int, total: int, anneal: int, style: str
 ) -> float:
@@ -213,6 +219,16 @@ def leaf_cases() -> list[Case]:
             f"transformers {tf_version} get_inverse_sqrt_schedule(num_warmup_steps={warmup}, "
             f"timescale={timescale}) after its warm-up",
         )
+
+    steps = list(range(16, 500, 7))
+    add(
+        "power_decay",
+        {"peak": 0.01, "scale": 16, "exponent": 0.5, "begin": 16},
+        steps,
+        [megatron_inverse_sqrt(s, 0.01, 16) for s in steps],
+        "Megatron-LM OptimizerParamScheduler(max_lr=0.01, min_lr=0.0, lr_warmup_steps=16, "
+        "lr_decay_style='inverse-square-root') after its warm-up, formula from its source",
+    )
 
     # warmup_stable_decay: transformers' warmup/decay types and min_lr_ratio ----------------
     for warmup_type in ("linear", "cosine", "1-sqrt"):

@@ -38,20 +38,25 @@ from schedules.cosine_restarts import cosine_restarts
 from schedules.cyclic import cyclic
 from schedules.exponential import exponential
 from schedules.families import FAMILIES, family_of
+from schedules.greedy import GreedyState, greedy
 from schedules.inverse_sqrt import inverse_sqrt
 from schedules.join import join
 from schedules.leaf_family import Family
 from schedules.linear import linear
 from schedules.lr_noise import lr_noise
+from schedules.metric_rule import MetricRule
 from schedules.multiply import multiply
 from schedules.multistep import multistep
+from schedules.newbob import NewBobState, newbob
 from schedules.noam import noam
 from schedules.one_cycle import one_cycle
 from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
 from schedules.plateau_state import PlateauState
+from schedules.plateau_warmup import plateau_warmup
 from schedules.polynomial import polynomial
 from schedules.reduce_on_plateau import reduce_on_plateau
+from schedules.rule_state import RuleState
 from schedules.scale import scale
 from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
@@ -68,7 +73,11 @@ __all__ = [
     "FAMILIES",
     "BoundSchedule",
     "Family",
+    "GreedyState",
+    "MetricRule",
+    "NewBobState",
     "PlateauState",
+    "RuleState",
     "Time",
     "accumulate",
     "at_time",
@@ -82,6 +91,7 @@ __all__ = [
     "cyclic",
     "exponential",
     "family_of",
+    "greedy",
     "inverse_sqrt",
     "is_update_step",
     "join",
@@ -89,11 +99,13 @@ __all__ = [
     "lr_noise",
     "multiply",
     "multistep",
+    "newbob",
     "noam",
     "on",
     "one_cycle",
     "piecewise_constant",
     "piecewise_linear",
+    "plateau_warmup",
     "polynomial",
     "real_step",
     "reduce_on_plateau",

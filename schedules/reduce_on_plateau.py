@@ -3,8 +3,8 @@
 ``rule = reduce_on_plateau(factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
 mode="min", cooldown=0, min_scale=0.0, strict=True)`` is a frozen record of its arguments
 with two pure methods: ``rule.init()`` gives the first
-:class:`~schedules.plateau_state.PlateauState` (``scale == 1.0``) and ``rule.update(state, metric)`` the next one; neither changes anything.
-The learning rate is ``schedule(step) · state.scale``: any schedule times the scale is
+:class:`~schedules.plateau_state.PlateauState` (``scale == 1.0``) and ``rule.update(state,
+metric)`` the next one; neither changes anything. The learning rate is ``schedule(step) · state.scale``: any schedule times the scale is
 "warmup, then plateau".
 
 One update, with ``m`` the metric (``last_epoch``, ``best``, ``num_bad_epochs`` and

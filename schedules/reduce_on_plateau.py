@@ -4,8 +4,8 @@
 mode="min", cooldown=0, min_scale=0.0, strict=True)`` is a frozen record of its arguments
 with two pure methods: ``rule.init()`` gives the first
 :class:`~schedules.plateau_state.PlateauState` (``scale == 1.0``) and ``rule.update(state,
-metric)`` the next one; neither changes anything. The learning rate is ``schedule(step) · state.scale``: any schedule times the scale is
-"warmup, then plateau".
+metric)`` the next one; neither changes anything. The learning rate is ``schedule(step) ·
+state.scale``: any schedule times the scale is "warmup, then plateau".
 
 One update, with ``m`` the metric (``last_epoch``, ``best``, ``num_bad_epochs`` and
 ``cooldown_counter`` read from ``state``, written into the new state)::

@@ -6,6 +6,7 @@ The stateful shell over the pure schedules of :mod:`schedules`.
 from optimsche.checkpoint_files import load_checkpoint, save_checkpoint
 from optimsche.config.building import build_optim_sches
 from optimsche.config.loading import load_config
+from optimsche.get_scheduler import get_scheduler
 from optimsche.group import OptimSchedulerGroup
 from optimsche.lr_scheduler_adapter import as_lr_scheduler
 from optimsche.optim_scheduler import OptimScheduler
@@ -20,6 +21,7 @@ __all__ = [
     "StepReport",
     "as_lr_scheduler",
     "build_optim_sches",
+    "get_scheduler",
     "load_checkpoint",
     "load_config",
     "save_checkpoint",

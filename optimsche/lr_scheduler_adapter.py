@@ -171,7 +171,7 @@ class ScheduleLR(LRScheduler):
         scheduled = self._scheduled(calls)
         self.last_epoch = calls
         self._rule.write(self.optimizer.param_groups, scheduled)
-        self._last_lr = _current_lrs(self.optimizer)
+        self._last_lr = current_lrs(self.optimizer)
 
     def state_dict(self) -> dict[str, Any]:
         """The counters (``last_epoch``, ``_step_count``, ``base_lrs``, ``_last_lr``),
@@ -222,7 +222,7 @@ class ScheduleLR(LRScheduler):
         self._rule = rule
         for group, lr in zip(groups, lrs, strict=True):
             write_group_value(group, "lr", lr)
-        self._last_lr = _current_lrs(self.optimizer)
+        self._last_lr = current_lrs(self.optimizer)
 
     def __repr__(self) -> str:
         return (
@@ -232,7 +232,7 @@ class ScheduleLR(LRScheduler):
         )
 
 
-def _current_lrs(optimizer: Optimizer) -> list[float | Tensor]:
+def current_lrs(optimizer: Optimizer) -> list[float | Tensor]:
     """Each group's lr, a Tensor one copied (torch's ``get_last_lr`` promise)."""
     return [
         g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"] for g in optimizer.param_groups

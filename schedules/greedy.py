@@ -14,19 +14,20 @@ state.scale``. One update, with ``m`` the metric::
         if improves(m, best): best = m; bad = 0; good += 1      # improves: as reduce_on_plateau
         else:                 bad += 1; good = 0
         if good > patience:                                       # raise
-            scale = min(scale / factor, max_scale); reset_left = reset_start
+            scale = max(min(scale / factor, max_scale), scale); reset_left = reset_start
             warmup_counter = warmup; good = 0
         elif bad > patience:                                      # lower
-            scale = max(scale · factor, min_scale)
+            scale = min(max(scale · factor, min_scale), scale)
             if scale <= min_scale:
                 reset_left -= 1
                 if reset_left <= 0: back to init() (scale 1, best, counters, window)
             cooldown_counter = cooldown; bad = 0
 
 So the scale rises by ``1 / factor`` after more than ``patience`` improvements in a row and
-falls by ``factor`` after more than ``patience`` updates without one; ``warmup`` (after a
-raise) and ``cooldown`` (after a fall) updates are ignored; after ``reset_start`` falls at
-``min_scale`` the rule starts afresh.
+falls by ``factor`` after more than ``patience`` updates without one, never past a bound (a
+bound on the other side of the scale, e.g. ``min_scale > 1``, only stops it moving that way);
+``warmup`` (after a raise) and ``cooldown`` (after a fall) updates are ignored; after
+``reset_start`` falls at (or below) ``min_scale`` the rule starts afresh.
 
 Reference: transformers ``GreedyLR(optimizer, mode, factor, patience, threshold,
 threshold_mode, cooldown, warmup, min_lr, max_lr, eps, verbose, smooth, window_size,
@@ -37,9 +38,9 @@ replay vectors that transformers 5.25.0 produced, rel. 1e-12). Its ``eps`` (a ch
 by ``eps = 1e-8`` or less is skipped) has no counterpart: here every change is applied; they
 differ only when the lr gets within about ``1e-8 / (1 - factor)`` of 0 or of a bound.
 
-Bad arguments are a ``ValueError`` naming them: ``factor`` outside (0, 1), ``min_scale`` not in
-[0, 1] or above ``max_scale``, ``max_scale`` below 1, a negative count, an unknown ``mode`` or
-``threshold_mode``, a ``window_size`` below 1. A metric that is not a finite number is a
+Bad arguments are a ``ValueError`` naming them: ``factor`` outside (0, 1), a negative
+``min_scale``, a ``max_scale`` not > 0 or below ``min_scale``, a negative count, an unknown
+``mode`` or ``threshold_mode``, a ``window_size`` below 1. A metric that is not a finite number is a
 ``ValueError`` naming ``metric``.
 """
 
@@ -63,7 +64,7 @@ from schedules.validation import (
     require_not_nan,
     require_number,
     require_open_unit,
-    require_unit_interval,
+    require_positive,
 )
 
 __all__ = ["GreedyState", "greedy"]
@@ -122,9 +123,9 @@ def _check_choice(choices: tuple[str, ...]) -> Any:
 
 
 def _check_max_scale(instance: greedy, attribute: attrs.Attribute[float], value: object) -> None:
-    number = require_number(attribute.name, value) if value != math.inf else math.inf
-    if number < 1.0:
-        raise ValueError(f"max_scale must be >= 1 (the scale starts at 1), got {value!r}")
+    number = require_positive(attribute.name, value) if value != math.inf else math.inf
+    if number < instance.min_scale:
+        raise ValueError(f"max_scale must be >= min_scale ({instance.min_scale!r}), got {value!r}")
 
 
 @attrs.frozen
@@ -133,7 +134,7 @@ class greedy:
     plateau, within [``min_scale``, ``max_scale``] (transformers ``GreedyLR``; the formula is in
     the module doc). ``init()`` and ``update(state, metric)`` are pure."""
 
-    min_scale: float = attrs.field(validator=using(require_unit_interval))
+    min_scale: float = attrs.field(validator=using(require_non_negative))
     max_scale: float = attrs.field(validator=_check_max_scale)
     factor: float = attrs.field(default=0.95, validator=using(require_open_unit))
     patience: int = attrs.field(default=10, validator=using(_COUNT))
@@ -209,15 +210,16 @@ class greedy:
         else:
             new = attrs.evolve(new, num_bad_epochs=state.num_bad_epochs + 1, num_good_epochs=0)
         if new.num_good_epochs > self.patience:
+            raised = min(new.scale / self.factor, self.max_scale)
             return attrs.evolve(
                 new,
-                scale=min(new.scale / self.factor, self.max_scale),
+                scale=max(raised, new.scale),
                 reset_left=self.reset_start,
                 warmup_counter=self.warmup,
                 num_good_epochs=0,
             )
         if new.num_bad_epochs > self.patience:
-            scale = max(new.scale * self.factor, self.min_scale)
+            scale = min(max(new.scale * self.factor, self.min_scale), new.scale)
             reset_left = new.reset_left
             if scale <= self.min_scale:
                 reset_left -= 1

@@ -244,8 +244,9 @@ def test_an_untagged_dict_is_a_plateau_state_and_a_tag_is_checked() -> None:
     [
         (lambda: newbob(factor=0.0), "factor must lie in"),
         (lambda: newbob(patience=-1), "patience must be an int >= 0"),
-        (lambda: greedy(min_scale=0.5, max_scale=0.9), "max_scale must be >= 1"),
-        (lambda: greedy(min_scale=1.5, max_scale=2.0), "min_scale must lie"),
+        (lambda: greedy(min_scale=0.5, max_scale=0.4), r"max_scale must be >= min_scale \(0.5\)"),
+        (lambda: greedy(min_scale=-0.1, max_scale=2.0), "min_scale must be"),
+        (lambda: greedy(min_scale=0.0, max_scale=0.0), "max_scale must be"),
         (lambda: greedy(0.0, 2.0, window_size=0), "window_size must be an int >= 1"),
         (lambda: greedy(0.0, 2.0, mode="mean"), "mode"),
         (lambda: plateau_warmup(object(), warmup=1), "rule must be a metric rule"),  # type: ignore[arg-type]

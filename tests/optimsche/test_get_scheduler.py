@@ -1,0 +1,189 @@
+"""``optimsche.get_scheduler``: transformers' names, arguments and refusals, the same lr in
+every param group after every step as transformers 5.25.0 (get_scheduler_vectors/), resume."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+
+import optimsche
+from optimsche.get_scheduler import SCHEDULER_KWARGS, SCHEDULER_TYPES
+
+VECTORS = json.loads(
+    (Path(__file__).parent / "get_scheduler_vectors" / "get_scheduler.json").read_text()
+)
+CASES: list[dict[str, Any]] = VECTORS["cases"]
+
+
+def _optimizer(case: dict[str, Any]) -> torch.optim.Optimizer:
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in case["group_lrs"]
+    ]
+    return torch.optim.SGD(groups, lr=case["defaults_lr"])
+
+
+def _build(case: dict[str, Any], optimizer: torch.optim.Optimizer) -> LRScheduler:
+    return optimsche.get_scheduler(
+        case["name"],
+        optimizer,
+        case["num_warmup_steps"],
+        case["num_training_steps"],
+        dict(case["kwargs"]),
+    )
+
+
+def _compared_steps(case: dict[str, Any]) -> int:
+    """All steps, except past num_training_steps for the cosine shapes, where transformers'
+    formula keeps cycling and these hold (get_scheduler's doc)."""
+    if case["name"] == "cosine_warmup_with_min_lr":  # its decay runs one step ahead
+        return case["num_training_steps"] - 1
+    if "cosine" in case["name"] and case["num_training_steps"] is not None:
+        return case["num_training_steps"]
+    return case["steps"]
+
+
+def _step(scheduler: LRScheduler, case: dict[str, Any], k: int) -> None:
+    scheduler.optimizer.step()
+    if case["metrics"] is None:
+        scheduler.step()
+    else:
+        scheduler.step(case["metrics"][k])  # type: ignore[call-arg]
+
+
+def _ids(cases: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{c['name']}-{c['num_warmup_steps']}-{c['num_training_steps']}-{c['kwargs']}"
+        for c in cases
+    ]
+
+
+def test_every_scheduler_type_of_transformers_is_known_and_covered() -> None:
+    assert list(SCHEDULER_TYPES) == VECTORS["scheduler_types"]
+    assert set(SCHEDULER_KWARGS) == set(SCHEDULER_TYPES)
+    assert {case["name"] for case in CASES} == set(SCHEDULER_TYPES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_every_group_gets_transformers_lr_after_every_step(case: dict[str, Any]) -> None:
+    optimizer = _optimizer(case)
+    scheduler = _build(case, optimizer)
+    assert isinstance(scheduler, LRScheduler)
+    for k, expected in enumerate(case["lrs"][: _compared_steps(case) + 1]):
+        if k:
+            _step(scheduler, case, k - 1)
+        got = [group["lr"] for group in optimizer.param_groups]
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-18), k
+        assert scheduler.get_last_lr() == pytest.approx(expected, rel=1e-12, abs=1e-18)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_state_dict_resumes_exactly_through_weights_only(case: dict[str, Any]) -> None:
+    half = _compared_steps(case) // 2
+    optimizer = _optimizer(case)
+    scheduler = _build(case, optimizer)
+    for k in range(half):
+        _step(scheduler, case, k)
+    buffer = io.BytesIO()
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+    resumed_optimizer = _optimizer(case)
+    resumed = _build(case, resumed_optimizer)
+    resumed_optimizer.load_state_dict(saved["optimizer"])
+    resumed.load_state_dict(saved["scheduler"])
+    for k in range(half, _compared_steps(case)):
+        _step(scheduler, case, k)
+        _step(resumed, case, k)
+        assert [g["lr"] for g in resumed_optimizer.param_groups] == [
+            g["lr"] for g in optimizer.param_groups
+        ]
+
+
+def test_metric_names_are_plateau_schedulers_for_trainer() -> None:
+    case = next(c for c in CASES if c["name"] == "greedy")
+    assert isinstance(_build(case, _optimizer(case)), ReduceLROnPlateau)
+    case = next(c for c in CASES if c["name"] == "reduce_lr_on_plateau")
+    scheduler = _build(case, _optimizer(case))
+    assert isinstance(scheduler, ReduceLROnPlateau)
+    with pytest.raises(
+        ValueError, match=r"step\(metrics\): this scheduler is stepped with a metric"
+    ):
+        scheduler.step()
+    with pytest.raises(ValueError, match="metric must be finite"):
+        scheduler.step(math.nan)
+    assert scheduler.last_epoch == 0
+
+
+def test_a_schedule_per_group_pickles() -> None:
+    case = next(c for c in CASES if c["name"] == "warmup_stable_decay")
+    scheduler = _build(case, _optimizer(case))
+    assert pickle.loads(pickle.dumps(scheduler.schedule)) == scheduler.schedule  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("error", VECTORS["errors"], ids=[str(e) for e in VECTORS["errors"]])
+def test_what_transformers_refuses_is_refused(error: dict[str, Any]) -> None:
+    case = {"group_lrs": [1e-3, 3e-4, 2e-3], "defaults_lr": 1e-3, **error}
+    optimizer = _optimizer(case)
+    before = [dict(group) for group in optimizer.param_groups]
+    with pytest.raises(ValueError):
+        _build(case, optimizer)
+    assert [dict(group) for group in optimizer.param_groups] == before
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("cosinus", {}, r"unknown scheduler name 'cosinus'; did you mean 'cosine'"),
+        (
+            "cosine",
+            {"num_cycle": 1},
+            r"unknown scheduler_specific_kwargs key 'num_cycle'; did you mean 'num_cycles'",
+        ),
+        ("linear", None, r"'linear'\): linear requires `num_training_steps`"),
+        (
+            "warmup_stable_decay",
+            {"num_decay_steps": 3, "decay_type": "cosin"},
+            "did you mean 'cosine'",
+        ),
+        ("cosine", {}, r"num_training_steps \(3.0\) must exceed num_warmup_steps \(3.0\)"),
+        ("greedy", {"min_lr": [1e-4]}, r"expected 2 min_lrs \(one per param group\), got 1"),
+        (
+            "cosine_warmup_with_min_lr",
+            {"min_lr_rate": 0.1, "warmup_lr_rate": 0.1},
+            "num_warmup_steps=1",
+        ),
+    ],
+)
+def test_refusals_name_the_argument(name: str, kwargs: dict[str, Any] | None, message: str) -> None:
+    optimizer = torch.optim.SGD(
+        [
+            {"params": [torch.nn.Parameter(torch.zeros(1))]},
+            {"params": [torch.nn.Parameter(torch.zeros(1))]},
+        ],
+        lr=0.1,
+    )
+    warmup = 1 if name == "cosine_warmup_with_min_lr" else 3
+    total = 3 if name == "cosine" else (10 if name != "linear" else None)
+    with pytest.raises(ValueError, match=message):
+        optimsche.get_scheduler(name, optimizer, warmup, total, kwargs)
+    assert all(group["lr"] == 0.1 and "initial_lr" not in group for group in optimizer.param_groups)
+
+
+def test_a_scheduler_type_member_is_accepted() -> None:
+    class SchedulerType(str):
+        value = "cosine"
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    scheduler = optimsche.get_scheduler(SchedulerType("cosine"), optimizer, 2, 10)
+    assert optimizer.param_groups[0]["lr"] == 0.0
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)

@@ -63,6 +63,7 @@ from schedules.step_decay import step_decay
 from schedules.stretch import stretch
 from schedules.tanh_decay import tanh_decay
 from schedules.time_record import CLOCKS, Time, at_time, clocks_of, on
+from schedules.transformers_shapes import transformers_schedule
 from schedules.tri_stage import tri_stage
 from schedules.warmup import warmup
 from schedules.warmup_cosine import warmup_cosine
@@ -113,6 +114,7 @@ __all__ = [
     "step_decay",
     "stretch",
     "tanh_decay",
+    "transformers_schedule",
     "tri_stage",
     "warmup",
     "warmup_cosine",

@@ -15,6 +15,9 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 import optimsche
+import schedules
+from optimsche.config.error import ConfigError
+from optimsche.config.schedule_expression import parse_schedule_expression
 from optimsche.get_scheduler import SCHEDULER_KWARGS, SCHEDULER_TYPES
 
 VECTORS = json.loads(
@@ -187,3 +190,43 @@ def test_a_scheduler_type_member_is_accepted() -> None:
     optimizer.step()
     scheduler.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+STEP_CASES = [c for c in CASES if c["metrics"] is None]
+
+
+@pytest.mark.parametrize("case", STEP_CASES, ids=_ids(STEP_CASES))
+def test_transformers_schedule_is_the_same_lr_on_a_1_based_clock(case: dict[str, Any]) -> None:
+    """The expression form, on as_lr_scheduler's default 1-based clock (the shell's)."""
+    base = case["group_lrs"][1]
+    keywords = {k: v for k, v in case["kwargs"].items()}
+    schedule = schedules.transformers_schedule(
+        case["name"],
+        base,
+        case["num_warmup_steps"],
+        case["num_training_steps"],
+        lr=case["defaults_lr"],
+        **keywords,
+    )
+    for k in range(1, _compared_steps(case) + 1):  # the k-th update gets the lr after k - 1 steps
+        assert schedule(k) == pytest.approx(case["lrs"][k - 1][1], rel=1e-12, abs=1e-18), k
+
+
+def test_transformers_schedule_is_an_expression() -> None:
+    text = (
+        "transformers_schedule(name='warmup_stable_decay', peak=0.001, num_warmup_steps=3,"
+        " num_training_steps=20, num_decay_steps=6, decay_type='1-sqrt')"
+    )
+    parsed = parse_schedule_expression(text)
+    assert parsed.schedule == schedules.transformers_schedule(
+        "warmup_stable_decay", 0.001, 3, 20, num_decay_steps=6, decay_type="1-sqrt"
+    )
+    with pytest.raises(ConfigError, match="takes no power"):
+        parse_schedule_expression(
+            "transformers_schedule(name='cosine', peak=0.1, num_warmup_steps=1,"
+            " num_training_steps=9, power=2.0)"
+        )
+    with pytest.raises(ValueError, match="count_from=1"):
+        schedules.transformers_schedule("inverse_sqrt", 0.1, 0, count_from=0)
+    with pytest.raises(ValueError, match="did you mean 'cosine'"):
+        schedules.transformers_schedule("cosin", 0.1, 0, 10)

@@ -7,8 +7,10 @@ Two parts, run side by side with their baselines:
   (goal ≤ 0.2x), ``piecewise_constant`` with 100 boundaries vs an inline ``bisect`` (goal
   ≤ 2x), and optax at a Python int;
 * :mod:`benchmarks.schedule_curve_cost`: 10^6- and 10^7-step curves vs optax's jitted
-  schedule (goal at 10^6 float32 steps: no slower), with the passes over memory counted, and
-  a sweep over 64 peaks (vmap, a broadcast column, a loop, jax.vmap).
+  schedule (goal at 10^6 float32 steps: no slower), with the passes over memory counted;
+  every family optax has, in several settings (its general case: non-zero ``final``,
+  ``start``, ``end``, a ``begin``), each against optax; and a sweep over 64 peaks (vmap, a
+  broadcast column, a loop, jax.vmap).
 
 Clocks: the scalar comparisons with ``LambdaLR`` and the inline formula are single-threaded
 Python, timed on the process's CPU clock (the machine is shared: wall time would count other
@@ -22,7 +24,7 @@ from __future__ import annotations
 from benchmarks.bench_config import BenchConfig
 from benchmarks.optional_optax import SKIPPED, load_optax
 from benchmarks.results import Section
-from benchmarks.schedule_curve_cost import curve_rows, vmap_rows
+from benchmarks.schedule_curve_cost import curve_rows, family_curve_rows, vmap_rows
 from benchmarks.schedule_scalar_cost import formula_rows, lookup_rows, optax_rows
 
 NAME = "schedule_cost"
@@ -36,6 +38,7 @@ def run(config: BenchConfig) -> Section:
     optax = optax_rows(config, optax_jax, bound_of) if optax_jax is not None else []
     curve, curve_notes = curve_rows(config, optax_jax)
     vmap, vmap_notes = vmap_rows(config, optax_jax)
+    families, family_notes = family_curve_rows(config, optax_jax)
     notes = [
         "Bound and direct calls vs LambdaLR and the inline formula: CPU time of this "
         "single-threaded process. Everything compared with optax, the curves and the sweep: "
@@ -50,7 +53,7 @@ def run(config: BenchConfig) -> Section:
         "Pure schedule calls vs the inline formula, LambdaLR.step() and optax: one Python-int "
         "step (bound and direct), interval lookups, long Tensor curves, and a sweep over 64 "
         "peak values.",
-        (*rows, *lookups, *optax, *curve, *vmap),
+        (*rows, *lookups, *optax, *curve, *families, *vmap),
         ("ours", "baseline", "ours / baseline"),
-        (*notes, *scalar_notes, *lookup_notes, *curve_notes, *vmap_notes),
+        (*notes, *scalar_notes, *lookup_notes, *curve_notes, *family_notes, *vmap_notes),
     )

@@ -224,3 +224,158 @@ def vmap_rows(
             "alpha = 0 if peak_value == 0), so jax.vmap over it is refused."
         )
     return rows, notes
+
+
+def _family_cases(length: int, optax: ModuleType) -> list[tuple[str, Any, Any]]:
+    """``(label, our bound schedule, optax's schedule)`` for each family optax has, in its
+    general case (non-zero ``final``/``start``/``end``, a ``begin``) and in a few other
+    settings, not only the common one."""
+    bind = schedules.bind
+    n, tenth = length, length // 10
+    hundredth = max(length // 100, 1)
+    boundaries = [length * (i + 1) // 101 for i in range(100)]
+    values = [PEAK * 0.97**i for i in range(101)]
+    points = [(0, 0.0), (hundredth, PEAK), (n // 2, PEAK / 3), (n, PEAK / 100)]
+    return [
+        ("constant", bind(schedules.constant, value=PEAK), optax.constant_schedule(PEAK)),
+        (
+            "linear, start 0 → peak",
+            bind(schedules.linear, start=0.0, end=PEAK, steps=n // 2),
+            optax.linear_schedule(0.0, PEAK, n // 2),
+        ),
+        (
+            "linear, peak → 1% peak from begin",
+            bind(schedules.linear, start=PEAK, end=PEAK / 100, steps=n // 2, begin=tenth),
+            optax.linear_schedule(PEAK, PEAK / 100, n // 2, tenth),
+        ),
+        (
+            "polynomial power 2, end 1% peak, begin",
+            bind(
+                schedules.polynomial,
+                start=PEAK,
+                end=PEAK / 100,
+                steps=n // 2,
+                power=2.0,
+                begin=tenth,
+            ),
+            optax.polynomial_schedule(PEAK, PEAK / 100, 2.0, n // 2, tenth),
+        ),
+        (
+            "polynomial power 0.5, end 0",
+            bind(schedules.polynomial, start=PEAK, end=0.0, steps=n, power=0.5),
+            optax.polynomial_schedule(PEAK, 0.0, 0.5, n),
+        ),
+        (
+            "exponential rate 0.5, end bound, begin",
+            bind(
+                schedules.exponential,
+                start=PEAK,
+                rate=0.5,
+                steps=tenth,
+                begin=tenth,
+                end=PEAK / 100,
+            ),
+            optax.exponential_decay(PEAK, tenth, 0.5, tenth, False, PEAK / 100),
+        ),
+        (
+            "exponential staircase",
+            bind(schedules.exponential, start=PEAK, rate=0.5, steps=tenth, staircase=True),
+            optax.exponential_decay(PEAK, tenth, 0.5, 0, True),
+        ),
+        (
+            "cosine, final 1% peak",
+            bind(schedules.cosine, peak=PEAK, steps=n, final=PEAK / 100),
+            optax.cosine_decay_schedule(PEAK, n, alpha=0.01),
+        ),
+        (
+            "cosine, final 0, exponent 2",
+            bind(schedules.cosine, peak=PEAK, steps=n, exponent=2.0),
+            optax.cosine_decay_schedule(PEAK, n, alpha=0.0, exponent=2.0),
+        ),
+        (
+            "warmup_cosine, start 0, final 0 (common)",
+            bind(schedules.warmup_cosine, peak=PEAK, warmup=hundredth, steps=n),
+            optax.warmup_cosine_decay_schedule(0.0, PEAK, hundredth, n, 0.0),
+        ),
+        (
+            "warmup_cosine, start and final 1% peak",
+            bind(
+                schedules.warmup_cosine,
+                peak=PEAK,
+                warmup=hundredth,
+                steps=n,
+                start=PEAK / 100,
+                final=PEAK / 100,
+            ),
+            optax.warmup_cosine_decay_schedule(PEAK / 100, PEAK, hundredth, n, PEAK / 100),
+        ),
+        (
+            "warmup_cosine, final 10% peak, exponent 2",
+            bind(
+                schedules.warmup_cosine,
+                peak=PEAK,
+                warmup=hundredth,
+                steps=n,
+                final=PEAK / 10,
+                exponent=2.0,
+            ),
+            optax.warmup_cosine_decay_schedule(0.0, PEAK, hundredth, n, PEAK / 10, 2.0),
+        ),
+        (
+            "piecewise_constant, 100 boundaries",
+            bind(schedules.piecewise_constant, boundaries=boundaries, values=values),
+            optax.piecewise_constant_schedule(PEAK, {b: 0.97 for b in boundaries}),
+        ),
+        (
+            "piecewise_linear, 4 points",
+            bind(schedules.piecewise_linear, points=points),
+            optax.piecewise_interpolate_schedule(
+                "linear", 1e-12, {hundredth: PEAK / 1e-12, n // 2: 1 / 3, n: 3 / 100}
+            ),
+        ),
+    ]
+
+
+def family_curve_rows(
+    config: BenchConfig, optax_jax: tuple[ModuleType, ModuleType] | None
+) -> tuple[list[Row], list[str]]:
+    """Every family optax has, in several settings: our eager float32 curve vs optax's jitted
+    schedule on int32 steps (goal ≤ 1x in the general case; run time, compile apart)."""
+    if optax_jax is None:
+        return [], []
+    optax, jax = optax_jax
+    length = config.pick(10**6, 10**4)
+    steps32 = torch.arange(length, dtype=torch.float32)
+    steps_jax = jax.numpy.arange(length)
+    rows: list[Row] = []
+    notes: list[str] = []
+    for label, ours, theirs in _family_cases(length, optax):
+        try:
+            executable = jax.jit(theirs).lower(steps_jax).compile()
+        except TypeError:  # a schedule of a scalar count only: mapped over the steps
+            executable = jax.jit(jax.vmap(theirs)).lower(steps_jax).compile()
+            notes.append(f"{label}: optax's schedule takes a scalar count; jit(vmap) of it")
+        reference = torch.from_numpy(jax.device_get(executable(steps_jax)).copy())
+        difference = float((ours(steps32).double() - reference.double()).abs().max())
+        if difference > 1e-3 * PEAK:  # float32 steps against int32 steps
+            notes.append(f"{label}: ours and optax differ by {difference:.2g} (max abs)")
+        samples = interleaved(
+            {
+                "ours": timed(lambda ours=ours: ours(steps32), WALL),
+                "optax": timed(lambda e=executable: e(steps_jax).block_until_ready(), WALL),
+            },
+            rounds=config.rounds(7),
+        )
+        ratio = paired(samples["ours"], samples["optax"])
+        passes = count_passes(lambda o=ours: o(steps32), length)
+        rows.append(
+            Row(
+                f"{label}, {length:,} float32 steps ({passes.describe()}) vs optax jitted",
+                seconds_range(samples["ours"]),
+                seconds_range(samples["optax"]),
+                ratio_range(ratio),
+                "ratio ≤ 1 (run time; compile apart)",
+                ratio.median <= 1.0,
+            )
+        )
+    return rows, notes

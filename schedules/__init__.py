@@ -55,6 +55,7 @@ from schedules.piecewise_linear import piecewise_linear
 from schedules.plateau_state import PlateauState
 from schedules.plateau_warmup import plateau_warmup
 from schedules.polynomial import polynomial
+from schedules.power_decay import power_decay
 from schedules.reduce_on_plateau import reduce_on_plateau
 from schedules.rule_state import RuleState
 from schedules.scale import scale
@@ -108,6 +109,7 @@ __all__ = [
     "piecewise_linear",
     "plateau_warmup",
     "polynomial",
+    "power_decay",
     "real_step",
     "reduce_on_plateau",
     "scale",

@@ -76,13 +76,19 @@ def _scalar(step: float, r: _Recipe) -> Any:
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     start, rate, steps, begin, staircase, end = r
-    t = float_steps(step)
+    t = float_steps(step, begin)  # max(s, begin) ...
     if begin != 0.0:
-        t = t.sub_(begin).clamp_min_(0.0)
-    p = t.div_(steps)
-    if staircase:
-        p = p.floor_()
-    value = times(start, torch.pow(rate, p))
+        t = t.sub_(begin)  # ... - begin
+    per_step = math.log(rate) / steps
+    if rate == 1.0:  # rate ** p = 1, even at an infinite p
+        factor = t.fill_(1.0)
+    elif staircase:  # rate ** floor(t / steps), as exp(floor(t / steps) · ln rate), in place
+        factor = t.div_(steps).floor_().mul_(math.log(rate)).exp_()
+    elif abs(per_step) < math.inf:  # rate ** (t / steps) = exp(t · ln(rate) / steps) in place
+        factor = t.mul_(per_step).exp_()
+    else:  # ln(rate) / steps overflows (a subnormal steps): the power itself
+        factor = torch.pow(rate, t.div_(steps))
+    value = times(start, factor)
     if end is None:
         return value
     if end.__class__ is float:

@@ -51,6 +51,7 @@ from schedules.one_cycle import FAMILY as ONE_CYCLE
 from schedules.piecewise_constant import FAMILY as PIECEWISE_CONSTANT
 from schedules.piecewise_linear import FAMILY as PIECEWISE_LINEAR
 from schedules.polynomial import FAMILY as POLYNOMIAL
+from schedules.power_decay import FAMILY as POWER_DECAY
 from schedules.step_decay import FAMILY as STEP_DECAY
 from schedules.tanh_decay import FAMILY as TANH_DECAY
 from schedules.tri_stage import FAMILY as TRI_STAGE
@@ -76,6 +77,7 @@ _IN_TABLE_ORDER = (
     PIECEWISE_CONSTANT,
     PIECEWISE_LINEAR,
     TANH_DECAY,  # the peer families (issue 9) after the design table's
+    POWER_DECAY,  # the shapes of issue 18
 )
 
 FAMILIES: Mapping[str, Family] = MappingProxyType(

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from torch import Tensor
 
 from schedules import scalar_math
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate
@@ -26,12 +26,14 @@ class _Recipe(NamedTuple):
 
 
 def _prepare(start: Value, end: Value, steps: float, begin: float = 0) -> _Recipe:
-    return _Recipe(
+    recipe = _Recipe(
         require_value("start", start),
         require_value("end", end),
         require_positive("steps", steps),
         require_non_negative("begin", begin),
     )
+    finite_constant("steps", steps, begin + steps, "begin + steps")
+    return recipe
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -45,10 +47,13 @@ def _scalar(step: float, r: _Recipe) -> float:
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     start, end, steps, begin = r
     if begin == 0.0:
-        t = float_steps(step, 0.0, steps)
-    else:
-        t = float_steps(step).sub_(begin).clamp_min_(0.0).clamp_max_(steps)
-    return interpolate(start, end, t.div_(steps))
+        return interpolate(start, end, float_steps(step, 0.0, steps).div_(steps))
+    if begin + steps - begin != steps:  # steps below begin's precision: t first
+        t = float_steps(step, begin).sub_(begin).clamp_max_(steps)
+        return interpolate(start, end, t.div_(steps))
+    # the part still to go, (begin + steps - max(s, begin)) / steps clipped at 0: 4 kernels
+    remaining = float_steps(step, begin).sub_(begin + steps).clamp_max_(0.0).div_(-steps)
+    return interpolate(end, start, remaining)
 
 
 FAMILY = Family(

@@ -9,16 +9,22 @@ start=base_lr, end=lr_min, steps=t_initial, power=power, k_decay=k_decay)``.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from torch import Tensor
 
 from schedules import scalar_math
-from schedules.leaf_family import Family
+from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, interpolate
-from schedules.validation import require_non_negative, require_positive, require_value
+from schedules.validation import (
+    require_bool,
+    require_non_negative,
+    require_positive,
+    require_value,
+)
 
 
 class _Recipe(NamedTuple):
@@ -28,6 +34,7 @@ class _Recipe(NamedTuple):
     power: float
     begin: float
     k_decay: float
+    cycle: bool
 
 
 def _prepare(
@@ -37,22 +44,28 @@ def _prepare(
     power: float = 1.0,
     begin: float = 0,
     k_decay: float = 1.0,
+    cycle: bool = False,
 ) -> _Recipe:
-    return _Recipe(
+    recipe = _Recipe(
         require_value("start", start),
         require_value("end", end),
         require_positive("steps", steps),
         require_positive("power", power),
         require_non_negative("begin", begin),
         require_positive("k_decay", k_decay),
+        require_bool("cycle", cycle),
     )
+    finite_constant("steps", steps, begin + steps, "begin + steps")
+    return recipe
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    start, end, steps, power, begin, k_decay = r
+    start, end, steps, power, begin, k_decay, cycle = r
     t = step - begin
     if t <= 0:
         return start
+    if cycle:  # the horizon: the first multiple of steps at or after t
+        steps *= math.ceil(t / steps)
     if t >= steps:
         return end
     fraction = t / steps if k_decay == 1.0 else (t / steps) ** k_decay
@@ -61,15 +74,32 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    start, end, steps, power, begin, k_decay = r
+    start, end, steps, power, begin, k_decay, cycle = r
+    if cycle:
+        t = float_steps(step, begin).sub_(begin)  # t >= 0
+        horizon = t.div(steps).ceil_().clamp_min_(1.0).mul_(steps)
+        fraction = t.div_(horizon)
+        if k_decay != 1.0:
+            fraction = fraction.pow_(k_decay)
+        remaining = fraction.neg_().add_(1.0)
+        if power != 1.0:
+            remaining = remaining.pow_(power)
+        return interpolate(end, start, remaining)
+    if k_decay == 1.0 and begin + steps - begin == steps:
+        # (begin + steps - max(s, begin)) / steps clipped at 0: 3-4 kernels
+        if begin == 0.0:
+            remaining = float_steps(step, 0.0, steps).sub_(steps).div_(-steps)
+        else:
+            remaining = float_steps(step, begin).sub_(begin + steps).clamp_max_(0.0)
+            remaining = remaining.div_(-steps)
+        if power != 1.0:
+            remaining = remaining.pow_(power)
+        return interpolate(end, start, remaining)
     if begin == 0.0:
         t = float_steps(step, 0.0, steps)
     else:
-        t = float_steps(step).sub_(begin).clamp_min_(0.0).clamp_max_(steps)
-    if k_decay == 1.0:
-        remaining = t.sub_(steps).div_(-steps)  # (steps - t) / steps
-    else:
-        remaining = t.div_(steps).pow_(k_decay).neg_().add_(1.0)  # 1 - (t / steps) ** k
+        t = float_steps(step, begin).sub_(begin).clamp_max_(steps)
+    remaining = t.div_(steps).pow_(k_decay).neg_().add_(1.0)  # 1 - (t / steps) ** k
     if power != 1.0:
         remaining = remaining.pow_(power)
     return interpolate(end, start, remaining)
@@ -81,7 +111,8 @@ FAMILY = Family(
     _tensor,
     values=("start", "end"),
     lengths=("steps", "begin"),
-    horizon=lambda h: h["begin"] + h["steps"],
+    horizon=lambda h: None if h["cycle"] else h["begin"] + h["steps"],
+    extent=lambda h: h["begin"] + (4 if h["cycle"] else 1) * h["steps"],
 )
 
 
@@ -94,6 +125,7 @@ def polynomial(
     power: float = 1.0,
     begin: float = 0,
     k_decay: float = 1.0,
+    cycle: bool = False,
 ) -> S:
     """``end + (start - end) · (1 - (t / steps) ** k_decay) ** power`` with
     ``t = clip(step - begin, 0, steps)``.
@@ -112,11 +144,13 @@ def polynomial(
             power,
             begin,
             k_decay,
+            cycle,
             start.__class__,
             end.__class__,
             steps.__class__,
             power.__class__,
             begin.__class__,
             k_decay.__class__,
+            cycle.__class__,
         ),
     )

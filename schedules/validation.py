@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from schedules.close_matches import did_you_mean
+
 _INF = math.inf
 
 Checked = float
@@ -136,10 +138,12 @@ def require_open_unit(name: str, value: object) -> float:
 
 
 def require_choice(name: str, value: object, choices: Sequence[str]) -> str:
-    """``value`` must be one of ``choices``."""
+    """``value`` must be one of ``choices`` (the error names them, and the close ones first:
+    ``"...; did you mean '1-sqrt'?"``)."""
     if not isinstance(value, str) or value not in choices:
         valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {valid}, got {value!r}")
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        raise ValueError(f"{name} must be one of {valid}, got {value!r}{hint}")
     return value
 
 

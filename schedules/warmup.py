@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 import torch
 
+from schedules import ramp_shapes
 from schedules.combinator_fields import (
     CHILD_OPTIONS,
     VALUE_OPTIONS,
@@ -18,22 +19,32 @@ from schedules.combinator_fields import (
     require_schedule,
     using,
 )
+from schedules.ramp_shapes import SHAPES
 from schedules.scalar_or_tensor import S, ops_for
 from schedules.schedule_protocol import Schedule
 from schedules.step_input import number_step
 from schedules.tensor_values import Value, select
-from schedules.validation import require_bool, require_positive, require_value
+from schedules.validation import require_bool, require_choice, require_positive, require_value
+
+
+def _require_shape(name: str, value: object) -> str:
+    return require_choice(name, value, SHAPES)
 
 
 @attrs.frozen
 class warmup:
-    """Ramp linearly from ``start`` to ``schedule(0)`` over ``steps``, then run ``schedule``
-    delayed by ``steps`` (``prefix=True``, the default) or from where it is
-    (``prefix=False``)::
+    """Ramp from ``start`` to ``schedule(0)`` over ``steps`` (linearly, or in another
+    ``shape``), then run ``schedule`` delayed by ``steps`` (``prefix=True``, the default) or
+    from where it is (``prefix=False``)::
 
-        warmup(f, w, a)(s) = a + (f(0) - a) · s / w     for s < w
+        warmup(f, w, a)(s) = a + (f(0) - a) · g(s / w)  for s < w
                              f(s - w)                    for s >= w   (prefix=True)
                              f(s)                        for s >= w   (prefix=False)
+
+    ``g`` is the warmup of ``shape``, one of :data:`schedules.ramp_shapes.SHAPES`: ``p``
+    (``"linear"``, the default), ``½(1 - cos(π p))`` (``"cosine"``), ``1 - √(1 - p)``
+    (``"1-sqrt"``) or ``2^p - 1`` (``"exponential"``); each rises from 0 to 1 (transformers'
+    WSD ``warmup_type``s, and the reverse of Megatron's ``exponential`` decay).
 
     ``prefix=True`` is continuous at ``s = w`` by construction. ``prefix=False`` overlays the
     schedule's first ``w`` steps and jumps from ``f(0)`` to ``f(w)`` at ``s = w``, as timm's
@@ -49,6 +60,7 @@ class warmup:
     steps: float = attrs.field(validator=using(require_positive))
     start: Value = attrs.field(default=0.0, validator=using(require_value), **VALUE_OPTIONS)
     prefix: bool = attrs.field(default=True, validator=using(require_bool))
+    shape: str = attrs.field(default="linear", validator=using(_require_shape))
 
     def __call__(self, step: S) -> S:
         ops_for(step)  # the step's type (and NaN) checked
@@ -58,10 +70,15 @@ class warmup:
         if isinstance(s, torch.Tensor):
             target = self.schedule(torch.zeros_like(s))
             fraction = torch.clamp(s, max=self.steps) / self.steps
+            if self.shape != "linear":
+                fraction = ramp_shapes.warmup_tensor(self.shape, fraction)
             ramp = self.start + (target - self.start) * fraction
             after = self.schedule(torch.clamp(s - self.steps, min=0.0) if self.prefix else s)
             return select(s < self.steps, ramp, after)
         if step >= self.steps:
             return float(self.schedule(step - self.steps if self.prefix else step))
         target_value = float(self.schedule(0))
-        return self.start + (target_value - self.start) * (s / self.steps)  # type: ignore[return-value]
+        fraction = s / self.steps
+        if self.shape != "linear":
+            fraction = ramp_shapes.warmup(self.shape, fraction)
+        return self.start + (target_value - self.start) * fraction  # type: ignore[return-value]

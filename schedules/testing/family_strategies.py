@@ -28,6 +28,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 import schedules
+from schedules import ramp_shapes
 
 Kwargs = dict[str, Any]
 DEFAULT_MAX_STEPS = 10**6
@@ -76,7 +77,10 @@ def _linear(draw: st.DrawFn, max_steps: int) -> Kwargs:
 
 @st.composite
 def _polynomial(draw: st.DrawFn, max_steps: int) -> Kwargs:
-    return {**draw(_linear(max_steps)), "power": draw(st.floats(0.1, 5.0))}
+    return {
+        **draw(_linear(max_steps)),
+        "power": draw(st.floats(0.1, 5.0)),
+    }
 
 
 @st.composite
@@ -188,7 +192,9 @@ def _warmup_stable_decay(draw: st.DrawFn, max_steps: int) -> Kwargs:
         "stable": draw(_lengths(max_steps, 0)),
         "decay": draw(_lengths(max_steps)),
         "final": peak * draw(fractions()),
-        "shape": draw(st.sampled_from(["linear", "cosine", "1-sqrt"])),
+        "shape": draw(st.sampled_from(ramp_shapes.SHAPES)),
+        "start": peak * draw(fractions()),
+        "warmup_shape": draw(st.sampled_from(ramp_shapes.SHAPES)),
     }
 
 
@@ -246,6 +252,17 @@ def _tanh_decay(draw: st.DrawFn, max_steps: int) -> Kwargs:
     }
 
 
+@st.composite
+def _power_decay(draw: st.DrawFn, max_steps: int) -> Kwargs:
+    return {
+        "peak": draw(learning_rates()),
+        "scale": draw(_lengths(max_steps)),
+        "exponent": draw(st.one_of(st.sampled_from([0.25, 0.5, 1.0]), st.floats(0.05, 4.0))),
+        "begin": draw(_lengths(max_steps, 0)),
+        "order": draw(st.one_of(st.sampled_from([1.0, 2.0]), st.floats(0.25, 4.0))),
+    }
+
+
 _DRAWS: dict[str, Callable[[int], st.SearchStrategy[Kwargs]]] = {
     "constant": _constant,
     "linear": _linear,
@@ -265,6 +282,7 @@ _DRAWS: dict[str, Callable[[int], st.SearchStrategy[Kwargs]]] = {
     "piecewise_constant": _piecewise_constant,
     "piecewise_linear": _piecewise_linear,
     "tanh_decay": _tanh_decay,
+    "power_decay": _power_decay,
 }
 
 FAMILIES: tuple[str, ...] = tuple(schedules.FAMILIES)

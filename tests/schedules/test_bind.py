@@ -188,7 +188,8 @@ def test_bound_schedules_work_inside_combinators() -> None:
     plain = schedules.warmup(functools.partial(schedules.cosine, peak=1.0, steps=10), 5)
     assert [wrapped(s) for s in range(20)] == [plain(s) for s in range(20)]
     assert repr(wrapped) == (
-        "warmup(schedule=bind(cosine, peak=1.0, steps=10), steps=5, start=0.0, prefix=True)"
+        "warmup(schedule=bind(cosine, peak=1.0, steps=10), steps=5, start=0.0, prefix=True, "
+        "shape='linear')"
     )
     assert pickle.loads(pickle.dumps(wrapped)) == wrapped
     assert plain == wrapped and isinstance(plain.schedule, BoundSchedule)  # bound when built

@@ -24,7 +24,9 @@ DESIGN_TABLE = (
 )  # fmt: skip
 PEER_FAMILIES = ("tanh_decay",)
 """The leaves added for the peers' families (issue 9), registered after the design table."""
-REGISTRY = DESIGN_TABLE + PEER_FAMILIES
+SHAPE_FAMILIES = ("power_decay",)
+"""The leaves added for the shapes of issue 18, registered after the peers'."""
+REGISTRY = DESIGN_TABLE + PEER_FAMILIES + SHAPE_FAMILIES
 
 VALUES = {
     "constant": ("value",),
@@ -39,12 +41,13 @@ VALUES = {
     "noam": ("scale",),
     "inverse_sqrt": ("peak",),
     "tri_stage": ("peak",),
-    "warmup_stable_decay": ("peak", "final"),
+    "warmup_stable_decay": ("peak", "final", "start"),
     "one_cycle": ("peak",),
     "cyclic": ("base", "peak"),
     "piecewise_constant": ("values",),
     "piecewise_linear": ("points",),
     "tanh_decay": ("peak", "final"),
+    "power_decay": ("peak",),
 }
 """The value hyperparameters of the design ("Tensor hyperparameters")."""
 
@@ -132,9 +135,10 @@ def test_extent_of_the_never_settling_families() -> None:
 
 def test_resolve_fills_defaults_and_names_unknown_or_missing_keys() -> None:
     cosine = FAMILIES["cosine"]
-    assert cosine.resolve({"peak": 1.0, "steps": 10}) == (1.0, 10, 0.0, 1.0, 1.0)
+    assert cosine.resolve({"peak": 1.0, "steps": 10}) == (1.0, 10, 0.0, 1.0, 1.0, False)
     assert cosine.complete({"steps": 10, "peak": 1.0}) == {
         "peak": 1.0, "steps": 10, "final": 0.0, "exponent": 1.0, "k_decay": 1.0,
+        "cycle": False,
     }  # fmt: skip
     with pytest.raises(ValueError, match=r"no hyperparameter 'step'; did you mean 'steps'"):
         cosine.resolve({"peak": 1.0, "step": 10})

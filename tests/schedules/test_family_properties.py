@@ -86,7 +86,18 @@ def _linear(k: dict[str, Any], power: float = 1.0) -> Facts:
 
 
 def _polynomial(k: dict[str, Any]) -> Facts:
-    return _linear(k, power=k["power"])
+    if not k.get("cycle", False):
+        return _linear(k, power=k["power"])
+    start, end, n, begin = k["start"], k["end"], k["steps"], k["begin"]
+    first = (0, begin + n)  # monotone over its first cycle; it jumps back after each
+    return Facts(
+        min(start, end),
+        max(start, end),
+        rising=[(*first, False)] if end >= start else [],
+        falling=[first] if end <= start else [],
+        joints=[begin, begin + n],
+        slack=_holder_slack(k["power"]),
+    )
 
 
 def _exponential(k: dict[str, Any]) -> Facts:
@@ -128,7 +139,8 @@ def _cosine(k: dict[str, Any]) -> Facts:
     return Facts(
         k["final"],
         k["peak"],
-        falling=[(0, n + 5)],
+        falling=[(0, n)] if k.get("cycle") else [(0, n + 5)],
+        rising=[(n, 2 * n, False)] if k.get("cycle") else [],
         joints=[n],
         slack=_holder_slack(2 * k["exponent"]),
     )
@@ -184,14 +196,19 @@ def _tri_stage(k: dict[str, Any]) -> Facts:
 
 def _warmup_stable_decay(k: dict[str, Any]) -> Facts:
     peak, warmup, stable, decay = k["peak"], k["warmup"], k["stable"], k["decay"]
+    start = k.get("start", 0.0)
     end = warmup + stable + decay
+    steep = "1-sqrt" in (k["shape"], k.get("warmup_shape"))  # 1 - √p at p = 0, 1 - √(1 - p) at 1
     return Facts(
-        min(0.0, k["final"]),
+        min(start, k["final"]),
         peak,
-        rising=[(0, warmup, True), (warmup, warmup + stable, False)],
+        rising=[
+            (0, warmup, _strict(peak - start, warmup, peak)),
+            (warmup, warmup + stable, False),
+        ],
         falling=[(warmup, end + 5)],
         joints=[warmup, warmup + stable, end],
-        slack=_holder_slack(0.5) if k["shape"] == "1-sqrt" else 2.0,  # 1 - √p at p = 0
+        slack=_holder_slack(0.5) if steep else 2.0,
     )
 
 
@@ -251,6 +268,18 @@ def _tanh_decay(k: dict[str, Any]) -> Facts:
     return Facts(k["final"], k["peak"], falling=[(0, n + 5)], horizon=n)
 
 
+def _power_decay(k: dict[str, Any]) -> Facts:
+    # holds peak until begin, then decays towards 0 for ever; at begin it leaves peak like
+    # t ** order: a steep start where order < 1
+    return Facts(
+        0.0,
+        k["peak"],
+        falling=[(0, HUGE)],
+        joints=[k["begin"]],
+        slack=_holder_slack(k["order"]),
+    )
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "constant": _constant,
     "linear": _linear,
@@ -270,6 +299,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "piecewise_constant": _piecewise_constant,
     "piecewise_linear": _piecewise_linear,
     "tanh_decay": _tanh_decay,
+    "power_decay": _power_decay,
 }
 
 
@@ -377,6 +407,7 @@ def _example(family: str) -> dict[str, Any]:
         "piecewise_constant": {"boundaries": [5], "values": [1.0, 0.5]},
         "piecewise_linear": {"points": [(0, 0.0), (5, 1.0)]},
         "tanh_decay": {"peak": 1.0, "steps": 10, "final": 0.0, "lower": -7.0, "upper": 3.0},
+        "power_decay": {"peak": 1.0, "scale": 10, "exponent": 0.5, "begin": 5, "order": 2.0},
     }  # fmt: skip
     return examples[family]
 

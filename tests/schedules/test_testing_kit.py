@@ -264,7 +264,7 @@ def test_families_are_the_design_table_of_the_registry() -> None:
         "constant", "linear", "polynomial", "exponential", "step_decay", "multistep", "cosine",
         "warmup_cosine", "cosine_restarts", "noam", "inverse_sqrt", "tri_stage",
         "warmup_stable_decay", "one_cycle", "cyclic", "piecewise_constant", "piecewise_linear",
-        "tanh_decay",
+        "tanh_decay", "power_decay",
     )  # fmt: skip
 
 

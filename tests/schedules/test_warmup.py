@@ -101,7 +101,7 @@ def test_repr_equality_hash_and_pickle() -> None:
     text = repr(schedule)
     assert text == (
         "warmup(schedule=bind(linear, start=1.0, end=0.0, steps=10), steps=4, start=0.2, "
-        "prefix=True)"
+        "prefix=True, shape='linear')"
     )
     assert eval(text, NAMESPACE) == schedule
     copy = pickle.loads(pickle.dumps(schedule))

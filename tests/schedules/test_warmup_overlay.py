@@ -80,7 +80,7 @@ def test_repr_equality_and_pickle() -> None:
     text = repr(schedule)
     assert text == (
         "warmup(schedule=bind(linear, start=1.0, end=0.0, steps=10), steps=4, start=0.2, "
-        "prefix=False)"
+        "prefix=False, shape='linear')"
     )
     assert eval(text, NAMESPACE) == schedule
     copy = pickle.loads(pickle.dumps(schedule))

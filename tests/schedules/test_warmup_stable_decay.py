@@ -143,7 +143,10 @@ def test_rises_holds_then_never_increases(
         ({"decay": 0}, r"decay must be > 0, got 0"),
         ({"decay": -2.5}, r"decay must be > 0, got -2.5"),
         ({"final": math.nan}, r"final must be finite, got nan"),
-        ({"shape": "sqrt"}, r"shape must be one of 'linear', 'cosine', '1-sqrt', got 'sqrt'"),
+        (
+            {"shape": "sqrt"},
+            r"shape must be one of 'linear', 'cosine', '1-sqrt', 'exponential', got 'sqrt'",
+        ),
     ],
 )
 def test_bad_hyperparameters_raise(kwargs: dict[str, Any], match: str) -> None:

@@ -71,9 +71,9 @@ def test_parsed_schedule_equals_the_function_with_those_arguments(
         (
             "cosine(peak=1)",
             "missing hyperparameter 'steps' of cosine(peak, steps, final=0.0, exponent=1.0, "
-            "k_decay=1.0)",
+            "k_decay=1.0, cycle=False)",
         ),
-        ("cosine(1, 2, 3, 4, 5, 6)", "cosine takes at most 5 positional hyperparameters"),
+        ("cosine(1, 2, 3, 4, 5, 6, 7)", "cosine takes at most 6 positional hyperparameters"),
         ("cosine(1, peak=2, steps=3)", "'peak' is given twice"),
         (
             "cosine(peak=1, stepz=2)",
@@ -93,5 +93,5 @@ def test_refused_expressions(text: str, message: str) -> None:
 
 def test_describe_signature_lists_defaults() -> None:
     assert describe_signature("cosine") == (
-        "cosine(peak, steps, final=0.0, exponent=1.0, k_decay=1.0)"
+        "cosine(peak, steps, final=0.0, exponent=1.0, k_decay=1.0, cycle=False)"
     )

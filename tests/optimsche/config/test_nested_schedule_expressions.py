@@ -109,7 +109,7 @@ def test_parsed_nested_schedule_equals_the_objects_built_in_python(
         ),
         (
             "warmup(cosine(peak=1, steps=2))",
-            "warmup(schedule, steps, start=0.0, prefix=True): missing a required",
+            "warmup(schedule, steps, start=0.0, prefix=True, shape='linear'): missing a required",
         ),
         ("warmup(cosine(peak=1, steps=2), steps=-5)", "warmup: steps must be > 0, got -5"),
         (
@@ -145,7 +145,9 @@ def test_too_deep_a_nesting_is_refused() -> None:
 
 
 def test_describe_signature_of_a_combinator() -> None:
-    assert describe_signature("warmup") == "warmup(schedule, steps, start=0.0, prefix=True)"
+    assert describe_signature("warmup") == (
+        "warmup(schedule, steps, start=0.0, prefix=True, shape='linear')"
+    )
 
 
 @pytest.mark.parametrize(

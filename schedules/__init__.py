@@ -30,12 +30,14 @@ the anchor libraries.
 """
 
 from schedules.accumulate import accumulate
+from schedules.add import add, offset
 from schedules.bound_schedule import BoundSchedule, bind, bound_or_same
 from schedules.clamp import clamp
 from schedules.constant import constant
 from schedules.cosine import cosine
 from schedules.cosine_restarts import cosine_restarts
 from schedules.cyclic import cyclic
+from schedules.eden import eden, eden2
 from schedules.exponential import exponential
 from schedules.families import FAMILIES, family_of
 from schedules.greedy import GreedyState, greedy
@@ -59,6 +61,7 @@ from schedules.power_decay import power_decay
 from schedules.reduce_on_plateau import reduce_on_plateau
 from schedules.rule_state import RuleState
 from schedules.scale import scale
+from schedules.shift import shift
 from schedules.step_arithmetic import is_update_step, real_step
 from schedules.step_decay import step_decay
 from schedules.stretch import stretch
@@ -82,6 +85,7 @@ __all__ = [
     "RuleState",
     "Time",
     "accumulate",
+    "add",
     "at_time",
     "bind",
     "bound_or_same",
@@ -91,6 +95,8 @@ __all__ = [
     "cosine",
     "cosine_restarts",
     "cyclic",
+    "eden",
+    "eden2",
     "exponential",
     "family_of",
     "greedy",
@@ -103,6 +109,7 @@ __all__ = [
     "multistep",
     "newbob",
     "noam",
+    "offset",
     "on",
     "one_cycle",
     "piecewise_constant",
@@ -113,6 +120,7 @@ __all__ = [
     "real_step",
     "reduce_on_plateau",
     "scale",
+    "shift",
     "step_decay",
     "stretch",
     "tanh_decay",

@@ -1,4 +1,7 @@
-"""A schedule kept within bounds."""
+"""A schedule kept within bounds.
+
+Clock-aware when its schedule is (``clocks`` is the schedule's; see :mod:`schedules.multiply`):
+called with a :class:`~schedules.Time` it bounds ``at_time(schedule, time)``."""
 
 from __future__ import annotations
 
@@ -10,14 +13,17 @@ from torch import Tensor
 
 from schedules.combinator_fields import (
     CHILD_OPTIONS,
+    CLOCKS_OPTIONS,
     VALUE_OPTIONS,
     bound_child,
+    clocks_union,
     require_schedule,
     using,
 )
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 from schedules.tensor_values import Value, promoted
+from schedules.time_record import Time, at_time
 from schedules.validation import require_value
 
 
@@ -46,9 +52,16 @@ class clamp:
     )
     min: Value | None = attrs.field(default=None, validator=_check_bound, **VALUE_OPTIONS)
     max: Value | None = attrs.field(default=None, validator=_check_max, **VALUE_OPTIONS)
+    clocks: frozenset[str] = attrs.field(
+        default=attrs.Factory(lambda self: clocks_union((self.schedule,)), takes_self=True),
+        **CLOCKS_OPTIONS,
+    )
 
     def __call__(self, step: S) -> S:
-        result = self.schedule(step)
+        if step.__class__ is Time:
+            result: S = at_time(self.schedule, step)
+        else:
+            result = self.schedule(step)
         low, high = self.min, self.max
         if isinstance(result, Tensor) or isinstance(low, Tensor) or isinstance(high, Tensor):
             value = (

@@ -37,6 +37,55 @@ def require_schedules(name: str, values: object) -> tuple[Schedule, ...]:
     return tuple(require_schedule(f"{name}[{i}]", v) for i, v in enumerate(values))
 
 
+def clocks_union(children: Sequence[object]) -> frozenset[str]:
+    """The clocks a pointwise combinator of ``children`` reads: the union of theirs (empty when
+    every child is plain: the combinator is then plain too, and is called with one number)."""
+    from schedules.time_record import clocks_of  # it imports this module
+
+    found: frozenset[str] = frozenset()
+    for child in children:
+        found |= clocks_of(child)
+    return found
+
+
+def require_plain(combinator: str, name: str, value: object) -> None:
+    """A step-arithmetic combinator (``shift``, ``join``, ``stretch``, ``accumulate``, ...)
+    computes with one number, the step of one clock: its child ``value`` must be plain (read
+    no clock of its own). A clock-bound child is a ``ValueError`` naming the clock and the way
+    to write it: bind the whole to that clock, ``on(clock, combinator(f, ...))`` with a plain
+    ``f``."""
+    from schedules.time_record import clocks_of  # it imports this module
+
+    clocks = sorted(clocks_of(value))
+    if clocks:
+        raise ValueError(
+            f"{combinator}: {name} reads the {' and '.join(map(repr, clocks))} clock"
+            f"{'s' if len(clocks) > 1 else ''}, but {combinator} computes with the steps of one "
+            f"clock: write on({clocks[0]!r}, {combinator}(f, ...)) with a plain f instead"
+        )
+
+
+CLOCKS_OPTIONS: dict[str, Any] = {"init": False, "eq": False, "hash": False, "repr": False}
+"""``attrs.field`` options for the ``clocks`` of a pointwise combinator: computed from its
+children when built (not an argument), not part of its equality, hash or repr."""
+
+
+def require_arguments(combinator: str, values: object) -> None:
+    """The schedules of a combinator taking them as separate arguments (``multiply(*fs)``,
+    ``add(*fs)``): at least one, each a schedule; a list or tuple passed whole is refused with
+    the way to write it."""
+    if not values:
+        raise ValueError(f"{combinator} needs at least one schedule, got none")
+    assert isinstance(values, tuple)
+    for i, schedule in enumerate(values):
+        if not callable(schedule) and isinstance(schedule, list | tuple):
+            raise ValueError(
+                f"schedules[{i}] must be a schedule, got a {type(schedule).__name__}: pass the "
+                f"schedules as separate arguments, {combinator}(*schedules)"
+            )
+        require_schedule(f"schedules[{i}]", schedule)
+
+
 def schedules_equal(a: object, b: object) -> bool:
     """Whether two schedules (or hyperparameter values) are the same by value.
 

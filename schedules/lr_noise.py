@@ -16,7 +16,13 @@ import attrs
 import torch
 from torch import Tensor
 
-from schedules.combinator_fields import CHILD_OPTIONS, bound_child, require_schedule, using
+from schedules.combinator_fields import (
+    CHILD_OPTIONS,
+    bound_child,
+    require_plain,
+    require_schedule,
+    using,
+)
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 from schedules.step_input import float_steps, number_step
@@ -62,6 +68,10 @@ def _whole_step(step: float) -> int:
     return math.floor(step)
 
 
+def _require_plain(name: str, value: object) -> None:
+    require_plain("lr_noise", name, value)
+
+
 @attrs.frozen
 class lr_noise:
     """``v + v · noise(n)`` with ``v = schedule(s)`` and ``n = floor(s)``, for
@@ -88,11 +98,15 @@ class lr_noise:
     the noise eagerly, in a graph break).
 
     ``start >= 0``; ``end`` ``None`` or ``> start``; ``pct > 0``; ``std >= 0``; ``seed`` an
-    int; ``kind`` one of :data:`KINDS`.
+    int; ``kind`` one of :data:`KINDS`. The schedule must be plain (the noise is drawn per
+    step of one clock): a clock-bound one is refused, naming its clock (write
+    ``on(clock, lr_noise(f, ...))``).
     """
 
     schedule: Schedule = attrs.field(
-        converter=bound_child, validator=using(require_schedule), **CHILD_OPTIONS
+        converter=bound_child,
+        validator=[using(require_schedule), using(_require_plain)],
+        **CHILD_OPTIONS,
     )
     start: float = attrs.field(validator=using(require_non_negative))
     end: float | None = attrs.field(default=None, validator=using(_require_end))

@@ -9,6 +9,13 @@ torch). A schedule times a constant is :func:`schedules.scale`.
 
 Python number steps give a Python ``float``; Tensor steps give a Tensor, multiplied
 elementwise (vmap- and compile-safe as long as every factor is).
+
+Clocks: ``clocks`` is the union of the factors' clocks (:func:`schedules.clocks_of`). When a
+factor is bound to a clock (``multiply(on("update", f), on("epoch", g))``, icefall's Eden) the
+product is clock-aware: called with a :class:`~schedules.Time` it evaluates each factor at
+that time (:func:`schedules.at_time`: a bound factor reads its own clock, a plain one the
+time's ``clock``). Called with a number, every factor gets that number. With only plain
+factors ``clocks`` is empty and the product is a plain schedule, as before.
 """
 
 from __future__ import annotations
@@ -20,33 +27,33 @@ from torch import Tensor
 
 from schedules.combinator_fields import (
     CHILD_OPTIONS,
+    CLOCKS_OPTIONS,
     bound_children,
-    require_schedule,
+    clocks_union,
+    require_arguments,
     schedule_repr,
 )
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
+from schedules.time_record import Time, at_time
 
 
 def _check_schedules(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not value:
-        raise ValueError("multiply needs at least one schedule, got none")
-    for i, schedule in enumerate(value):
-        if not callable(schedule) and isinstance(schedule, list | tuple):
-            raise ValueError(
-                f"schedules[{i}] must be a schedule, got a {type(schedule).__name__}: pass the "
-                f"schedules as separate arguments, multiply(*schedules)"
-            )
-        require_schedule(f"schedules[{i}]", schedule)
+    require_arguments("multiply", value)
 
 
 @attrs.frozen(init=False, repr=False)
 class multiply:
     """``multiply(f1, ..., fn)(s) = f1(s) · ... · fn(s)`` (at least one schedule, each
-    callable); compared, hashed and pickled by its schedules."""
+    callable); compared, hashed and pickled by its schedules. ``clocks``: the union of the
+    factors' clocks (module doc)."""
 
     schedules: tuple[Schedule, ...] = attrs.field(
         converter=bound_children, validator=_check_schedules, **CHILD_OPTIONS
+    )
+    clocks: frozenset[str] = attrs.field(
+        default=attrs.Factory(lambda self: clocks_union(self.schedules), takes_self=True),
+        **CLOCKS_OPTIONS,
     )
 
     def __init__(self, *schedules: Schedule) -> None:
@@ -56,8 +63,17 @@ class multiply:
         return f"multiply({', '.join(schedule_repr(s) for s in self.schedules)})"
 
     def __call__(self, step: S) -> S:
+        if step.__class__ is Time:
+            return self._at(step)
         first, *rest = self.schedules
         value = first(step)
         for schedule in rest:
             value = value * schedule(step)
+        return value if isinstance(value, Tensor) else float(value)
+
+    def _at(self, time: Time) -> Any:
+        first, *rest = self.schedules
+        value = at_time(first, time)
+        for schedule in rest:
+            value = value * at_time(schedule, time)
         return value if isinstance(value, Tensor) else float(value)

@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from schedules.combinator_fields import CHILD_OPTIONS, bound_child, require_schedule, schedule_repr
+
 CLOCKS = ("update", "epoch", "items")
 """The clocks a shell can track: the real step (updates), the epoch, the items (tokens) seen."""
 
@@ -79,12 +81,10 @@ class on:
     (a direct call) it gives ``f(number)``. ``clocks`` is ``{clock}``."""
 
     clock: str = attrs.field(validator=lambda _, a, v: require_clock(a.name, v))
-    schedule: Any = attrs.field()
+    schedule: Any = attrs.field(converter=bound_child, **CHILD_OPTIONS)
 
     @schedule.validator
     def _check_schedule(self, attribute: attrs.Attribute[Any], value: Any) -> None:
-        from schedules.combinator_fields import require_schedule
-
         require_schedule("schedule", value)
         inner = clocks_of(value)
         if inner and inner != {self.clock}:
@@ -98,7 +98,12 @@ class on:
         """The one clock this schedule reads."""
         return frozenset((self.clock,))
 
+    def __repr__(self) -> str:
+        return f"on({self.clock!r}, {schedule_repr(self.schedule)})"
+
     def __call__(self, t: Any) -> Any:
-        if isinstance(t, Time):
-            return at_time(self.schedule, attrs.evolve(t, clock=self.clock))
+        if t.__class__ is Time:
+            if clocks_of(self.schedule):  # its plain parts read this clock too
+                return self.schedule(attrs.evolve(t, clock=self.clock))
+            return self.schedule(t.of(self.clock))  # no new Time: torch.compile traces it
         return self.schedule(t)

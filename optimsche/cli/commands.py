@@ -39,6 +39,7 @@ from typing import Any, NoReturn, TypeVar
 from optimsche.cli.lr_curves import LrCurve, expression_curve, lr_curves
 from optimsche.cli.schedule_horizon import expression_horizon
 from optimsche.cli.show import render_show
+from optimsche.config.durations import RunLengths, run_lengths
 from optimsche.config.error import ConfigError
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.loading import load_config
@@ -161,6 +162,21 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--ft-factor", type=_positive_float, metavar="F", help="multiply every lr by F"
     )
     parser.add_argument(
+        "--updates-per-epoch",
+        type=_positive_int,
+        metavar="N",
+        help="updates in one epoch: draws a schedule that reads the epoch clock (on('epoch', "
+        "...), eden(...)) against updates, update r in epoch (r - 1) // N + 1; resolves "
+        "lengths in 'ep' (and 'ba' on the epoch clock)",
+    )
+    parser.add_argument(
+        "--horizon",
+        type=_positive_int,
+        metavar="H",
+        help="the run's length in updates: resolves lengths in '%%' and 'dur' (warmup='5%%'); "
+        "with --schedule, the updates drawn when --steps is not given",
+    )
+    parser.add_argument(
         "--allow-imports",
         action="store_true",
         help="let the config's type/optim_type import modules outside schedules, optimsche "
@@ -206,14 +222,20 @@ def _config_curves(path: Path, args: argparse.Namespace) -> list[LrCurve]:
     """The lr curves of the config file at ``path``; errors name the file."""
     try:
         document = load_config(path)
-        with _import_policy(args):
+        with _import_policy(args), run_lengths(_run_lengths(args)):
             records = parse_optim_sches(document)
-        return lr_curves(records, _settings(document, args), args.steps)
+        settings = _settings(document, args)
+        return lr_curves(records, settings, args.steps, updates_per_epoch=args.updates_per_epoch)
     except ConfigError as error:
         message = str(error)
         if message.startswith(str(path)):
             raise
         raise ConfigError(f"{path}: {message}") from None
+
+
+def _run_lengths(args: argparse.Namespace) -> RunLengths:
+    """What ``--horizon`` and ``--updates-per-epoch`` say of the run, for lengths with units."""
+    return RunLengths(horizon=args.horizon, updates_per_epoch=args.updates_per_epoch)
 
 
 def _curves(command: str, args: argparse.Namespace) -> list[LrCurve]:
@@ -226,14 +248,15 @@ def _curves(command: str, args: argparse.Namespace) -> list[LrCurve]:
         raise UsageError(
             f"{PROG} {command}: error: --accum-grad and --ft-factor apply to a CONFIG only"
         )
-    expression = parse_schedule_expression(args.schedule)
+    with run_lengths(_run_lengths(args)):
+        expression = parse_schedule_expression(args.schedule)
     if expression.kind == "rule" or not callable(expression.schedule):
         raise ConfigError(
             f"schedule {expression.text!r}: {expression.name} is not a schedule (it gives no "
             f"value per step)"
         )
-    steps = args.steps or expression_horizon(expression)
-    return [expression_curve(expression, steps)]
+    steps = args.steps or args.horizon or expression_horizon(expression, args.updates_per_epoch)
+    return [expression_curve(expression, steps, updates_per_epoch=args.updates_per_epoch)]
 
 
 def _run_show(args: argparse.Namespace) -> int:

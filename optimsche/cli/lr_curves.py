@@ -11,8 +11,15 @@ updates at the windows ``r = step_per_update, 2·step_per_update, ...`` whose la
 
 A shell scheduled by the epoch (``clock: epoch``, or ``ExponentDecayLr``) is previewed with
 one epoch per update (epoch ``r`` at real step ``r``), since a configuration does not say
-how many updates an epoch holds. ``clock: items`` cannot be previewed (the lr depends on the
-items the data will hold): a :class:`ConfigError` says so.
+how many updates an epoch holds, unless ``updates_per_epoch`` says it (then update ``r``
+sees the epoch ``(r - 1) // updates_per_epoch + 1``). ``clock: items`` cannot be previewed
+(the lr depends on the items the data will hold): a :class:`ConfigError` says so.
+
+A schedule of several clocks (``multiply(on("update", f), on("epoch", g))``, ``eden(...)``)
+is drawn against the updates given the updates per epoch (``updates_per_epoch``,
+``--updates-per-epoch``): update ``r`` (1-based) falls in the 1-based epoch ``(r - 1) //
+updates_per_epoch + 1``, the ``epoch_num`` a SpeeChain loop gives. One that reads the epoch
+without it, or that reads the items, is a :class:`ConfigError` naming the clock.
 
 The lr is the reference param group's (in the stand-in, the only group). The entry's scheduled
 hyperparameters (``hyperparameters:``) come along as
@@ -40,6 +47,7 @@ from optimsche.optim_scheduler import OptimScheduler
 from optimsche.optimizer.checked_value import check_value
 from optimsche.optimizer.factory import resolve_optimizer_class
 from schedules.bound_schedule import BoundSchedule
+from schedules.time_record import Time, at_time, clocks_of, on
 from schedules.validation import require_count, require_number
 
 MAX_POINTS = 100_000
@@ -109,40 +117,86 @@ def is_builtin_schedule(schedule: object) -> bool:
         return True
     if isinstance(schedule, functools.partial):
         return schedule.func in schedule_functions().values()
-    if type(schedule) in combinators().values():
+    if type(schedule) in combinators().values():  # a combinator, or a leaf class (eden)
         single, several = getattr(schedule, "schedule", None), getattr(schedule, "schedules", ())
         flat = [*([single] if single is not None else []), *several]
-        return bool(flat) and all(map(is_builtin_schedule, flat))
+        return all(map(is_builtin_schedule, flat))
     return False
 
 
-def schedule_values(schedule: Any, real_steps: tuple[int, ...]) -> list[float]:
+def update_times(
+    schedule: Any, real_steps: tuple[int, ...], updates_per_epoch: int | None, what: str
+) -> list[Time]:
+    """The :class:`Time` of each update ``r`` of ``real_steps`` for a schedule of several
+    clocks (module doc): ``update=r``, ``epoch=(r - 1) // updates_per_epoch + 1``. A
+    :class:`ConfigError` naming ``what`` when it reads a clock a preview cannot know."""
+    clocks = clocks_of(schedule)
+    if "items" in clocks:
+        raise ConfigError(
+            f"{what} reads the 'items' clock (the items, such as tokens, seen so far), which a "
+            f"preview does not know: its curve cannot be drawn against updates"
+        )
+    if "epoch" in clocks and updates_per_epoch is None:
+        raise ConfigError(
+            f"{what} reads the 'epoch' clock: give --updates-per-epoch N (the updates in one "
+            f"epoch) to draw it against updates"
+        )
+    per_epoch = updates_per_epoch or 1
+    return [Time(update=r, epoch=max(r - 1, 0) // per_epoch + 1) for r in real_steps]
+
+
+def schedule_values(
+    schedule: Any,
+    real_steps: tuple[int, ...],
+    updates_per_epoch: int | None = None,
+    what: str = "the schedule",
+) -> list[float]:
     """``schedule(r)`` for every ``r``: in one call on a float64 Tensor of the steps for a
-    :func:`is_builtin_schedule`, else step by step."""
+    :func:`is_builtin_schedule`, else step by step. A schedule of several clocks is
+    evaluated at each update's :func:`update_times` (``what`` names it in errors)."""
+    if clocks_of(schedule):
+        times = update_times(schedule, real_steps, updates_per_epoch, what)
+        if real_steps and is_builtin_schedule(schedule):
+            values = schedule(
+                Time(
+                    update=torch.tensor([t.update for t in times], dtype=torch.float64),
+                    epoch=torch.tensor([t.epoch for t in times], dtype=torch.float64),
+                )
+            )
+            return [float(v) for v in values.tolist()]
+        return [float(at_time(schedule, t)) for t in times]
     if real_steps and is_builtin_schedule(schedule):
         values = schedule(torch.tensor(real_steps, dtype=torch.float64))
         return [float(v) for v in values.tolist()]
     return [float(schedule(real)) for real in real_steps]
 
 
-def _update_lrs(shell: OptimScheduler, real_steps: tuple[int, ...]) -> list[float]:
+def _update_lrs(
+    shell: OptimScheduler, real_steps: tuple[int, ...], updates_per_epoch: int | None, what: str
+) -> list[float]:
     """``shell.update_lr(r)`` for every ``r``. A plain OptimScheduler driven by a schedule
     made of :mod:`schedules`' own parts (whose ``update_lr`` is the checked
     ``schedule(r)``) is evaluated in one call on a float64 Tensor of the steps
     (:func:`schedule_values`); any other class step by step, each value checked
     (:func:`~optimsche.optimizer.checked_value.check_value`). A shell scheduled by the epoch
-    sees epoch ``r`` at real step ``r`` (module doc)."""
+    sees epoch ``r`` at real step ``r``, or with ``updates_per_epoch`` the epoch of update
+    ``r`` (module doc)."""
     schedule = shell.schedule
-    if type(shell).update_lr is OptimScheduler.update_lr and is_builtin_schedule(schedule):
-        return schedule_values(schedule, real_steps)
+    by_clock = shell.clock == "epoch"
+    if by_clock and updates_per_epoch is not None and not clocks_of(schedule):
+        schedule = on("epoch", schedule)  # read at each update's epoch
+    plain_update_lr = type(shell).update_lr is OptimScheduler.update_lr
+    if plain_update_lr and (is_builtin_schedule(schedule) or clocks_of(schedule)):
+        return schedule_values(schedule, real_steps, updates_per_epoch, what)
     by_epoch = shell.requires_epoch_num
     source = f"{type(shell).__name__}.update_lr"
-    return [
-        check_value(
-            "lr", shell.update_lr_at(real, real if by_epoch else None), schedule=source, t=real
-        )
-        for real in real_steps
-    ]
+    values = []
+    for real in real_steps:
+        epoch = real if updates_per_epoch is None else (real - 1) // updates_per_epoch + 1
+        t = epoch if by_clock else real
+        lr = shell.update_lr_at(t, epoch if by_epoch else None)
+        values.append(check_value("lr", lr, schedule=source, t=t))
+    return values
 
 
 MAX_STEPS = 2**53
@@ -157,13 +211,19 @@ def update_indices(updates: int, max_points: int) -> list[int]:
 
 
 def expression_curve(
-    expression: ScheduleExpression, total_steps: int, *, max_points: int = MAX_POINTS
+    expression: ScheduleExpression,
+    total_steps: int,
+    *,
+    max_points: int = MAX_POINTS,
+    updates_per_epoch: int | None = None,
 ) -> LrCurve:
     """The values of a parsed schedule expression at steps ``1..total_steps``, sampled like
-    :func:`lr_curve` (at most ``max_points`` evaluated, memory bounded whatever the run)."""
+    :func:`lr_curve` (at most ``max_points`` evaluated, memory bounded whatever the run); a
+    schedule of several clocks with ``updates_per_epoch`` updates per epoch (module doc)."""
     _check_total(total_steps)
     steps = tuple(update_indices(total_steps, max_points))
-    values = schedule_values(expression.schedule, steps)
+    what = f"schedule {expression.text!r}"
+    values = schedule_values(expression.schedule, steps, updates_per_epoch, what)
     for step, value in zip(steps, values, strict=True):
         if not math.isfinite(value):
             raise ConfigError(
@@ -192,8 +252,10 @@ def lr_curve(
     total_steps: int,
     *,
     max_points: int = MAX_POINTS,
+    updates_per_epoch: int | None = None,
 ) -> LrCurve:
-    """The lr of every update of ``spec`` in a run of ``total_steps`` micro-steps."""
+    """The lr of every update of ``spec`` in a run of ``total_steps`` micro-steps (a
+    schedule of several clocks with ``updates_per_epoch`` updates per epoch, module doc)."""
     _check_total(total_steps)
     shell = preview_optim_scheduler(spec, settings)
     if shell.clock == "items":
@@ -205,7 +267,10 @@ def lr_curve(
     updates = (total_steps // accum) // spu
     indices = update_indices(updates, max_points)
     real_steps = tuple(k * spu for k in indices)
-    lrs = [shell.ft_factor * value for value in _update_lrs(shell, real_steps)]
+    what = f"{spec.where}.conf.schedule"
+    lrs = [
+        shell.ft_factor * value for value in _update_lrs(shell, real_steps, updates_per_epoch, what)
+    ]
     for real, lr in zip(real_steps, lrs, strict=True):
         if not math.isfinite(lr):
             raise ConfigError(f"{spec.where}: the lr at real step {real} is {lr!r}")
@@ -217,7 +282,11 @@ def lr_curve(
         lrs=tuple(lrs),
         updates=updates,
         sampled=len(indices) < updates,
-        hyperparameters=hyperparameter_curves(spec, real_steps, schedule_values),
+        hyperparameters=hyperparameter_curves(
+            spec,
+            real_steps,
+            lambda schedule, steps: schedule_values(schedule, steps, updates_per_epoch, what),
+        ),
     )
 
 
@@ -239,9 +308,17 @@ def default_total_steps(config: OptimSchesConfig, settings: ExperimentSettings) 
 
 
 def lr_curves(
-    config: OptimSchesConfig, settings: ExperimentSettings, total_steps: int | None = None
+    config: OptimSchesConfig,
+    settings: ExperimentSettings,
+    total_steps: int | None = None,
+    *,
+    updates_per_epoch: int | None = None,
 ) -> list[LrCurve]:
     """:func:`lr_curve` of every entry of ``config``, over ``total_steps`` micro-steps
-    (default: :func:`default_total_steps`)."""
+    (default: :func:`default_total_steps`), ``updates_per_epoch`` for schedules of several
+    clocks."""
     steps = default_total_steps(config, settings) if total_steps is None else total_steps
-    return [lr_curve(spec, settings, steps) for spec in config.optimizers]
+    return [
+        lr_curve(spec, settings, steps, updates_per_epoch=updates_per_epoch)
+        for spec in config.optimizers
+    ]

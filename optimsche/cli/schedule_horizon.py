@@ -20,8 +20,11 @@ the shell classes (``NoamLr``, ``ExponentDecayLr``, a user's own) the rules, fir
 A schedule expression with combinators (:func:`expression_horizon`) composes the horizons of
 its parts: ``warmup(x, steps)``: ``steps`` + x's; ``join(xs, boundaries)``: the last boundary
 + the last part's; ``stretch(x, ratio)``: ``ratio`` · x's; ``accumulate(x, accum_grad)``:
-``accum_grad`` · x's; ``scale``/``clamp``: x's; ``multiply`` and any other combinator: the
-longest of its parts'. Every horizon is at most :data:`MAX_HORIZON` steps.
+``accum_grad`` · x's; ``shift(x, k)``: x's + ``k`` (at least 10); ``on(clock, x)``: x's
+(``on("epoch", x)``: times the updates per epoch when known);
+``eden``: ``10 · lr_batches``; ``scale``/``clamp``/``offset``: x's; ``multiply``, ``add`` and
+any other combinator: the longest of its parts'. Every horizon is at most :data:`MAX_HORIZON`
+steps.
 """
 
 from __future__ import annotations
@@ -117,12 +120,13 @@ def _finish(guess: float | None) -> int:
     return max(10, math.ceil(round(guess, 6)))
 
 
-def expression_horizon(expression: ScheduleExpression) -> int:
-    """The number of steps to show for a parsed schedule expression (module doc)."""
+def expression_horizon(expression: ScheduleExpression, updates_per_epoch: int | None = None) -> int:
+    """The number of steps (updates) to show for a parsed schedule expression (module doc);
+    ``on("epoch", x)`` spans x's horizon in epochs times ``updates_per_epoch`` when given."""
     if expression.kind == "leaf":
         return schedule_horizon(expression.name, expression.hyperparameters)
     hyper = expression.hyperparameters
-    parts = [expression_horizon(child) for child in expression.children]
+    parts = [expression_horizon(child, updates_per_epoch) for child in expression.children]
     inner = float(parts[-1]) if parts else float(DEFAULT_HORIZON)
     name = expression.name
     if name == "warmup":
@@ -133,6 +137,12 @@ def expression_horizon(expression: ScheduleExpression) -> int:
         guess = (_number(hyper.get("ratio")) or 1.0) * inner
     elif name == "accumulate":
         guess = (_number(hyper.get("accum_grad")) or 1.0) * inner
+    elif name == "shift":
+        guess = max(inner + (_number(hyper.get("steps")) or 0.0), 10.0)
+    elif name == "on" and hyper.get("clock") == "epoch":
+        guess = inner * (updates_per_epoch or 1)
+    elif name == "eden":
+        guess = 10 * (_number(hyper.get("lr_batches")) or float(DEFAULT_HORIZON) / 10)
     else:  # scale, clamp, multiply, and combinators added later: the longest part
         guess = float(max(parts, default=DEFAULT_HORIZON))
     return _finish(guess)

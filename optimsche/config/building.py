@@ -29,6 +29,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 import schedules
+from optimsche.config.durations import RunLengths, run_lengths
 from optimsche.config.error import ConfigError
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.parsing import parse_optim_sches
@@ -112,6 +113,8 @@ def build_optim_sches(
     grad_clip: float | NotGiven | None = NOT_GIVEN,
     grad_norm_type: float | NotGiven = NOT_GIVEN,
     distributed: bool | None = None,
+    horizon: float | None = None,
+    updates_per_epoch: float | None = None,
 ) -> OptimSchedulerGroup:
     """Validate ``config`` and build its OptimSchedulers over ``model``, as a group.
 
@@ -121,7 +124,9 @@ def build_optim_sches(
     arguments are the run-level settings SpeeChain reads from its experiment config; every
     OptimScheduler of the group gets the same ones. Those not given come from the top level of
     a whole experiment configuration, else default to ``accum_grad=1``, ``ft_factor=1.0``,
-    ``use_amp=False``, ``grad_clip=None``, ``grad_norm_type=2.0``. Any mistake raises a
+    ``use_amp=False``, ``grad_clip=None``, ``grad_norm_type=2.0``. ``horizon`` (the run's
+    length in updates) and ``updates_per_epoch`` resolve the lengths written with units
+    (``warmup: 5%``, ``steps: 3ep``; :mod:`optimsche.config.durations`). Any mistake raises a
     one-line :class:`ConfigError` before anything is built.
     """
     if not isinstance(model, nn.Module):
@@ -133,7 +138,8 @@ def build_optim_sches(
         records = config
     else:
         document = find_optim_sches(config).run_settings
-        records = parse_optim_sches(config)
+        with run_lengths(RunLengths(horizon=horizon, updates_per_epoch=updates_per_epoch)):
+            records = parse_optim_sches(config)
     settings = ExperimentSettings(
         accum_grad=_setting("accum_grad", accum_grad, document, 1),
         ft_factor=_setting("ft_factor", ft_factor, document, 1.0),

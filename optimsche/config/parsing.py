@@ -47,6 +47,7 @@ from typing import Any
 import torch
 
 import schedules
+from optimsche.config.durations import resolve_lengths
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.hyperparameter_conf import KEY as HYPERPARAMETERS_KEY
@@ -183,7 +184,7 @@ def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str
 
 
 def _schedule_expression(
-    conf: Mapping[str, Any], target: ResolvedType | None, where: str
+    conf: Mapping[str, Any], target: ResolvedType | None, where: str, clock: str = "update"
 ) -> ScheduleExpression | None:
     """The ``schedule:`` expression of an entry's conf, parsed and its values checked; it
     needs ``type: OptimScheduler`` (or a subclass that keeps ``update_lr``) or no type."""
@@ -207,7 +208,7 @@ def _schedule_expression(
             f"'cosine(peak=1e-3, steps=10000)', got {describe_value(text)}"
         )
     try:
-        expression = parse_schedule_expression(text)
+        expression = parse_schedule_expression(text, clock)
     except ConfigError as error:
         raise ConfigError(f"{where}.{error}") from None
     if expression.kind == "rule" or not callable(expression.schedule):
@@ -271,10 +272,11 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
     step_per_update = config_require(
         require_count, f"{where}.conf.step_per_update", conf.get("step_per_update", 1)
     )
-    expression = _schedule_expression(conf, target, f"{where}.conf")
     clock = parse_clock(conf.get("clock", "update"), f"{where}.conf.clock")
+    expression = _schedule_expression(conf, target, f"{where}.conf", clock)
     plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS and k != "schedule"}
+    sche_conf = resolve_lengths(target.name, sche_conf, clock, f"{where}.conf")  # units
     _check_sche_conf(target, sche_conf, f"{where}.conf")
     hyperparameters = parse_hyperparameters(
         conf.get(HYPERPARAMETERS_KEY), optim_cls, f"{where}.conf.{HYPERPARAMETERS_KEY}"

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 import schedules
+from optimsche.config.durations import resolve_lengths
 from optimsche.config.error import ConfigError
 from optimsche.config.type_resolution import (
     ScheduleFunctionType,
@@ -107,9 +108,10 @@ def known_names() -> list[str]:
 class _Parser:
     """One walk over the tree of one expression text (messages quote the whole text)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, clock: str = "update") -> None:
         self.text = text
         self.where = f"schedule {text!r}"
+        self.clock = clock  # the clock lengths with units are read on (durations)
 
     def fail(self, message: str) -> ConfigError:
         return ConfigError(f"{self.where}: {message}")
@@ -163,11 +165,16 @@ class _Parser:
             raise self.fail("*arguments are not allowed")
         if any(keyword.arg is None for keyword in node.keywords):
             raise self.fail("**arguments are not allowed")
-        args = [self.value(arg, depth + 1) for arg in node.args]
-        keywords = {
-            str(keyword.arg): (keyword, self.value(keyword.value, depth + 1))
-            for keyword in node.keywords
-        }
+        outer = self.clock
+        self.clock = _bound_clock(node) if others.get(name) is schedules.on else outer
+        try:
+            args = [self.value(arg, depth + 1) for arg in node.args]
+            keywords = {
+                str(keyword.arg): (keyword, self.value(keyword.value, depth + 1))
+                for keyword in node.keywords
+            }
+        finally:
+            self.clock = outer
         if name in leaves:
             return self.leaf(name, leaves[name], args, keywords)
         return self.combinator(name, others[name], args, keywords)
@@ -193,6 +200,7 @@ class _Parser:
             if key in bound:
                 raise self.fail(f"{key!r} is given twice")
             bound[key] = built
+        bound = resolve_lengths(name, bound, self.clock, f"{self.where}: {name}")
         missing = [key for key in params.required if key not in bound]
         if missing:
             raise self.fail(f"missing hyperparameter {missing[0]!r} of {describe_signature(name)}")
@@ -235,10 +243,16 @@ class _Parser:
         trees = signature.bind(
             *(t for _, t in args), **{k: t for k, (_, (_, t)) in keywords.items()}
         )
+        resolved = resolve_lengths(name, bound.arguments, self.clock, f"{self.where}: {name}")
+        for key, value in resolved.items():
+            if value is not bound.arguments[key]:  # a length with a unit, now in steps
+                bound.arguments[key] = trees.arguments[key] = value
         try:
             built = target(*bound.args, **bound.kwargs)
         except (ValueError, TypeError, ArithmeticError) as error:
             raise self.fail(f"{name}: {_one_line(error)}") from None
+        if kind == "rule" and callable(built):  # a function building a schedule (eden2)
+            kind = "combinator"
         return ScheduleExpression(
             name=name, hyperparameters=dict(trees.arguments), schedule=built, kind=kind
         )
@@ -256,17 +270,31 @@ class _Parser:
             raise ConfigError(str(error)) from None
 
 
+def _bound_clock(node: ast.Call) -> str:
+    """The clock an ``on(clock, ...)`` call binds (its first argument or ``clock=``) when it
+    is a valid literal clock name, else ``"update"`` (``on`` itself then refuses it)."""
+    given = node.args[0] if node.args else None
+    for keyword in node.keywords:
+        if keyword.arg == "clock":
+            given = keyword.value
+    if isinstance(given, ast.Constant) and given.value in schedules.CLOCKS:
+        return str(given.value)
+    return "update"
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def parse_schedule_expression(text: str) -> ScheduleExpression:
+def parse_schedule_expression(text: str, clock: str = "update") -> ScheduleExpression:
     """Parse an expression (module doc) into a :class:`ScheduleExpression`.
 
     Each leaf's arguments are bound to its signature and checked against its annotations,
     then the leaf is evaluated once at step 1, so that a bad hyperparameter (``warmup=-5``)
-    is reported here; each combinator is built (its own checks run). Every failure is a
-    one-line :class:`ConfigError`.
+    is reported here; each combinator is built (its own checks run). Lengths with units
+    (``steps='3ep'``, ``warmup='5%'``) are resolved on ``clock`` (the shell's; inside
+    ``on(c, ...)`` on ``c``) against :func:`~optimsche.config.durations.current_lengths`
+    (:mod:`optimsche.config.durations`). Every failure is a one-line :class:`ConfigError`.
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError("schedule: expected a call such as 'cosine(peak=0.1, steps=1000)'")
@@ -274,7 +302,7 @@ def parse_schedule_expression(text: str) -> ScheduleExpression:
         raise ConfigError(
             f"schedule: the expression is {len(text)} characters long, more than {MAX_LENGTH}"
         )
-    parser = _Parser(text.strip())
+    parser = _Parser(text.strip(), clock)
     try:
         tree = ast.parse(parser.text, mode="eval")
     except SyntaxError as error:

@@ -10,7 +10,9 @@ Strategies (:mod:`schedules.testing.step_strategies`,
   ``schedules.<family>``; ``FAMILIES`` names the built-in families (those of the registry
   ``schedules.FAMILIES``);
 * ``schedules_with_kwargs(families=FAMILIES)``: ``(function, kwargs)`` pairs;
-* ``learning_rates()``, ``levels()``, ``fractions()``: the number ranges they draw from.
+* ``learning_rates()``, ``levels()``, ``fractions()``: the number ranges they draw from;
+* ``leaf_schedules()``, ``combined_schedules()`` (trees of combinators over bound leaves),
+  ``clock_bound_schedules()`` and ``times()`` (:mod:`schedules.testing.combinator_strategies`).
 
 Property checks (:mod:`schedules.testing.properties`), each raising ``AssertionError``
 naming the step(s) and value(s): ``assert_monotone``, ``assert_bounded``,
@@ -38,6 +40,12 @@ This subpackage imports ``hypothesis`` (install the ``testing`` extra:
 ``pip install "optimsche[testing]"``); ``import schedules`` alone never does.
 """
 
+from schedules.testing.combinator_strategies import (
+    clock_bound_schedules,
+    combined_schedules,
+    leaf_schedules,
+    times,
+)
 from schedules.testing.family_strategies import (
     FAMILIES,
     fractions,
@@ -69,13 +77,17 @@ __all__ = [
     "assert_scalar_tensor_agree",
     "assert_vmappable",
     "assert_vmappable_over",
+    "clock_bound_schedules",
+    "combined_schedules",
     "fractions",
     "grid",
     "hyperparameters",
+    "leaf_schedules",
     "learning_rates",
     "levels",
     "schedules_with_kwargs",
     "step_lists",
     "step_tensors",
     "steps",
+    "times",
 ]

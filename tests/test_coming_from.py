@@ -131,3 +131,14 @@ def test_speechbrain_rows_replay_speechbrain(row: dict[str, str]) -> None:
     offset = 1 if row["clock"] == "k − 1" else 0
     for n, expected in enumerate(values, start=1):
         assert schedule(n - offset) == pytest.approx(expected, rel=1e-12, abs=1e-15), n
+
+
+BLOCKS = re.findall(r"```python\n(.*?)```", TABLE, flags=re.DOTALL)
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_the_python_blocks_run(index: int) -> None:
+    assert BLOCKS
+    exec(
+        compile(BLOCKS[index], f"coming_from.md[python block {index}]", "exec"), {"__name__": "doc"}
+    )

@@ -230,3 +230,18 @@ def test_transformers_schedule_is_an_expression() -> None:
         schedules.transformers_schedule("inverse_sqrt", 0.1, 0, count_from=0)
     with pytest.raises(ValueError, match="did you mean 'cosine'"):
         schedules.transformers_schedule("cosin", 0.1, 0, 10)
+
+
+def test_a_config_schedule_names_a_transformers_shape() -> None:
+    text = """
+    optim_sches:
+      conf:
+        optim_type: SGD
+        schedule: "transformers_schedule(name='linear', peak=0.1, num_warmup_steps=2, num_training_steps=10)"
+    """
+    main = optimsche.build_optim_sches(optimsche.load_config(text), torch.nn.Linear(3, 1))["main"]
+    model = main.model
+    assert model is not None
+    lrs = [main.step(model(torch.ones(1, 3)).sum()).lr for _ in range(4)]
+    # transformers' lrs after 0, 1, 2, 3 steps: 0, 0.05, 0.1, 0.1 · 7/8
+    assert lrs == pytest.approx([0.0, 0.05, 0.1, 0.0875], rel=1e-12, abs=1e-15)

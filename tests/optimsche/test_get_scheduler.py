@@ -233,11 +233,15 @@ def test_transformers_schedule_is_an_expression() -> None:
 
 
 def test_a_config_schedule_names_a_transformers_shape() -> None:
-    text = """
+    expression = (
+        "transformers_schedule(name='linear', peak=0.1, num_warmup_steps=2, "
+        "num_training_steps=10)"
+    )
+    text = f"""
     optim_sches:
       conf:
         optim_type: SGD
-        schedule: "transformers_schedule(name='linear', peak=0.1, num_warmup_steps=2, num_training_steps=10)"
+        schedule: "{expression}"
     """
     main = optimsche.build_optim_sches(optimsche.load_config(text), torch.nn.Linear(3, 1))["main"]
     model = main.model

@@ -234,8 +234,7 @@ def test_transformers_schedule_is_an_expression() -> None:
 
 def test_a_config_schedule_names_a_transformers_shape() -> None:
     expression = (
-        "transformers_schedule(name='linear', peak=0.1, num_warmup_steps=2, "
-        "num_training_steps=10)"
+        "transformers_schedule(name='linear', peak=0.1, num_warmup_steps=2, num_training_steps=10)"
     )
     text = f"""
     optim_sches:

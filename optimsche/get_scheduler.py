@@ -4,7 +4,8 @@ num_warmup_steps=None, num_training_steps=None, scheduler_specific_kwargs=None)`
 Every name of transformers' ``SchedulerType`` (:data:`SCHEDULER_TYPES`) with its arguments,
 its defaults and its refusals; what it returns is a torch ``LRScheduler`` that sets the same
 lr in every param group after every ``step()`` as transformers' own (checked against numbers
-transformers 5.25.0 produced, at rel. 1e-12, with several param groups and settings per name),
+transformers 5.25.0 produced, at rel. 1e-12, with several param groups and settings per name,
+past ``num_training_steps`` too),
 without depending on transformers:
 
 * the step-driven names are :func:`~optimsche.as_lr_scheduler` over one pure schedule per
@@ -19,14 +20,16 @@ without depending on transformers:
   constant                     ``constant(base_g)``
   constant_with_warmup         ``warmup(constant(base_g), W)``
   linear                       ``join([linear(0, base_g, W), linear(base_g, 0, T - W)], [W])``
-  cosine                       ``warmup_cosine(base_g, W, T, cycles=num_cycles)``
-  cosine_with_restarts         ``join([ramp, cosine_restarts(base_g, (T - W) / num_cycles),
-                               constant(0)], [W, T])``
+  cosine                       ``join([ramp, cosine(base_g, steps=S / (2 · num_cycles),
+                               cycle=True)], [W])``, ``S = max(1, T - W)``: it keeps
+                               cycling past ``T``, as transformers' formula does
+  cosine_with_restarts         ``join([ramp, cosine_restarts(base_g, S / num_cycles),
+                               constant(0)], [W, W + S])``
   polynomial                   ``scale(join([ramp, polynomial(lr, lr_end, T - W, power)],
                                [W]), base_g / lr)``, ``lr`` the optimizer's default lr
   inverse_sqrt                 ``inverse_sqrt(base_g, W, timescale)`` (``W = 0``: warmup 1,
                                counted from 1)
-  cosine_with_min_lr           ``warmup_cosine(base_g, W, T, final=rate · base_g, cycles)``
+  cosine_with_min_lr           the cosine with ``final=rate · base_g``
   cosine_warmup_with_min_lr    the same counted from 1 (its warmup ends one step early and
                                its decay runs one step ahead); with ``warmup_lr_rate`` a
                                ``linear`` warmup from ``warmup_lr_rate · base_g`` joined to
@@ -43,11 +46,9 @@ without depending on transformers:
   group with that group's bounds as scales (``min_lr_g / base_g``, ``max_lr_g / base_g``).
 
 Where it parts from transformers (each refused with a ``ValueError`` saying so, or listed
-here): past ``num_training_steps`` transformers' cosine shapes keep cycling (its formula has no
-end) while these hold their last value (transformers' ``Trainer`` never steps there);
-``num_training_steps <= num_warmup_steps`` for the cosine and polynomial shapes (transformers
-then cycles every step or divides by zero) and ``cosine_warmup_with_min_lr`` with
-``warmup_lr_rate`` and ``num_warmup_steps = 1`` are refused; torch's and GreedyLR's ``eps``
+here): ``polynomial`` with ``num_training_steps <= num_warmup_steps`` (transformers divides by
+zero) and ``cosine_warmup_with_min_lr`` with ``warmup_lr_rate`` and ``num_warmup_steps = 1``
+are refused; torch's and GreedyLR's ``eps``
 (skip an lr change of ``eps`` or less) has no counterpart; with several param groups whose
 ``min_lr`` ratios differ GreedyLR resets when *all* groups sat at their minimum
 ``reset_start`` times, here each group on its own; an unknown keyword is a ``ValueError`` (with

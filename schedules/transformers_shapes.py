@@ -140,8 +140,8 @@ def _need_decay(name: str, w: float, t: float) -> float:
     if t <= w:
         raise _fail(
             name,
-            f"num_training_steps ({t}) must exceed num_warmup_steps ({w}): transformers' shape "
-            f"has no decay phase then (it cycles every step or divides by zero)",
+            f"num_training_steps ({t}) must exceed num_warmup_steps ({w}): transformers' "
+            f"{name} has no decay phase then (it divides by zero)",
         )
     return t - w
 
@@ -252,23 +252,20 @@ def transformers_shape(
             return _ramp(peak, w, after)
 
         return linear_shape, 0
-    decay = _need_decay(name, w, t)
-    if name == "cosine":
-        cycles = kw["num_cycles"]
-        return (lambda peak: bind(warmup_cosine, peak=peak, warmup=w, steps=t, cycles=cycles)), 0
+    span = max(1.0, t - w)  # transformers' max(1, num_training_steps - num_warmup_steps)
     if name == "cosine_with_restarts":
         cycles = kw["num_cycles"]
         if not isinstance(cycles, int | float) or cycles <= 0:
             raise _fail(name, f"num_cycles must be a number > 0, got {cycles!r}")
 
         def restarts(peak: float) -> Schedule:
-            children = [bind(cosine_restarts, peak=peak, period=decay / cycles)]
+            children = [bind(cosine_restarts, peak=peak, period=span / cycles)]
             children.append(bind(constant, value=0.0))
-            inner = join(children, boundaries=[decay])
-            return _ramp(peak, w, inner)
+            return _ramp(peak, w, join(children, boundaries=[span]))
 
         return restarts, 0
     if name == "polynomial":
+        decay = _need_decay(name, w, t)
         lr_end, power = kw["lr_end"], kw["power"]
         if not default_lr > lr_end:
             raise _fail(name, f"lr_end ({lr_end}) must be smaller than initial lr ({default_lr})")
@@ -278,22 +275,24 @@ def transformers_shape(
             return scale(_ramp(default_lr, w, curve), peak / default_lr)
 
         return poly, 0
-    rate = _min_rate(name, kw, default_lr)
-    cycles = kw["num_cycles"]
-    if name == "cosine_with_min_lr":
-        return (
-            lambda peak: bind(
-                warmup_cosine, peak=peak, warmup=w, steps=t, cycles=cycles, final=rate * peak
-            )
-        ), 0
+    cycles = require_number("num_cycles", kw["num_cycles"])
+    rate = 0.0 if name == "cosine" else _min_rate(name, kw, default_lr)
+
+    def wave(peak: float) -> Schedule:
+        """½(1 + cos(2π · cycles · t / span)) from peak down to rate · peak, cycling for
+        ever as transformers' formula does (cosine(cycle=True): period 2 · steps)."""
+        curve: Schedule = bind(constant, value=peak)
+        if cycles != 0:
+            steps = span / (2.0 * abs(cycles))
+            curve = bind(cosine, peak=peak, steps=steps, final=rate * peak, cycle=True)
+        return curve
+
+    if name in ("cosine", "cosine_with_min_lr"):
+        return (lambda peak: _ramp(peak, w, wave(peak))), 0
     # cosine_warmup_with_min_lr: the k-th update (0-based s) sees s + 1
     start_rate = kw["warmup_lr_rate"]
     if start_rate is None or w == 0:
-        return (
-            lambda peak: bind(
-                warmup_cosine, peak=peak, warmup=w, steps=t, cycles=cycles, final=rate * peak
-            )
-        ), 1
+        return (lambda peak: _ramp(peak, w, wave(peak))), 1
     if w < 2:
         raise _fail(
             name,
@@ -303,10 +302,7 @@ def transformers_shape(
 
     def warm_cosine(peak: float) -> Schedule:
         ramp = bind(linear, start=start_rate * peak, end=peak, steps=w - 1, begin=1)
-        fall = bind(
-            warmup_cosine, peak=peak, warmup=0, steps=decay, cycles=cycles, final=rate * peak
-        )
-        return join([ramp, fall], boundaries=[w])
+        return join([ramp, wave(peak)], boundaries=[w])
 
     return warm_cosine, 1
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from optimsche.checkpoint_files import load_checkpoint, save_checkpoint
     from optimsche.config.building import build_optim_sches
     from optimsche.config.loading import load_config
+    from optimsche.get_scheduler import get_scheduler
     from optimsche.group import OptimSchedulerGroup
     from optimsche.lr_scheduler_adapter import as_lr_scheduler
     from optimsche.optim_scheduler import OptimScheduler
@@ -37,6 +38,7 @@ _HOMES = {
     "as_lr_scheduler": "optimsche.lr_scheduler_adapter",
     "build_optim_sches": "optimsche.config.building",
     "load_checkpoint": "optimsche.checkpoint_files",
+    "get_scheduler": "optimsche.get_scheduler",
     "load_config": "optimsche.config.loading",
     "save_checkpoint": "optimsche.checkpoint_files",
 }
@@ -51,6 +53,8 @@ __all__ = [
     "__version__",
     "as_lr_scheduler",
     "build_optim_sches",
+    "get_scheduler",
+    "get_scheduler",
     "load_checkpoint",
     "load_config",
     "save_checkpoint",

@@ -19,7 +19,7 @@
       },
       "clock": {"items_seen": n, "epoch_num": e},  # items seen over all ranks (0 without
                                                   # num_items), the last epoch (or None)
-      "plateau": PlateauState.as_dict() or None,  # the reduce-on-plateau state
+      "plateau": RuleState.as_dict() or None,  # the metric rule's state (its "kind" first)
       "group_factors": {"lr": [1.0, 10.0], "weight_decay": [1.0, 0.0], ...},
                                                   # per scheduled key, each param group's
                                                   # factor (optimsche.optimizer.group_rule)
@@ -80,7 +80,7 @@ from torch.optim import Optimizer
 
 from optimsche.optimizer.saved_state import check_optimizer_state, check_scaler_state
 from optimsche.update.accumulation import AccumulationWindow, Items
-from schedules.plateau_state import PlateauState
+from schedules.rule_state import RuleState
 from schedules.step_arithmetic import real_step
 from schedules.validation import require_int, require_non_negative, require_number
 
@@ -127,7 +127,7 @@ def to_state_dict(
     world_size: int,
     items_seen: int | float = 0,
     epoch_num: float | None = None,
-    plateau: PlateauState | None = None,
+    plateau: RuleState | None = None,
     group_factors: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """The checkpoint of a shell in the format of the module doc, saved by ``rank`` of
@@ -180,7 +180,7 @@ class Restored:
     items: Items | None
     items_seen: int | float = 0
     epoch_num: float | None = None
-    plateau: PlateauState | None = None
+    plateau: RuleState | None = None
     group_factors: dict[str, list[float]] | None = None
     """Per scheduled key, the factor of each param group; ``None`` when not recorded."""
 
@@ -281,8 +281,11 @@ def _read_clock(saved: object) -> tuple[int | float, float | None]:
     return items_seen, epoch_num
 
 
-def _read_plateau(saved: object, has_plateau: bool) -> PlateauState | None:
-    """The plateau state of a checkpoint, checked (``None`` when it holds none)."""
+def _read_plateau(
+    saved: object, has_plateau: bool, plateau_kind: str | None = None
+) -> RuleState | None:
+    """The metric rule's state of a checkpoint, checked (``None`` when it holds none); with
+    ``plateau_kind``, it must be a state of that rule."""
     if saved is None:
         return None
     if not has_plateau:
@@ -291,9 +294,15 @@ def _read_plateau(saved: object, has_plateau: bool) -> PlateauState | None:
             "rule (build it with plateau=... to resume it)"
         )
     try:
-        return PlateauState.from_dict(saved)
+        state = RuleState.from_dict(saved)
     except ValueError as error:
         raise _fail(f"'plateau': {error}") from None
+    if plateau_kind not in (None, state.KIND):
+        raise _fail(
+            f"'plateau': the checkpoint holds a {state.KIND!r} state, but this shell's plateau "
+            f"rule is {plateau_kind!r}"
+        )
+    return state
 
 
 def _group_factors(saved: object, groups: int) -> dict[str, list[float]] | None:
@@ -356,6 +365,7 @@ def read_state_dict(
     rank: int,
     world_size: int,
     has_plateau: bool = False,
+    plateau_kind: str | None = None,
 ) -> Restored:
     """Check ``state_dict`` against the shell, loading on ``rank`` of ``world_size`` processes,
     and convert it (see the module doc)."""
@@ -439,7 +449,7 @@ def read_state_dict(
         _check_same_process(saved_process, step_num, rank, world_size)
         grads, losses, items = _read_window(window, params, _grad_factor(saved_scaler, scaler))
     items_seen, epoch_num = _read_clock(state_dict.get("clock"))
-    plateau = _read_plateau(state_dict.get("plateau"), has_plateau)
+    plateau = _read_plateau(state_dict.get("plateau"), has_plateau, plateau_kind)
     return Restored(
         step_num=step_num,
         lr=float(lr),

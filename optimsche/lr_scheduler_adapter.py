@@ -20,9 +20,15 @@ optimizer's), else their ``lr``: torch's ``base_lrs``, which ``state_dict()`` sa
 scheduler keeps the ratios. So with ``accum_grad = 1`` (call ``scheduler.step()`` once per optimizer
 update, as Lightning and transformers do) the k-th update uses ``schedule(k)``, 1-based: the same lr
 as the k-th update of an :class:`~optimsche.OptimScheduler` on that schedule, of SpeeChain's and
-ESPnet's Noam schedulers, and of :func:`schedules.noam` as documented. (torch's own schedulers and
-transformers' ``get_*_schedule_with_warmup`` hand their k-th update ``f(k - 1)``; wrap ``lambda s:
-f(s - 1)`` to reproduce them update for update.)
+ESPnet's Noam schedulers, and of :func:`schedules.noam` as documented.
+
+0-based ports. torch's own schedulers (``LambdaLR``: ``f(0)`` at construction, ``f(k)`` after the
+k-th ``step()``), transformers' ``get_*_schedule_with_warmup``, timm and optax hand their k-th
+update ``f(k - 1)``. ``count_from=0`` counts the same way: the clock the schedule sees is
+``real_step(n + 1, accum_grad) - 1 + count_from`` (``count_from=1``, the default, is the 1-based
+clock above; any int ``>= 0`` is the value the first update sees). So ``as_lr_scheduler(optimizer,
+f, count_from=0)`` reproduces a torch/transformers/timm/optax formula ``f`` update for update,
+picklable, without a lambda.
 
 With ``accum_grad = a`` the scheduler runs on the micro-step clock of a hand-written loop
 that calls ``scheduler.step()`` after every backward: the ``n + 1``-th micro-step belongs to
@@ -71,9 +77,11 @@ from optimsche.optimizer.group_rule import GroupRule, group_rule
 from optimsche.optimizer.param_group_values import write_group_value
 from optimsche.optimizer.scheduled_entries import schedule_sources
 from schedules import real_step
-from schedules.validation import require_count, require_positive
+from schedules.validation import require_count, require_int, require_positive
 
-_STATE_KEYS = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "accum_grad")
+_STATE_KEYS = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "accum_grad", "count_from")
+_OPTIONAL_KEYS = {"count_from": 1}
+"""Keys a state_dict may lack (saved before they existed), with the value they meant."""
 _ROLE = "as_lr_scheduler"
 _LR = GroupEntry(key="lr", name="lr")
 
@@ -82,8 +90,8 @@ Schedule = Callable[[int], float]
 
 class ScheduleLR(LRScheduler):
     """An ``LRScheduler`` whose lr is ``ft_factor · schedule(real_step(last_epoch + 1,
-    accum_grad))`` for the reference param group, the others following by the per-group
-    rule. See the module docs."""
+    accum_grad) - 1 + count_from)`` for the reference param group, the others following by
+    the per-group rule. See the module docs."""
 
     def __init__(
         self,
@@ -92,6 +100,7 @@ class ScheduleLR(LRScheduler):
         *,
         accum_grad: int = 1,
         ft_factor: float = 1.0,
+        count_from: int = 1,
     ) -> None:
         if not callable(schedule) and not isinstance(schedule, list | tuple):
             raise TypeError(
@@ -100,6 +109,7 @@ class ScheduleLR(LRScheduler):
             )
         self.accum_grad = require_count("accum_grad", accum_grad)
         self.ft_factor = require_positive("ft_factor", ft_factor)
+        self.count_from = require_int("count_from", count_from, minimum=0)
         groups = optimizer.param_groups
         self._sources, per_group = schedule_sources(
             "lr", schedule, len(groups), role=f"{_ROLE}: schedule"
@@ -117,10 +127,10 @@ class ScheduleLR(LRScheduler):
     def _scheduled(self, calls: int) -> list[float]:
         """The checked scheduled lr(s) after ``calls`` ``step()`` calls (before the groups'
         factors): one, or one per param group; each ``ft_factor · schedule(real_step(calls +
-        1, accum_grad))``, checked to be a finite number ``>= 0`` (a ``ValueError`` naming the
-        schedule, the real step and the value otherwise:
+        1, accum_grad) - 1 + count_from)``, checked to be a finite number ``>= 0`` (a
+        ``ValueError`` naming the schedule, the step it saw and the value otherwise:
         :func:`~optimsche.optimizer.checked_value.check_value`)."""
-        real = real_step(calls + 1, self.accum_grad)
+        real = real_step(calls + 1, self.accum_grad) - 1 + self.count_from
         lrs = []
         for schedule in self._sources:
             value = check_value("lr", schedule(real), schedule=schedule, t=real)
@@ -130,8 +140,8 @@ class ScheduleLR(LRScheduler):
 
     def lr_at(self, calls: int) -> float:
         """The reference lr (``ft_factor`` included, before the groups' factors) after
-        ``calls`` ``step()`` calls: ``ft_factor · schedule(real_step(calls + 1, accum_grad))``
-        (with one schedule per group, the first group's schedule)."""
+        ``calls`` ``step()`` calls: ``ft_factor · schedule(real_step(calls + 1, accum_grad) - 1
+        + count_from)`` (with one schedule per group, the first group's schedule)."""
         return self._scheduled(calls)[0]
 
     def get_lr(self) -> list[float | Tensor]:
@@ -161,11 +171,11 @@ class ScheduleLR(LRScheduler):
         scheduled = self._scheduled(calls)
         self.last_epoch = calls
         self._rule.write(self.optimizer.param_groups, scheduled)
-        self._last_lr = _current_lrs(self.optimizer)
+        self._last_lr = current_lrs(self.optimizer)
 
     def state_dict(self) -> dict[str, Any]:
-        """The counters (``last_epoch``, ``_step_count``, ``base_lrs``, ``_last_lr``) and
-        ``accum_grad``; the schedule is not saved."""
+        """The counters (``last_epoch``, ``_step_count``, ``base_lrs``, ``_last_lr``),
+        ``accum_grad`` and ``count_from``; the schedule is not saved."""
         return {key: self.__dict__[key] for key in _STATE_KEYS}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -174,8 +184,10 @@ class ScheduleLR(LRScheduler):
         The groups' factors are derived again from the saved ``base_lrs`` (the initial lrs
         of the run being resumed). Raises ``ValueError``, changing nothing, when a key is
         missing, the checkpoint was made with another ``accum_grad`` (its step count would
-        mean other windows), or its ``base_lrs`` do not fit the param groups.
+        mean other windows) or ``count_from`` (a state_dict without one was saved with 1), or
+        its ``base_lrs`` do not fit the param groups.
         """
+        state_dict = _OPTIONAL_KEYS | dict(state_dict)
         missing = [key for key in _STATE_KEYS if key not in state_dict]
         if missing:
             raise ValueError(
@@ -186,6 +198,12 @@ class ScheduleLR(LRScheduler):
             raise ValueError(
                 f"the checkpoint was saved with accum_grad={state_dict['accum_grad']!r} but this "
                 f"scheduler has accum_grad={self.accum_grad!r}"
+            )
+        if state_dict["count_from"] != self.count_from:
+            raise ValueError(
+                f"the checkpoint was saved with count_from={state_dict['count_from']!r} but this "
+                f"scheduler has count_from={self.count_from!r} (its steps would mean other "
+                f"schedule values)"
             )
         base_lrs = state_dict["base_lrs"]
         groups = self.optimizer.param_groups
@@ -204,16 +222,17 @@ class ScheduleLR(LRScheduler):
         self._rule = rule
         for group, lr in zip(groups, lrs, strict=True):
             write_group_value(group, "lr", lr)
-        self._last_lr = _current_lrs(self.optimizer)
+        self._last_lr = current_lrs(self.optimizer)
 
     def __repr__(self) -> str:
         return (
             f"ScheduleLR(schedule={self.schedule!r}, accum_grad={self.accum_grad}, "
-            f"ft_factor={self.ft_factor}, last_epoch={self.last_epoch})"
+            f"ft_factor={self.ft_factor}, count_from={self.count_from}, "
+            f"last_epoch={self.last_epoch})"
         )
 
 
-def _current_lrs(optimizer: Optimizer) -> list[float | Tensor]:
+def current_lrs(optimizer: Optimizer) -> list[float | Tensor]:
     """Each group's lr, a Tensor one copied (torch's ``get_last_lr`` promise)."""
     return [
         g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"] for g in optimizer.param_groups
@@ -226,6 +245,7 @@ def as_lr_scheduler(
     *,
     accum_grad: int = 1,
     ft_factor: float = 1.0,
+    count_from: int = 1,
 ) -> ScheduleLR:
     """Wrap ``schedule`` (a callable ``step -> lr``) as a ``torch.optim.lr_scheduler.LRScheduler``
     over ``optimizer``.
@@ -236,6 +256,10 @@ def as_lr_scheduler(
     ``LambdaLR``'s rule; a list of schedules gives one per param group). With
     one ``step()`` per optimizer update, the k-th update uses ``schedule(k)`` (1-based, as
     :class:`~optimsche.OptimScheduler`). Construction sets the lr of the first update.
+    ``count_from=0`` makes the k-th update use ``schedule(k - 1)``, as torch's ``LambdaLR``,
+    transformers, timm and optax do (any int ``>= 0``: the step the first update sees).
     ``state_dict()``/``load_state_dict()`` carry the counters only.
     """
-    return ScheduleLR(optimizer, schedule, accum_grad=accum_grad, ft_factor=ft_factor)
+    return ScheduleLR(
+        optimizer, schedule, accum_grad=accum_grad, ft_factor=ft_factor, count_from=count_from
+    )

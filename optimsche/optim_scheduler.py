@@ -46,7 +46,7 @@ Semantics of ``step()``, one call per micro-step (one forward and one ``backward
   ratio to it, or takes its ``lr_scale`` entry as its factor (:mod:`optimsche.optimizer.group_rule`:
   torch ``LambdaLR``'s rule; a group at 0 stays at 0). ``schedule`` may be a sequence with one
   schedule per param group. An ``update_lr(real_step, epoch_num)`` override also gets the epoch.
-  ``plateau=`` (:mod:`optimsche.update.plateau`) keeps a :class:`schedules.reduce_on_plateau` state
+  ``plateau=`` (:mod:`optimsche.update.plateau`) keeps a metric rule's state
   that :meth:`observe` feeds (scale 1 without). ``update_lr`` evaluates ``schedule`` (``NoamLr`` and
   ``ExponentDecayLr`` override it). With neither a schedule nor an override (nor ``plateau``) the
   optimizer's own lrs are kept (multiplied once by ``ft_factor`` at construction). A Tensor lr stays
@@ -142,8 +142,9 @@ from optimsche.update.micro_loss import Losses, pick_loss
 from optimsche.update.partial_window import SetAside, mean_factor
 from optimsche.update.plateau import resolve_plateau
 from optimsche.update.skip_warning import WarningLogger, check_logger, warn_if_skipped
-from schedules.plateau_state import PlateauState
-from schedules.reduce_on_plateau import read_metric, reduce_on_plateau
+from schedules.metric_rule import MetricRule
+from schedules.reduce_on_plateau import read_metric
+from schedules.rule_state import RuleState
 from schedules.step_arithmetic import real_step
 from schedules.validation import require_count, require_order, require_positive
 
@@ -186,8 +187,9 @@ class OptimScheduler:
             (:mod:`optimsche.optimizer.scheduled_entries`).
         clock: what the schedule sees: ``"update"`` (the real step), ``"epoch"`` (the
             ``epoch_num`` of ``step()``) or ``"items"`` (the items seen, with ``num_items``).
-        plateau: a :class:`schedules.reduce_on_plateau` rule, or a dict of its arguments: the
-            lr is multiplied by its scale, which :meth:`observe` updates.
+        plateau: a metric rule (:class:`schedules.reduce_on_plateau`, ``newbob``, ``greedy``,
+            ``plateau_warmup``) or a dict naming one (:mod:`optimsche.update.plateau`): the lr
+            is multiplied by its scale, which :meth:`observe` updates.
         **sche_conf: passed to :meth:`sche_init` (``NoamLr``: ``d_model``, ``warmup_steps``);
             keys it does not take are an error.
     """
@@ -212,7 +214,7 @@ class OptimScheduler:
         compile_step: bool | Mapping[str, Any] = False,
         hyperparameters: Mapping[str, Any] | None = None,
         clock: str = "update",
-        plateau: reduce_on_plateau | Mapping[str, Any] | None = None,
+        plateau: MetricRule | Mapping[str, Any] | None = None,
         **sche_conf: Any,
     ) -> None:
         self.accum_grad = require_count("accum_grad", accum_grad)
@@ -276,7 +278,7 @@ class OptimScheduler:
         self.schedule = schedule
         self.clock = resolve_clock(clock)
         self.plateau = resolve_plateau(plateau)
-        self._plateau_state: PlateauState | None = None
+        self._plateau_state: RuleState | None = None
         if self.plateau is not None:
             self._plateau_state = self.plateau.init()
         self._lr_epoch = epoch_use(self.update_lr)  # read once, not per update
@@ -388,7 +390,7 @@ class OptimScheduler:
         return self._items_seen
 
     @property
-    def plateau_state(self) -> PlateauState | None:
+    def plateau_state(self) -> RuleState | None:
         """The state of the ``plateau`` rule (``None`` without one)."""
         return self._plateau_state
 
@@ -821,6 +823,7 @@ class OptimScheduler:
             rank=self._rank(),
             world_size=self._world,
             has_plateau=self.plateau is not None,
+            plateau_kind=None if self._plateau_state is None else self._plateau_state.KIND,
         )
 
     def load_checked_state_dict(self, restored: Restored) -> None:

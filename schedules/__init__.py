@@ -49,22 +49,27 @@ from schedules.cyclic import cyclic
 from schedules.eden import eden, eden2
 from schedules.exponential import exponential
 from schedules.families import FAMILIES, family_of
+from schedules.greedy import GreedyState, greedy
 from schedules.inverse_sqrt import inverse_sqrt
 from schedules.join import join
 from schedules.leaf_family import Family
 from schedules.linear import linear
 from schedules.lr_noise import lr_noise
+from schedules.metric_rule import MetricRule
 from schedules.multiply import multiply
 from schedules.multistep import multistep
+from schedules.newbob import NewBobState, newbob
 from schedules.noam import noam
 from schedules.one_cycle import one_cycle
 from schedules.package_version import package_version as _package_version
 from schedules.piecewise_constant import piecewise_constant
 from schedules.piecewise_linear import piecewise_linear
 from schedules.plateau_state import PlateauState
+from schedules.plateau_warmup import plateau_warmup
 from schedules.polynomial import polynomial
 from schedules.power_decay import power_decay
 from schedules.reduce_on_plateau import reduce_on_plateau
+from schedules.rule_state import RuleState
 from schedules.scale import scale
 from schedules.shift import shift
 from schedules.step_arithmetic import is_update_step, real_step
@@ -72,6 +77,7 @@ from schedules.step_decay import step_decay
 from schedules.stretch import stretch
 from schedules.tanh_decay import tanh_decay
 from schedules.time_record import CLOCKS, Time, at_time, clocks_of, on
+from schedules.transformers_shapes import transformers_schedule
 from schedules.tri_stage import tri_stage
 from schedules.warmup import warmup
 from schedules.warmup_cosine import warmup_cosine
@@ -85,7 +91,11 @@ __all__ = [
     "FAMILIES",
     "BoundSchedule",
     "Family",
+    "GreedyState",
+    "MetricRule",
+    "NewBobState",
     "PlateauState",
+    "RuleState",
     "Time",
     "__version__",
     "accumulate",
@@ -103,6 +113,7 @@ __all__ = [
     "eden2",
     "exponential",
     "family_of",
+    "greedy",
     "inverse_sqrt",
     "is_update_step",
     "join",
@@ -110,12 +121,14 @@ __all__ = [
     "lr_noise",
     "multiply",
     "multistep",
+    "newbob",
     "noam",
     "offset",
     "on",
     "one_cycle",
     "piecewise_constant",
     "piecewise_linear",
+    "plateau_warmup",
     "polynomial",
     "power_decay",
     "real_step",
@@ -125,6 +138,7 @@ __all__ = [
     "step_decay",
     "stretch",
     "tanh_decay",
+    "transformers_schedule",
     "tri_stage",
     "warmup",
     "warmup_cosine",

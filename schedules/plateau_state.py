@@ -13,23 +13,26 @@ names its attributes (so the two read side by side):
 * ``cooldown_counter``: updates left in the cooldown after the last reduction;
 * ``last_epoch``: updates seen so far.
 
-``state.as_dict()`` is a plain ``dict`` of Python ``float``/``int`` values, which
-``torch.save`` writes and ``torch.load(weights_only=True)`` reads back unchanged (``inf``
-included); ``PlateauState.from_dict(d)`` checks such a dict and rebuilds the state. A
-malformed dict — not a mapping, a key missing or unexpected, a value of the wrong type or out
-of range — is a ``ValueError`` saying which key and why. The record itself pickles and
-compares by value.
+``state.as_dict()`` is a plain ``dict`` (``{"kind": "reduce_on_plateau", ...}`` and the five
+numbers as Python ``float``/``int``), which ``torch.save`` writes and
+``torch.load(weights_only=True)`` reads back unchanged (``inf`` included);
+``PlateauState.from_dict(d)`` checks such a dict (one without ``"kind"`` too, as older
+checkpoints hold) and rebuilds the state: the one mechanism of every rule's state,
+:class:`~schedules.rule_state.RuleState`. A malformed dict — not a mapping, a key missing or
+unexpected, a value of the wrong type or out of range — is a ``ValueError`` saying which key
+and why. The record itself pickles and compares by value.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 
 import attrs
 
 from schedules.combinator_fields import using
+from schedules.rule_state import Check, RuleState
 from schedules.validation import require_int, require_not_nan, require_unit_interval
 
 _COUNT = functools.partial(require_int, minimum=0)
@@ -37,7 +40,7 @@ _COUNT = functools.partial(require_int, minimum=0)
 
 __all__ = ["PlateauState"]
 
-_FIELDS: dict[str, Callable[[str, Any], object]] = {
+_FIELDS: dict[str, Check] = {
     "scale": require_unit_interval,
     "best": require_not_nan,
     "num_bad_epochs": _COUNT,
@@ -48,7 +51,7 @@ _FIELDS: dict[str, Callable[[str, Any], object]] = {
 
 
 @attrs.frozen
-class PlateauState:
+class PlateauState(RuleState):
     """What a plateau rule knows after ``last_epoch`` metrics (see the module doc).
 
     ``scale`` lies in [0, 1]; ``best`` is a number or ``±inf``, never NaN; the three counters
@@ -56,46 +59,11 @@ class PlateauState:
     ``rule.update(state, metric)``.
     """
 
+    KIND: ClassVar[str] = "reduce_on_plateau"
+    CHECKS: ClassVar[Mapping[str, Check]] = _FIELDS
+
     scale: float = attrs.field(validator=using(require_unit_interval))
     best: float = attrs.field(validator=using(require_not_nan))
     num_bad_epochs: int = attrs.field(validator=using(_COUNT))
     cooldown_counter: int = attrs.field(validator=using(_COUNT))
     last_epoch: int = attrs.field(validator=using(_COUNT))
-
-    def as_dict(self) -> dict[str, float | int]:
-        """The state as a plain dict of numbers (``scale`` and ``best`` floats, the counters
-        ints), loadable with ``torch.load(weights_only=True)``."""
-        return {
-            "scale": float(self.scale),
-            "best": float(self.best),
-            "num_bad_epochs": int(self.num_bad_epochs),
-            "cooldown_counter": int(self.cooldown_counter),
-            "last_epoch": int(self.last_epoch),
-        }
-
-    @classmethod
-    def from_dict(cls, state: object) -> PlateauState:
-        """The state that :meth:`as_dict` gave ``state``; a ``ValueError`` naming the key when
-        ``state`` is not such a dict (every key is checked before the state is built)."""
-        prefix = "PlateauState.from_dict"
-        if not isinstance(state, Mapping):
-            raise ValueError(
-                f"{prefix}: expected a dict with keys {list(_FIELDS)}, got "
-                f"{type(state).__name__}: {state!r}"
-            )
-        missing = [key for key in _FIELDS if key not in state]
-        unexpected = [key for key in state if key not in _FIELDS]
-        if missing or unexpected:
-            wrong = [
-                f"{what} keys {keys}"
-                for what, keys in (("missing", missing), ("unexpected", unexpected))
-                if keys
-            ]
-            raise ValueError(f"{prefix}: {', '.join(wrong)} (expected exactly {list(_FIELDS)})")
-        values: dict[str, Any] = {}
-        for key, check in _FIELDS.items():
-            try:
-                values[key] = check(key, state[key])
-            except ValueError as error:
-                raise ValueError(f"{prefix}: {error}") from None
-        return cls(**values)

@@ -1,11 +1,11 @@
 """Reduce on plateau: a metric-driven multiplier of any schedule, as a pure rule.
 
 ``rule = reduce_on_plateau(factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
-mode="min", cooldown=0, min_scale=0.0)`` is a frozen record of its arguments with two pure
-methods: ``rule.init()`` gives the first :class:`~schedules.plateau_state.PlateauState`
-(``scale == 1.0``) and ``rule.update(state, metric)`` the next one; neither changes anything.
-The learning rate is ``schedule(step) · state.scale``: any schedule times the scale is
-"warmup, then plateau".
+mode="min", cooldown=0, min_scale=0.0, strict=True)`` is a frozen record of its arguments
+with two pure methods: ``rule.init()`` gives the first
+:class:`~schedules.plateau_state.PlateauState` (``scale == 1.0``) and ``rule.update(state,
+metric)`` the next one; neither changes anything. The learning rate is ``schedule(step) ·
+state.scale``: any schedule times the scale is "warmup, then plateau".
 
 One update, with ``m`` the metric (``last_epoch``, ``best``, ``num_bad_epochs`` and
 ``cooldown_counter`` read from ``state``, written into the new state)::
@@ -24,9 +24,12 @@ One update, with ``m`` the metric (``last_epoch``, ``best``, ``num_bad_epochs`` 
                          m > best + threshold         mode "max", threshold_mode "abs"
 
 with ``best = inf`` (``"min"``) or ``-inf`` (``"max"``) at first, so the first metric always
-improves. So the scale drops after ``patience + 1`` updates in a row without an improvement,
-then at most once every ``cooldown + patience + 1`` updates; it never rises and never goes
-below ``min_scale``. As in torch, ``"rel"`` compares against ``best · (1 ∓ threshold)``, which
+improves. ``strict=False`` compares non-strictly (``<=`` and ``>=``): a metric equal to the bar
+counts as an improvement, as SpeechBrain's ``ReduceLROnPlateau`` does (``current_loss <=
+anchor``; see :mod:`schedules.plateau_warmup` for its ``dont_halve_until_epoch``). So the
+scale drops after ``patience + 1`` updates in a row without an improvement, then at most
+once every ``cooldown + patience + 1`` updates; it never rises and never goes below
+``min_scale``. As in torch, ``"rel"`` compares against ``best · (1 ∓ threshold)``, which
 for a negative ``best`` moves the bar the other way (a metric slightly worse than a negative
 best still counts as an improvement in mode ``"min"``).
 
@@ -64,6 +67,7 @@ from torch import Tensor
 from schedules.combinator_fields import using
 from schedules.plateau_state import PlateauState
 from schedules.validation import (
+    require_bool,
     require_choice,
     require_int,
     require_non_negative,
@@ -126,6 +130,7 @@ class reduce_on_plateau:
     mode: str = attrs.field(default="min", validator=_check_mode)
     cooldown: int = attrs.field(default=0, validator=using(_COUNT))
     min_scale: float = attrs.field(default=0.0, validator=using(require_unit_interval))
+    strict: bool = attrs.field(default=True, validator=using(require_bool))
 
     def init(self) -> PlateauState:
         """The state before any metric: scale 1.0, the worst possible ``best``, no counts."""
@@ -139,14 +144,19 @@ class reduce_on_plateau:
 
     def improves(self, metric: float, best: float) -> bool:
         """Whether ``metric`` is an improvement on ``best`` (the four cases of the module
-        doc, each written as torch writes it, so the comparison rounds alike)."""
+        doc, each written as torch writes it, so the comparison rounds alike; ``<=``/``>=``
+        when ``strict`` is false)."""
         if self.mode == "min":
-            if self.threshold_mode == "rel":
-                return metric < best * (1.0 - self.threshold)
-            return metric < best - self.threshold
-        if self.threshold_mode == "rel":
-            return metric > best * (self.threshold + 1.0)
-        return metric > best + self.threshold
+            bar = (
+                best * (1.0 - self.threshold)
+                if self.threshold_mode == "rel"
+                else best - self.threshold
+            )
+            return metric < bar if self.strict else metric <= bar
+        bar = (
+            best * (self.threshold + 1.0) if self.threshold_mode == "rel" else best + self.threshold
+        )
+        return metric > bar if self.strict else metric >= bar
 
     def update(self, state: PlateauState, metric: object) -> PlateauState:
         """The state after ``metric``, the result of one more evaluation (module doc)."""

@@ -146,7 +146,14 @@ def test_state_dict_holds_counters_only_and_loads_weights_only() -> None:
         _update(optimizer)
         scheduler.step()
     state = scheduler.state_dict()
-    assert set(state) == {"last_epoch", "_step_count", "base_lrs", "_last_lr", "accum_grad"}
+    assert set(state) == {
+        "last_epoch",
+        "_step_count",
+        "base_lrs",
+        "_last_lr",
+        "accum_grad",
+        "count_from",
+    }
     buffer = io.BytesIO()
     torch.save(state, buffer)
     buffer.seek(0)

@@ -120,7 +120,7 @@ def test_observe_without_a_plateau_rule_is_refused() -> None:
         ({"factr": 0.5}, r"plateau: unknown key 'factr'; did you mean 'factor'\? \(valid keys"),
         ({"factor": 2.0}, r"plateau: factor must lie in the open interval \(0, 1\), got 2.0"),
         ({"mode": "low"}, r"plateau: mode must be one of 'min', 'max', got 'low'"),
-        (0.5, "plateau must be a schedules.reduce_on_plateau rule or a dict"),
+        (0.5, r"plateau must be a metric rule \(schedules.reduce_on_plateau, newbob, .* or a dict"),
     ],
 )
 def test_bad_plateau_arguments(plateau: object, message: str) -> None:

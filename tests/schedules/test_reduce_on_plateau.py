@@ -206,13 +206,14 @@ def test_state_round_trips_through_a_weights_only_checkpoint(tmp_path: Path) -> 
         state = rule.update(state, metric)
     as_dict = state.as_dict()
     assert as_dict == {
+        "kind": "reduce_on_plateau",
         "scale": 0.5,
         "best": 0.5,
         "num_bad_epochs": 0,
         "cooldown_counter": 0,
         "last_epoch": 4,
     }
-    assert all(type(v) in (int, float) for v in as_dict.values())
+    assert all(type(v) in (int, float) for k, v in as_dict.items() if k != "kind")
     torch.save({"plateau": as_dict, "first": first}, tmp_path / "p.pt")
     loaded = torch.load(tmp_path / "p.pt", weights_only=True)
     assert PlateauState.from_dict(loaded["plateau"]) == state
@@ -230,7 +231,7 @@ def test_rule_and_state_pickle_compare_and_read_well() -> None:
     assert rule != reduce_on_plateau(factor=0.5, patience=3)
     assert repr(rule) == (
         "reduce_on_plateau(factor=0.5, patience=3, threshold=0.0001, threshold_mode='rel', "
-        "mode='max', cooldown=0, min_scale=0.0)"
+        "mode='max', cooldown=0, min_scale=0.0, strict=True)"
     )
     assert eval(repr(rule), {"reduce_on_plateau": reduce_on_plateau}) == rule
     assert repr(state) == (

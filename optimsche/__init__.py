@@ -54,7 +54,6 @@ __all__ = [
     "as_lr_scheduler",
     "build_optim_sches",
     "get_scheduler",
-    "get_scheduler",
     "load_checkpoint",
     "load_config",
     "save_checkpoint",

@@ -16,6 +16,7 @@ from schedules.combinator_fields import (
     CHILD_OPTIONS,
     VALUE_OPTIONS,
     bound_child,
+    require_plain,
     require_schedule,
     using,
 )
@@ -29,6 +30,10 @@ from schedules.validation import require_bool, require_choice, require_positive,
 
 def _require_shape(name: str, value: object) -> str:
     return require_choice(name, value, SHAPES)
+
+
+def _require_plain(name: str, value: object) -> None:
+    require_plain("warmup", name, value)
 
 
 @attrs.frozen
@@ -55,7 +60,9 @@ class warmup:
     """
 
     schedule: Schedule = attrs.field(
-        converter=bound_child, validator=using(require_schedule), **CHILD_OPTIONS
+        converter=bound_child,
+        validator=[using(require_schedule), using(_require_plain)],
+        **CHILD_OPTIONS,
     )
     steps: float = attrs.field(validator=using(require_positive))
     start: Value = attrs.field(default=0.0, validator=using(require_value), **VALUE_OPTIONS)

@@ -140,3 +140,13 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs: dict[str, Any], mes
 def test_bad_step_type_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="step must be"):
         warmup(DECAY, steps=4)("3")  # type: ignore[type-var]
+
+
+def test_a_clock_bound_child_is_refused_naming_its_clock() -> None:
+    child = schedules.on("epoch", schedules.bind(schedules.cosine, peak=1.0, steps=10))
+    with pytest.raises(ValueError, match=r"warmup: schedule reads the 'epoch' clock"):
+        schedules.warmup(child, steps=5)
+    bound = schedules.on(
+        "epoch", schedules.warmup(schedules.bind(schedules.cosine, peak=1.0, steps=10), steps=5)
+    )
+    assert bound(schedules.Time(update=3, epoch=2)) == pytest.approx(0.4)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from optimsche.checkpoint_files import load_checkpoint, save_checkpoint
     from optimsche.config.building import build_optim_sches
     from optimsche.config.loading import load_config
-    from optimsche.get_scheduler import get_scheduler
+    from optimsche.transformers_scheduler import get_scheduler
     from optimsche.group import OptimSchedulerGroup
     from optimsche.lr_scheduler_adapter import as_lr_scheduler
     from optimsche.optim_scheduler import OptimScheduler
@@ -38,7 +38,7 @@ _HOMES = {
     "as_lr_scheduler": "optimsche.lr_scheduler_adapter",
     "build_optim_sches": "optimsche.config.building",
     "load_checkpoint": "optimsche.checkpoint_files",
-    "get_scheduler": "optimsche.get_scheduler",
+    "get_scheduler": "optimsche.transformers_scheduler",
     "load_config": "optimsche.config.loading",
     "save_checkpoint": "optimsche.checkpoint_files",
 }

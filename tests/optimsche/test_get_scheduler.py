@@ -18,7 +18,7 @@ import optimsche
 import schedules
 from optimsche.config.error import ConfigError
 from optimsche.config.schedule_expression import parse_schedule_expression
-from optimsche.get_scheduler import SCHEDULER_KWARGS, SCHEDULER_TYPES
+from optimsche.transformers_scheduler import SCHEDULER_KWARGS, SCHEDULER_TYPES
 
 VECTORS = json.loads(
     (Path(__file__).parent / "get_scheduler_vectors" / "get_scheduler.json").read_text()

@@ -59,12 +59,11 @@ COUNT_FROM = (0, 1)
 
 def resolve_count_from(count_from: object) -> int:
     """``count_from`` checked: 0 or 1 (a ``ValueError`` naming it and the choices)."""
-    if isinstance(count_from, bool) or count_from not in COUNT_FROM:
+    if type(count_from) is not int or count_from not in COUNT_FROM:
         raise ValueError(
             f"count_from must be 0 (the k-th update evaluates schedules at k - 1, as torch, "
             f"transformers, timm and optax do) or 1 (at k, SpeeChain's), got {count_from!r}"
         )
-    assert isinstance(count_from, int)
     return count_from
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 import torch
-from shell_models import batches, mse, tiny_mlp
+from shell_models import batches, mse, same_params, tiny_mlp
 from shell_state import assert_same_state, shell_state
 
 from optimsche import OptimScheduler
@@ -35,7 +35,7 @@ def test_the_kth_update_evaluates_at_k_minus_1_as_torch_lambda_lr() -> None:
             optimizer.step()
             optimizer.zero_grad()
             lambda_lr.step()
-    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), reference.parameters()))
+    assert same_params(model, reference)
 
 
 def test_count_from_1_stays_the_default_and_other_values_are_refused() -> None:
@@ -95,7 +95,7 @@ def test_count_from_pickles_and_resumes() -> None:
     resumed.load_state_dict(sche.state_dict())
     for x, y in data[2:]:
         assert resumed.step(mse(other, x, y)).lr == sche.step(mse(model, x, y)).lr
-    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), other.parameters()))
+    assert same_params(model, other)
     assert sche.get_lr() == decay(3)
 
 

@@ -74,17 +74,25 @@ def run_micro_step(
     for rule in sync_rules:
         rule.check_forward(next(iter(planned.values())).step_num)
     aside = {name: machines[name].set_aside(micro) for name, micro in planned.items()}
-    with _restoring(machines, aside):
+    if any(token is not None for token in aside.values()):
+        with _restoring(machines, aside):
+            _backward_all(machines, planned, time_func, names)
+        flushed, refused = _apply_set_aside(machines, aside, scaler)
+    else:
         _backward_all(machines, planned, time_func, names)
-    flushed, refused = _apply_set_aside(machines, aside, scaler)
+        flushed, refused = {}, None
     reports: dict[str, StepReport] = {}
     for name, micro in planned.items():
         machine = machines[name]
         machine.advance(micro)
         if micro.updates:
+            timing = timer(time_func, "optim_time", names[name])
             try:
-                with timer(time_func, "optim_time", names[name]) or contextlib.nullcontext():
+                if timing is None:
                     reports[name] = machine.update(micro, update_scaler=False)
+                else:
+                    with timing:
+                        reports[name] = machine.update(micro, update_scaler=False)
             except ValueError as error:  # refused at its sync: that window is closed
                 refused = refused or error
         else:
@@ -148,10 +156,15 @@ def _backward_pass(
     inputs = _inputs(machines, members, unrestricted)
     records = [(name, machines[name].before_backward(planned[name])) for name in members]
     try:
-        with timing or contextlib.nullcontext():
+        if timing is None:
             unsynced = first.run_backward(
                 loss, inputs=inputs, final=micro.ends_window, retain_graph=retain_graph
             )
+        else:
+            with timing:
+                unsynced = first.run_backward(
+                    loss, inputs=inputs, final=micro.ends_window, retain_graph=retain_graph
+                )
     except BaseException as error:
         for name, record in records:
             machines[name].undo_backward(planned[name], record, error)
@@ -166,6 +179,9 @@ def _inputs(
     """``inputs=`` of a pass: ``None`` (unrestricted) under FSDP, or when ``members`` are every
     shell of the call, on one model, owning all its parameters that require grad; else the
     union of their parameters."""
+    if len(members) == 1:
+        shell = machines[members[0]]
+        return None if unrestricted and shell.owns_its_model else shell.backward_inputs
     shells = [machines[name] for name in members]
     if any(shell.backward_inputs is None for shell in shells):
         return None  # FSDP: see optimsche.parallel.distributed.backward_inputs
@@ -175,8 +191,6 @@ def _inputs(
         owned = sum(c[2] for c in coverage if c is not None)
         if len(models) == 1 and coverage[0] is not None and owned == coverage[0][1]:
             return None
-    if len(shells) == 1:
-        return shells[0].backward_inputs
     return [p for shell in shells for p in shell.backward_inputs or ()]
 
 

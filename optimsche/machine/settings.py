@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import attrs
 
-from schedules.step_arithmetic import real_step
 from schedules.validation import require_count, require_order, require_positive
 
 
@@ -32,8 +31,9 @@ class ShellSettings:
         return "loss" if self.optim_loss is None else self.optim_loss
 
     def real_step(self, step_num: int) -> int:
-        """The window of micro-step ``step_num``: ``(step_num - 1) // accum_grad + 1``."""
-        return real_step(step_num, self.accum_grad)
+        """The window of micro-step ``step_num`` (>= 1): ``(step_num - 1) // accum_grad + 1``
+        (:func:`schedules.real_step`; ``accum_grad`` was checked once, here)."""
+        return (step_num - 1) // self.accum_grad + 1 if step_num > 0 else 0
 
     def takes_part(self, real: int) -> bool:
         """Whether the shell runs backward and update in window ``real``."""

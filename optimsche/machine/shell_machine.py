@@ -111,6 +111,11 @@ class ShellMachine:
         """``(id of the model, its trainable parameters, this shell's among them)`` when every
         trainable parameter of this shell is one of its model's; ``None`` otherwise: then a
         backward must be restricted to its parameters (``inputs=``)."""
+        self.owns_its_model = backward_inputs is None or (
+            model_coverage is not None and model_coverage[1] == model_coverage[2]
+        )
+        """Whether a backward of this shell alone may run unrestricted (it owns every
+        parameter of its model that requires grad, or FSDP)."""
         self.scaler = scaler
         self.device = inputs[0].device
         self.one_device = all(p.device == self.device for p in inputs)

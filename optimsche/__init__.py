@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from optimsche.checkpoint_files import load_checkpoint, save_checkpoint
     from optimsche.config.building import build_optim_sches
     from optimsche.config.loading import load_config
-    from optimsche.transformers_scheduler import get_scheduler
     from optimsche.group import OptimSchedulerGroup
     from optimsche.lr_scheduler_adapter import as_lr_scheduler
     from optimsche.optim_scheduler import OptimScheduler
     from optimsche.speechain import ExponentDecayLr, NoamLr
     from optimsche.step_report import StepReport
+    from optimsche.transformers_scheduler import get_scheduler
 
 __version__: str = _package_version()
 """The installed ``optimsche`` distribution's version (``"0+unknown"`` when not installed)."""

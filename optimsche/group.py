@@ -6,9 +6,15 @@ member's micro-step. What it adds to stepping the members one by one:
 
 * **Backward first, updates after.** Every participating member backpropagates its loss before
   any member updates, so an update never changes a parameter that a later backward still needs
-  (the in-place-modification error of shared graphs). All backwards but the last participating
-  one keep the graph (``retain_graph=True``), so losses that share a forward graph work.
-* **Isolation.** Each backward reaches only its member's parameters (``inputs=``), and the
+  (the in-place-modification error of shared graphs). All backwards but the last keep the graph
+  (``retain_graph=True``), so losses that share a forward graph work.
+* **One backward per loss.** Members whose loss is the same tensor, scaled alike (same
+  ``accum_grad`` or both ``num_items``, same window end), share one backward pass over the
+  union of their parameters: the two-optimizer pattern (Muon + AdamW on one loss) costs one
+  pass, as a hand-written loop does, each member's gradients bit for bit its own backward's
+  (:mod:`optimsche.machine.orchestrator`).
+* **Isolation.** A backward reaches only its members' parameters (``inputs=``) unless every
+  member takes part in it, all on one model whose trainable parameters they own together; the
   members' parameter sets must be disjoint (overlapping ``updated_modules`` are an error).
 * **One DDP rule.** Members on one DDP model share one
   :class:`~optimsche.ddp_sync_rule.DdpSyncRule`: DDP's own all-reduce runs only in micro-steps
@@ -28,23 +34,19 @@ member's micro-step. What it adds to stepping the members one by one:
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import attrs
 import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
-from optimsche.micro_step import MicroStep
+from optimsche.machine.orchestrator import run_micro_step
 from optimsche.optim_scheduler import OptimScheduler
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
-from optimsche.speechain_timer import TimeFunc, check_timer, timer
+from optimsche.speechain_timer import TimeFunc, check_timer
 from optimsche.step_report import StepReport
-from optimsche.update.amp import scale_snapshot
 from optimsche.update.micro_loss import Losses
-from optimsche.update.partial_window import SetAside
 from optimsche.update.skip_warning import WarningLogger, check_logger, warn_if_skipped
 from schedules.reduce_on_plateau import read_metric
 from schedules.validation import require_count
@@ -73,7 +75,7 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         self._scaler = self._shared_scaler()
         by_member = self._shared_sync_rules()
         for name, member in self._members.items():
-            member.share(scaler=self._scaler, sync_rule=by_member.get(name))
+            member.machine.share(scaler=self._scaler, sync_rule=by_member.get(name))
         self._sync_rules = list({id(rule): rule for rule in by_member.values()}.values())
         self._step_num = max(member.step_num for member in self._members.values())
         self._arm_next()
@@ -166,7 +168,8 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         time_func: TimeFunc | None = None,
         num_items: ItemsArg = None,
     ) -> dict[str, StepReport]:
-        """One micro-step of every member: all backwards, then all due updates.
+        """One micro-step of every member: all backwards (one per distinct loss tensor and
+        scaling), then all due updates (:func:`optimsche.machine.orchestrator.run_micro_step`).
 
         ``losses`` holds each member's ``optim_loss``. ``step_num``: the 1-based micro-step
         (``None``: the next). ``epoch_num``: the 1-based epoch, given to every member.
@@ -177,94 +180,27 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         check_logger(logger)
         check_timer(time_func, None)
         n = self._step_num + 1 if step_num is None else require_count("step_num", step_num)
-        planned = {
-            name: member.prepare(
-                losses, n, epoch_num=epoch_num, num_items=self._items_for(name, num_items)
+        machines = {name: member.machine for name, member in self._members.items()}
+        try:
+            reports = run_micro_step(
+                machines,
+                losses,
+                n,
+                epoch_num=epoch_num,
+                items_for=lambda name: self._items_for(name, num_items),
+                time_func=time_func,
+                logger=logger,
+                scaler=self._scaler,
+                sync_rules=self._sync_rules,
             )
-            for name, member in self._members.items()
-        }
-        for rule in self._sync_rules:
-            rule.check_forward(n)
-        aside = {name: self._members[name].set_aside(micro) for name, micro in planned.items()}
-        with self._restoring(aside):
-            self._backward_all(planned, time_func)
-        flushed, refused = self._apply_set_aside(aside)
-        reports: dict[str, StepReport] = {}
-        for name, micro in planned.items():
-            member = self._members[name]
-            member.advance(micro)
-            if micro.updates:
-                timing = timer(time_func, "optim_time", name)
-                try:
-                    reports[name] = member.update(micro, update_scaler=False, timer=timing)
-                except ValueError as error:  # refused at its sync: that window is closed
-                    refused = refused or error
-            else:
-                reports[name] = member.idle_report(micro)
-        if self._scaler is not None and any(micro.updates for micro in planned.values()):
-            self._scaler.update()
+        except ValueError:
+            if all(member.step_num == n for member in self._members.values()):
+                self._step_num = n  # refused at a sync: the micro-step ran
+                self._arm_next()
+            raise
         self._step_num = n
         self._arm_next()
-        for name, report in flushed.items():
-            if name in reports:
-                reports[name] = attrs.evolve(reports[name], flushed=report)
-        for name, report in reports.items():
-            warn_if_skipped(logger, report, name)
-        if refused is not None:
-            raise refused
         return reports
-
-    def _backward_all(self, planned: Mapping[str, MicroStep], time_func: TimeFunc | None) -> None:
-        """Every participating member's backward; if one raises, the members that already
-        ran theirs retract them (:meth:`OptimScheduler.retract`), so the group's micro-step
-        can be retried."""
-        backwards = [name for name, micro in planned.items() if micro.takes_part]
-        done: list[str] = []
-        try:
-            for name in backwards:
-                self._members[name].backward(
-                    planned[name],
-                    retain_graph=name != backwards[-1],
-                    timer=timer(time_func, "loss_backward_time", name),
-                )
-                done.append(name)
-        except BaseException:
-            for name in reversed(done):
-                self._members[name].retract(planned[name])
-            raise
-
-    @contextlib.contextmanager
-    def _restoring(self, aside: Mapping[str, SetAside | None]) -> Iterator[None]:
-        """If a backward raises, every member's set-aside window goes back as it was."""
-        with contextlib.ExitStack() as stack:
-            for name, token in aside.items():
-                stack.enter_context(self._members[name].restoring(token))
-            yield
-
-    def _apply_set_aside(
-        self, aside: Mapping[str, SetAside | None]
-    ) -> tuple[dict[str, StepReport], ValueError | None]:
-        """Apply the windows members set aside for a jumping ``step_num``; then, with fp16,
-        update the shared scaler once and rescale the new micro-step's gradients to it. A
-        window refused at its sync is closed unapplied, the others go ahead; the first such
-        refusal is returned for :meth:`step` to raise once the micro-step is complete."""
-        tokens = {name: token for name, token in aside.items() if token is not None}
-        if not tokens:
-            return {}, None
-        scaler = self._scaler
-        before = None if scaler is None else scale_snapshot(scaler)
-        reports: dict[str, StepReport] = {}
-        refused: ValueError | None = None
-        for name, token in tokens.items():
-            try:
-                reports[name] = self._members[name].apply_set_aside(token, update_scaler=False)
-            except ValueError as error:
-                refused = refused or error
-        if scaler is not None:
-            scaler.update()
-            for member in self._members.values():
-                member.rescale_gradients(before)
-        return reports, refused
 
     def flush(self, *, logger: WarningLogger | None = None) -> dict[str, StepReport | None]:
         """:meth:`OptimScheduler.flush` of every member: name -> its report, or ``None`` for

@@ -1,9 +1,9 @@
 """``MicroStep``: one micro-step of one OptimScheduler, checked and planned, not yet run.
 
-:meth:`OptimScheduler.prepare` makes it (validating every argument, changing nothing);
-:meth:`~OptimScheduler.backward`, :meth:`~OptimScheduler.advance` and
-:meth:`~OptimScheduler.update` run it. :class:`~optimsche.OptimSchedulerGroup` plans a
-micro-step of every member before it runs any backward.
+:meth:`optimsche.machine.shell_machine.ShellMachine.plan` makes it (validating every argument,
+changing nothing); the machine's backward protocol, ``advance`` and ``update`` run it, in the
+order of :func:`optimsche.machine.orchestrator.run_micro_step`, which plans a micro-step of every
+shell before it runs any backward.
 """
 
 from __future__ import annotations

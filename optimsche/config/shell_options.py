@@ -1,4 +1,7 @@
-"""The conf keys ``clock:`` and ``plateau:`` of an ``optim_sches`` entry.
+"""The conf keys ``clock:``, ``count_from:`` and ``plateau:`` of an ``optim_sches`` entry.
+
+``count_from: 0`` makes the k-th update evaluate its schedules at k - 1 (torch, transformers,
+timm and optax formulas port as written; :mod:`optimsche.update.clock`).
 
 ``clock: update | epoch | items`` chooses what the schedule sees (:mod:`optimsche.update.clock`);
 ``plateau: {factor: 0.5, patience: 2, ...}`` (the arguments of
@@ -14,7 +17,7 @@ from typing import Any
 
 from optimsche.config.error import ConfigError
 from optimsche.config.value_types import describe_value
-from optimsche.update.clock import resolve_clock
+from optimsche.update.clock import resolve_clock, resolve_count_from
 from optimsche.update.plateau import resolve_plateau
 
 
@@ -22,6 +25,14 @@ def parse_clock(value: object, where: str) -> str:
     """The ``clock`` of an entry (``"update"`` when absent)."""
     try:
         return resolve_clock(value)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def parse_count_from(value: object, where: str) -> int:
+    """The ``count_from`` of an entry (1 when absent; 0 for 0-based ports)."""
+    try:
+        return resolve_count_from(value)
     except ValueError as error:
         raise ConfigError(f"{where}: {error}") from None
 

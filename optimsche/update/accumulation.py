@@ -90,19 +90,34 @@ def check_items_total(total: float, real_step: int) -> None:
         )
 
 
+def check_items_least(least: float | None, real_step: int) -> None:
+    """Refuse a window one of whose micro-steps counted ``least < 0`` items (a Tensor
+    ``num_items``, read in the update's one sync), even when the window's total is positive."""
+    if least is not None and least < 0:
+        shown = int(least) if float(least).is_integer() else least
+        raise ValueError(
+            f"num_items: a micro-step of window {real_step} counted {shown!r} items; num_items "
+            f"must be >= 0 on every micro-step, so nothing was applied"
+        )
+
+
 class AccumulationWindow:
     """The open window of one optimizer: what its micro-steps since the last update left.
 
     ``losses``: each micro-step's loss, detached (only their finiteness is checked, at the
     update). ``items``: the items counted so far when ``num_items`` is used, else ``None``.
-    ``real_step``: the window these belong to, 0 when nothing is accumulated.
+    ``real_step``: the window these belong to, 0 when nothing is accumulated. ``least``: the
+    least Tensor ``num_items`` of a micro-step (a device tensor, kept beside the sum without a
+    sync, read in the update's one sync: a negative count on any micro-step is refused even when
+    the window's total is positive); ``None`` without Tensor items.
     """
 
-    __slots__ = ("items", "losses", "real_step")
+    __slots__ = ("items", "least", "losses", "real_step")
 
     def __init__(self) -> None:
         self.losses: list[Tensor] = []
         self.items: Items | None = None
+        self.least: Tensor | None = None
         self.real_step = 0
 
     def check_next(self, real_step: int, items: Items | None, *, ends_window: bool) -> None:
@@ -129,29 +144,38 @@ class AccumulationWindow:
         loss and, if given, its items."""
         if items is not None:
             self.items = items if self.items is None else self.items + items
+            if isinstance(items, Tensor):
+                least = self.least
+                self.least = items if least is None else torch.minimum(least, items)
         self.losses.append(loss.detach())
         self.real_step = real_step
 
-    def state(self) -> tuple[int, Items | None, int]:
+    def state(self) -> tuple[int, Items | None, int, Tensor | None]:
         """What :meth:`restore` needs to undo the :meth:`add` calls made after this one."""
-        return len(self.losses), self.items, self.real_step
+        return len(self.losses), self.items, self.real_step, self.least
 
-    def restore(self, state: tuple[int, Items | None, int]) -> None:
+    def restore(self, state: tuple[int, Items | None, int, Tensor | None]) -> None:
         """Forget the micro-steps added since :meth:`state` returned ``state``."""
-        count, self.items, self.real_step = state
+        count, self.items, self.real_step, self.least = state
         del self.losses[count:]
 
+    def least_items(self, device: torch.device) -> Tensor | None:
+        """:attr:`least` as a float64 0-dim tensor on ``device`` (no sync), or ``None``."""
+        least = self.least
+        return None if least is None else least.to(device=device, dtype=torch.float64)
+
     def poison(self) -> None:
-        """Mark the open window unusable (a backward raised after accumulating into its
-        gradients in place, see :mod:`optimsche.update.backward_undo`): its last loss becomes
-        NaN, so its update skips as ``"nonfinite"``, on every rank alike, also after a
-        checkpoint. The window must hold a micro-step."""
+        """Mark the open window unusable (a backward raised on a later micro-step, which may
+        have accumulated into its gradients in place: :mod:`optimsche.machine.shell_machine`,
+        "Undo"): its last loss becomes NaN, so its update skips as ``"nonfinite"``, on every
+        rank alike, also after a checkpoint. The window must hold a micro-step."""
         self.losses[-1] = torch.full_like(self.losses[-1], math.nan)
 
     def clear(self) -> None:
         """Forget the window (after its update)."""
         self.losses = []
         self.items = None
+        self.least = None
         self.real_step = 0
 
     def loss_sum(self, device: torch.device) -> Tensor:

@@ -14,7 +14,19 @@
 The epoch also reaches an ``update_lr(real_step, epoch_num)`` override (SpeeChain HEAD's
 signature) whatever the clock: :func:`epoch_use` reads, once per class, whether an override
 takes it and whether it needs it (no default value). A given ``epoch_num`` must be a finite
-number ``>= 1`` that never goes backwards.
+number ``>= 1`` (``>= 0`` with ``count_from=0``) that never goes backwards.
+
+**Clock objects.** Each name is a :class:`Clock` record (:data:`CLOCK_RECORDS`), built once;
+the shell asks it, never branches on the string: :meth:`Clock.time` makes the
+:class:`schedules.Time` of an update (every tracked clock, ``clock`` naming the one a plain
+schedule reads), and :attr:`Clock.known_before_sync` says whether its value is known before
+the update's host sync (the items clock is not).
+
+**count_from.** ``count_from=1`` (default, SpeeChain's): the k-th update is at time ``k``
+(its real step) and its items clock counts the items up to and including its window.
+``count_from=0`` (torch, transformers, timm and optax): the k-th update is at time ``k - 1``
+and its items clock counts the items seen *before* its window, so a 0-based formula ports as it
+is written; the epoch is passed as given (and may be 0).
 """
 
 from __future__ import annotations
@@ -23,6 +35,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Literal
 
+import attrs
+
+from schedules.time_record import Time
 from schedules.validation import require_choice, require_number
 
 CLOCKS = ("update", "epoch", "items")
@@ -36,6 +51,60 @@ default, or needs one."""
 def resolve_clock(clock: object) -> str:
     """``clock`` checked against :data:`CLOCKS`; a ``ValueError`` listing them otherwise."""
     return require_choice("clock", clock, CLOCKS)
+
+
+COUNT_FROM = (0, 1)
+"""The valid values of ``count_from`` (module doc)."""
+
+
+def resolve_count_from(count_from: object) -> int:
+    """``count_from`` checked: 0 or 1 (a ``ValueError`` naming it and the choices)."""
+    if type(count_from) is not int or count_from not in COUNT_FROM:
+        raise ValueError(
+            f"count_from must be 0 (the k-th update evaluates schedules at k - 1, as torch, "
+            f"transformers, timm and optax do) or 1 (at k, SpeeChain's), got {count_from!r}"
+        )
+    return count_from
+
+
+@attrs.frozen
+class Clock:
+    """One clock of the shell (module doc): ``name`` (one of :data:`CLOCKS`) and whether its
+    value is known before the update's host sync."""
+
+    name: str
+    known_before_sync: bool
+
+    def time(
+        self,
+        *,
+        real_step: int,
+        epoch_num: float | None,
+        items_before: int | float | None,
+        items_after: int | float | None,
+        count_from: int,
+    ) -> Time:
+        """The :class:`~schedules.Time` of the update of window ``real_step`` (module doc,
+        "count_from"): ``update = real_step - 1 + count_from``; ``items`` the items seen up to
+        and including the window (``items_after``) or, with ``count_from=0``, before it
+        (``items_before``); ``None`` where a clock is not tracked."""
+        items = items_after if count_from else items_before
+        return Time(
+            update=real_step - 1 + count_from, epoch=epoch_num, items=items, clock=self.name
+        )
+
+
+CLOCK_RECORDS = {
+    "update": Clock("update", known_before_sync=True),
+    "epoch": Clock("epoch", known_before_sync=True),
+    "items": Clock("items", known_before_sync=False),
+}
+"""The :class:`Clock` of each name of :data:`CLOCKS`."""
+
+
+def clock_record(clock: object) -> Clock:
+    """The :class:`Clock` named ``clock`` (:func:`resolve_clock` checks the name)."""
+    return CLOCK_RECORDS[resolve_clock(clock)]
 
 
 def epoch_use(update_lr: Callable[..., Any]) -> EpochUse:
@@ -57,22 +126,25 @@ def epoch_use(update_lr: Callable[..., Any]) -> EpochUse:
 
 
 def check_epoch_num(
-    epoch_num: object, last: float | None, *, needed_by: str | None
+    epoch_num: object, last: float | None, *, needed_by: str | None, first: int = 1
 ) -> float | None:
     """``epoch_num`` as given (an int stays an int), checked: ``None`` only when nothing needs
-    it (``needed_by`` names what does), else a finite number ``>= 1`` not below ``last``, the
-    epoch of the previous micro-step."""
+    it (``needed_by`` names what does), else a finite number ``>= first`` (1, or 0 with
+    ``count_from=0``) not below ``last``, the epoch of the previous micro-step."""
     if epoch_num is None:
         if needed_by is not None:
             raise ValueError(
                 f"epoch_num is required: {needed_by}; pass step(..., epoch_num=...) with the "
-                f"1-based epoch on every micro-step"
+                f"{first}-based epoch on every micro-step"
             )
         return None
     value = require_number("epoch_num", epoch_num)
-    if value < 1:
+    if value < first:
         raise ValueError(
-            f"epoch_num must be >= 1 (epochs are 1-based, as in SpeeChain), got {epoch_num!r}"
+            f"epoch_num must be >= 1 (epochs are 1-based, as in SpeeChain; count_from=0 takes "
+            f"0-based epochs), got {epoch_num!r}"
+            if first
+            else f"epoch_num must be >= 0 (count_from=0: 0-based epochs), got {epoch_num!r}"
         )
     if last is not None and value < last:
         raise ValueError(

@@ -27,6 +27,7 @@ NAMES = (
     "token_exact",
     "memory",
     "group_hyperparameters",
+    "checkpoint_digest_cost",
 )
 """The benchmarks in the order they run (module names in this package)."""
 

@@ -33,9 +33,9 @@ loads unchecked, as before.
 
 ``load_checkpoint(path, map_location=None)`` verifies the digest (when there is one), then is
 ``torch.load(file, map_location, weights_only=True)`` on the same open file, naming ``path``
-in every error: ``FileNotFoundError`` when there is
-no such file (``IsADirectoryError``/``PermissionError`` as the system says), and
-``ValueError`` when the file cannot be read as a checkpoint — damaged (digest), empty, truncated (a zip archive
+in every error: ``FileNotFoundError`` when there is no such file
+(``IsADirectoryError``/``PermissionError`` as the system says), and ``ValueError`` when the
+file cannot be read as a checkpoint — damaged (its digest), empty, truncated (a zip archive
 without its end: an interrupted in-place write), not a torch checkpoint, holding objects that
 ``weights_only=True`` refuses (classes other than tensors, containers, numbers and strings,
 unless allow-listed with ``torch.serialization.add_safe_globals``), or not loadable with this

@@ -161,9 +161,10 @@ def _fsync_folder(folder: str) -> None:
 
 
 def save_checkpoint(obj: object, path: str | os.PathLike[str]) -> None:
-    """Write ``torch.save(obj)`` to ``path`` atomically (module doc): a temporary file in the
-    same folder, flushed and fsynced, renamed over ``path``, then the folder fsynced. On any
-    error the temporary file is removed and ``path`` is as it was."""
+    """Write ``torch.save(obj)`` to ``path`` atomically, sealed with the SHA-256 of its bytes
+    (module doc): a temporary file in the same folder, the digest record appended, flushed
+    and fsynced, renamed over ``path``, then the folder fsynced. On any error the temporary
+    file is removed and ``path`` is as it was."""
     target = Path(path)
     name = target.name
     if not name or name in (".", ".."):

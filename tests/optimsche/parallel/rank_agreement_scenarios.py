@@ -6,6 +6,7 @@ disagreement every rank raises and the process group stays usable, so all the sc
 one after the other in one group; a final barrier proves no rank was left waiting.
 """
 
+import copy
 import time
 import traceback
 from collections.abc import Callable
@@ -139,6 +140,45 @@ def consistent_set(rank: int) -> dict[str, Any]:
     return {"step_num": sche.step_num, "lr": sche.get_lr()}
 
 
+def refused_load_changes_nothing(rank: int) -> dict[str, Any]:
+    """A trained shell refuses a set of different steps: on both ranks, nothing changed."""
+    model = ddp()
+    sche = shell(model, accum_grad=2, optim_type="AdamW")
+    train(sche, model, 3)  # a window and a half: optimizer state and partial gradients
+    before = (
+        sche.step_num,
+        sche.get_lr(),
+        [p.detach().clone() for p in model.parameters()],
+        [p.grad.clone() for p in model.parameters() if p.grad is not None],
+        copy.deepcopy(sche.optimizer.state_dict()),
+    )
+    state = checkpoint_after(4 + 2 * rank, accum_grad=2, optim_type="AdamW")
+    try:
+        sche.load_state_dict(state)
+    except RankDisagreement:
+        raised = True
+    else:
+        raised = False
+    after = sche.optimizer.state_dict()
+    unchanged = (
+        sche.step_num == before[0]
+        and sche.get_lr() == before[1]
+        and all(torch.equal(p, q) for p, q in zip(model.parameters(), before[2], strict=True))
+        and all(
+            torch.equal(p.grad, g)
+            for p, g in zip(
+                [p for p in model.parameters() if p.grad is not None], before[3], strict=True
+            )
+        )
+        and all(
+            torch.equal(after["state"][k][n], before[4]["state"][k][n])
+            for k in before[4]["state"]
+            for n in before[4]["state"][k]
+        )
+    )
+    return {"raised": raised, "unchanged": unchanged}
+
+
 def group_member_accum(rank: int) -> object:
     model = ddp()
     members = {
@@ -199,5 +239,6 @@ def rank_agreement_suite(rank: int, world_size: int) -> dict[str, Any]:
     ddp()  # the first DDP construction pays one-off costs: not part of any scenario's time
     results = {name: attempt(body, rank) for name, body in SCENARIOS.items()}
     results["consistent set"] = consistent_set(rank)
+    results["refused load changes nothing"] = refused_load_changes_nothing(rank)
     dist.barrier()
     return results

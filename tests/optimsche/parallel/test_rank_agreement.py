@@ -113,6 +113,12 @@ def test_agreeing_ranks_build_and_a_consistent_set_loads_and_trains(
     assert ranks[0]["consistent set"] == ranks[1]["consistent set"] == {"step_num": 6, "lr": 0.1}
 
 
+def test_a_refused_load_changes_nothing_on_any_rank(ranks: list[dict[str, Any]]) -> None:
+    assert [r["refused load changes nothing"] for r in ranks] == [
+        {"raised": True, "unchanged": True}
+    ] * WORLD
+
+
 def test_every_scenario_is_checked() -> None:
     assert set(SCENARIOS) == {
         "accum_grad",

@@ -9,8 +9,11 @@ booleans, deep brackets.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
+import math
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -255,3 +258,92 @@ documents: st.SearchStrategy[str] = st.one_of(
 )
 """YAML documents: ``optim_sches`` (bare, under ``train_cfg``, or a single entry) of real keys
 and families with odd values, alias and reference bombs, typos, plain text."""
+
+
+NEAR_VALID_BASES: list[dict[str, Any]] = [
+    {
+        "accum_grad": 2,
+        "grad_clip": 1.0,
+        "optim_sches": {
+            "enc": {
+                "type": "noam.NoamLr",
+                "conf": {
+                    "optim_type": "Adam",
+                    "optim_conf": {"lr": 1e-3, "betas": [0.9, 0.98]},
+                    "updated_modules": "encoder",
+                    "d_model": 256,
+                    "warmup_steps": 100,
+                },
+            },
+            "dec": {
+                "conf": {
+                    "optim_type": "AdamW",
+                    "optim_conf": {"weight_decay": 0.01},
+                    "updated_modules": ["decoder"],
+                    "schedule": "warmup(cosine(peak=1e-3, steps=1000), steps=10)",
+                    "clock": "update",
+                    "plateau": {"patience": 2, "factor": 0.5},
+                    "step_per_update": 1,
+                    "hyperparameters": {
+                        "weight_decay": "cosine(peak=0.1, steps=100)",
+                        "betas[0]": {"type": "linear", "start": 0.95, "end": 0.9, "steps": 40},
+                    },
+                },
+            },
+        },
+    },
+    {
+        "train_cfg": {
+            "optim_sches": {
+                "type": "cosine",
+                "conf": {
+                    "optim_type": "SGD",
+                    "optim_conf": {"lr": 0.1, "momentum": 0.9},
+                    "peak": 0.1,
+                    "steps": 100,
+                },
+            }
+        },
+        "ft_factor": 0.5,
+        "use_amp": False,
+    },
+]
+"""Valid configurations (``build_optim_sches`` builds them over an encoder/decoder model)."""
+
+ODD_VALUES: list[Any] = [
+    0, -1, 1, 2, 10**30, 10**400, 1e308, 1e-320, math.inf, -math.inf, math.nan, -0.0, True,
+    False, None, "", "x", "1e-3", [], [1], [[1]], {}, {"a": 1}, (1, 2),
+    "cosine(peak=1, steps=1)", "encoder", "decoder", "update", "epoch", "items", [0.9],
+    [0.9, 0.98, 0.1], ["a", "b"],
+]  # fmt: skip
+"""Python values a loaded configuration may hold where another was meant."""
+
+_DELETE = object()
+
+
+def _leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    paths = [path] if path else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths += _leaf_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            paths += _leaf_paths(item, (*path, index))
+    return paths
+
+
+@st.composite
+def near_valid_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid configuration with one value (at any depth) replaced by an odd one, or one
+    key removed."""
+    config = copy.deepcopy(draw(st.sampled_from(NEAR_VALID_BASES)))
+    path = draw(st.sampled_from(_leaf_paths(config)))
+    parent = config
+    for key in path[:-1]:
+        parent = parent[key]
+    odd = draw(st.sampled_from([*ODD_VALUES, _DELETE]))
+    if odd is _DELETE and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = copy.deepcopy(None if odd is _DELETE else odd)
+    return config

@@ -8,11 +8,20 @@ import resource
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from config_fuzz_strategies import ALIAS_BOMB, REFERENCE_BOMB, documents, expressions
+from config_fuzz_strategies import (
+    ALIAS_BOMB,
+    REFERENCE_BOMB,
+    documents,
+    expressions,
+    near_valid_configs,
+)
 from hypothesis import HealthCheck, given, settings
+from torch import nn
 
+from optimsche.config.building import build_optim_sches
 from optimsche.config.document_bounds import MAX_DEPTH, MAX_VALUES
 from optimsche.config.error import ConfigError
 from optimsche.config.loading import load_config
@@ -78,6 +87,45 @@ def test_a_yaml_config_parses_or_is_a_config_error(bounded_memory: None, text: s
         parse_optim_sches(load_config(text))
     except ConfigError as error:
         assert str(error)
+
+
+class EncoderDecoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(3, 4)
+        self.decoder = nn.Linear(4, 2)
+
+
+@FUZZ
+@given(config=near_valid_configs())
+def test_a_near_valid_config_builds_or_is_a_config_error(
+    bounded_memory: None, config: dict[str, Any]
+) -> None:
+    try:
+        group = build_optim_sches(config, EncoderDecoder())
+    except ConfigError as error:
+        _one_line(error)
+        return
+    assert len(group) >= 1
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"optim_sches": {"main": {"type": "cosine", "conf": {"optim_type": "SGD",
+          "optim_conf": {"lr": 10**400}, "peak": 1, "steps": 5}}}},
+         r"optim_sches\.main\.conf\.optim_conf\.lr: an integer of about 401 digits"),
+        ({"ft_factor": 10**400, "train_cfg": {"optim_sches": {"type": "cosine", "conf": {
+          "optim_type": "SGD", "peak": 1, "steps": 5}}}},
+         "ft_factor: an integer of about 401 digits is beyond the float range"),
+    ],
+    ids=["lr", "ft_factor"],
+)  # fmt: skip
+def test_an_int_beyond_the_float_range_is_a_config_error(
+    config: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_optim_sches(config, EncoderDecoder())
 
 
 @pytest.mark.parametrize(

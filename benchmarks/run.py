@@ -29,6 +29,7 @@ NAMES = (
     "group_hyperparameters",
     "group_two_optimizers",
     "host_syncs_per_update",
+    "checkpoint_digest_cost",
 )
 """The benchmarks in the order they run (module names in this package)."""
 

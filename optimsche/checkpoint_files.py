@@ -24,10 +24,18 @@ the intended use.
 ``path`` itself is replaced, not written through: a symbolic link at ``path`` is replaced by
 the file, and the new file gets fresh permissions.
 
-``load_checkpoint(path, map_location=None)`` is ``torch.load(path, map_location,
-weights_only=True)`` that names ``path`` in every error: ``FileNotFoundError`` when there is
-no such file (``IsADirectoryError``/``PermissionError`` as the system says), and
-``ValueError`` when the file cannot be read as a checkpoint — empty, truncated (a zip archive
+**Digest.** The file carries the SHA-256 of ``torch.save``'s bytes in its zip comment
+(:mod:`optimsche.checkpoint_digest`): it stays a torch checkpoint that
+``torch.load(path, weights_only=True)`` reads as it is, and ``load_checkpoint`` refuses it with a
+``ValueError`` naming ``path`` when any byte of it changed (a flipped bit, an overwritten
+block, a truncation). A file written without a digest (``torch.save``, SpeeChain's checkpoints)
+loads unchecked, as before.
+
+``load_checkpoint(path, map_location=None)`` verifies the digest (when there is one), then is
+``torch.load(file, map_location, weights_only=True)`` on the same open file, naming ``path``
+in every error: ``FileNotFoundError`` when there is no such file
+(``IsADirectoryError``/``PermissionError`` as the system says), and ``ValueError`` when the
+file cannot be read as a checkpoint — damaged (its digest), empty, truncated (a zip archive
 without its end: an interrupted in-place write), not a torch checkpoint, holding objects that
 ``weights_only=True`` refuses (classes other than tensors, containers, numbers and strings,
 unless allow-listed with ``torch.serialization.add_safe_globals``), or not loadable with this
@@ -43,9 +51,11 @@ import re
 import secrets
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import torch
+
+from optimsche.checkpoint_digest import DamagedCheckpoint, DigestWriter, seal, verify
 
 try:
     import fcntl
@@ -151,9 +161,10 @@ def _fsync_folder(folder: str) -> None:
 
 
 def save_checkpoint(obj: object, path: str | os.PathLike[str]) -> None:
-    """Write ``torch.save(obj)`` to ``path`` atomically (module doc): a temporary file in the
-    same folder, flushed and fsynced, renamed over ``path``, then the folder fsynced. On any
-    error the temporary file is removed and ``path`` is as it was."""
+    """Write ``torch.save(obj)`` to ``path`` atomically, sealed with the SHA-256 of its bytes
+    (module doc): a temporary file in the same folder, the digest record appended, flushed
+    and fsynced, renamed over ``path``, then the folder fsynced. On any error the temporary
+    file is removed and ``path`` is as it was."""
     target = Path(path)
     name = target.name
     if not name or name in (".", ".."):
@@ -162,8 +173,10 @@ def save_checkpoint(obj: object, path: str | os.PathLike[str]) -> None:
     _remove_leftovers(folder, name)
     fd, temp = _create_temp(folder, name)
     try:
-        with os.fdopen(fd, "wb") as file:
-            torch.save(obj, file)
+        with os.fdopen(fd, "w+b") as file:
+            writer = DigestWriter(file)
+            torch.save(obj, cast("IO[bytes]", writer))
+            seal(file, writer)
             file.flush()
             os.fsync(file.fileno())
             os.replace(temp, target)  # still locked: no cleanup can take it before the rename
@@ -195,6 +208,23 @@ def _unreadable(path: str, error: BaseException) -> ValueError:
     return ValueError(f"checkpoint file {path} {what} ({reason})")
 
 
+def _damaged(path: str, error: DamagedCheckpoint) -> DamagedCheckpoint:
+    """The error for a file whose digest check failed: a truncated zip archive is reported as
+    such (as :func:`_unreadable` does), anything else as damaged, with the reason."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = -1
+    if error.truncated:
+        what = (
+            f"is truncated ({size} bytes): a torch checkpoint (zip archive) without its end, "
+            f"as an interrupted in-place torch.save leaves it"
+        )
+    else:
+        what = "is damaged"
+    return DamagedCheckpoint(f"checkpoint file {path} {what}: {error}")
+
+
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = None) -> Any:
     """``torch.load(path, map_location=map_location, weights_only=True)``, naming ``path`` in
     every error: ``FileNotFoundError`` when it is missing, ``ValueError`` when it is not a
@@ -203,10 +233,15 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = None) -> A
     if not os.path.exists(name):
         raise FileNotFoundError(errno.ENOENT, f"no checkpoint file {name}", name)
     try:
-        return torch.load(name, map_location=map_location, weights_only=True)
+        with open(name, "rb") as file:
+            try:
+                verify(file, os.fstat(file.fileno()).st_size)
+            except DamagedCheckpoint as error:
+                raise _damaged(name, error) from None
+            return torch.load(file, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise FileNotFoundError(errno.ENOENT, f"no checkpoint file {name}", name) from None
-    except (IsADirectoryError, PermissionError):
+    except (IsADirectoryError, PermissionError, DamagedCheckpoint):
         raise
     except Exception as error:
         raise _unreadable(name, error) from error

@@ -44,6 +44,7 @@ from torch.nn.parallel import DistributedDataParallel
 from optimsche.machine.orchestrator import run_micro_step
 from optimsche.optim_scheduler import OptimScheduler
 from optimsche.parallel.ddp_sync_rule import DdpSyncRule
+from optimsche.parallel.rank_agreement import group_agree_at_construction, group_agree_before_load
 from optimsche.speechain_timer import TimeFunc, check_timer
 from optimsche.step_report import StepReport
 from optimsche.update.micro_loss import Losses
@@ -79,6 +80,8 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
         self._sync_rules = list({id(rule): rule for rule in by_member.values()}.values())
         self._step_num = max(member.step_num for member in self._members.values())
         self._arm_next()
+        # nothing lost (issue 20): the ranks compare every member's settings (rank_agreement)
+        group_agree_at_construction(self)
 
     def _check_disjoint(self) -> None:
         owner: dict[int, str] = {}
@@ -271,6 +274,8 @@ class OptimSchedulerGroup(Mapping[str, OptimScheduler]):
     def load_state_dict(self, state_dict: Mapping[str, Mapping[str, Any]]) -> None:
         """Load each member's checkpoint; the names must be exactly the group's. Every member's
         checkpoint is checked before any is loaded: a refused one changes no member."""
+        # nothing lost (issue 20): all ranks check and compare first (parallel.rank_agreement)
+        group_agree_before_load(self, state_dict)
         if not isinstance(state_dict, Mapping):
             raise ValueError(
                 f"OptimSchedulerGroup.load_state_dict: expected a dict name -> member "

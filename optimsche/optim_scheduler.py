@@ -120,6 +120,7 @@ from optimsche.parallel.distributed import (
     unwrap,
     world_size,
 )
+from optimsche.parallel.rank_agreement import agree_at_construction, agree_before_load
 from optimsche.sche_conf import check_sche_conf, sche_conf_keys
 from optimsche.speechain_timer import TimeFunc, check_timer
 from optimsche.step_report import StepReport
@@ -323,6 +324,8 @@ class OptimScheduler:
         check_sche_conf(type(self).__name__, valid, sche_conf)
         self.sche_init(**sche_conf)
         self.machine.arm_next()
+        # nothing lost (issue 20): the ranks compare their settings (parallel.rank_agreement)
+        agree_at_construction(self)
 
     def _clock_needed_by(self, clock: str, values: ValuesProgram) -> str | None:
         """Why every ``step()`` must give ``clock`` (``"epoch"``: ``epoch_num``, ``"items"``:
@@ -586,6 +589,8 @@ class OptimScheduler:
         (:mod:`optimsche.checkpoint`). A Tensor lr stays the same tensor object. Everything is
         checked before anything is loaded: a refused checkpoint changes nothing.
         """
+        # nothing lost (issue 20): all ranks check and compare first (parallel.rank_agreement)
+        agree_before_load(self, state_dict)
         self.load_checked_state_dict(self.check_state_dict(state_dict))
 
     def check_state_dict(self, state_dict: Mapping[str, Any]) -> Restored:

@@ -32,6 +32,7 @@ import schedules
 from optimsche.config.durations import RunLengths, run_lengths
 from optimsche.config.error import ConfigError
 from optimsche.config.experiment_document import find_optim_sches
+from optimsche.config.number_range import require_float_range
 from optimsche.config.parsing import parse_optim_sches
 from optimsche.config.records import ExperimentSettings, OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.type_resolution import ShellClassType
@@ -140,6 +141,13 @@ def build_optim_sches(
         document = find_optim_sches(config).run_settings
         with run_lengths(RunLengths(horizon=horizon, updates_per_epoch=updates_per_epoch)):
             records = parse_optim_sches(config)
+    for name, given in (
+        ("accum_grad", accum_grad),
+        ("ft_factor", ft_factor),
+        ("grad_clip", grad_clip),
+        ("grad_norm_type", grad_norm_type),
+    ):
+        require_float_range(name, _setting(name, given, document, None))
     settings = ExperimentSettings(
         accum_grad=_setting("accum_grad", accum_grad, document, 1),
         ft_factor=_setting("ft_factor", ft_factor, document, 1.0),

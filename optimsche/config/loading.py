@@ -12,7 +12,9 @@ early:
   (:mod:`optimsche.config.speechain_tags`), so its recipe files load as they are.
 
 Every failure is a :class:`~optimsche.config.error.ConfigError` whose message starts with
-``<source>:<line>:<column>:`` when the position is known.
+``<source>:<line>:<column>:`` when the position is known. A document that nests too deep or
+stands for too many values once its aliases are expanded is refused before anything walks it
+(:mod:`optimsche.config.document_bounds`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, Node
 
+from optimsche.config.document_bounds import MAX_DEPTH, check_document_bounds
 from optimsche.config.error import ConfigError
 from optimsche.config.speechain_tags import register_speechain_tags, resolve_speechain_tags
 
@@ -33,7 +37,25 @@ _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """``SafeLoader`` with YAML 1.2 exponent floats and no duplicate keys."""
+    """``SafeLoader`` with YAML 1.2 exponent floats, no duplicate keys, and no nesting deeper
+    than :data:`~optimsche.config.document_bounds.MAX_DEPTH` (PyYAML composes recursively:
+    a deeper document would exhaust the stack, slowly)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_DEPTH} mappings and lists deep",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -75,6 +97,15 @@ def _looks_like_path(text: str) -> bool:
     return "\n" not in text and text.strip() == text and text.endswith((".yaml", ".yml"))
 
 
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names an existing file; ``False`` for a text no file can have as name
+    (too long, a NUL character)."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_config(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a YAML configuration into plain data: the whole document, as a ``dict``.
 
@@ -86,8 +117,7 @@ def load_config(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
     if isinstance(path_or_text, os.PathLike) or (
         isinstance(path_or_text, str)
         and (
-            _looks_like_path(path_or_text)
-            or ("\n" not in path_or_text and Path(path_or_text).is_file())
+            _looks_like_path(path_or_text) or ("\n" not in path_or_text and _is_file(path_or_text))
         )
     ):
         path = Path(path_or_text)
@@ -113,6 +143,12 @@ def load_config(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
         document = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         raise ConfigError(_describe_yaml_error(source, error)) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: invalid YAML: nested too deeply (at most {MAX_DEPTH} levels)"
+        ) from None
+    except ValueError as error:  # a value PyYAML cannot build, e.g. an int of 5000 digits
+        raise ConfigError(f"{source}: invalid YAML: {' '.join(str(error).split())}") from None
     if document is None:
         raise ConfigError(f"{source}: the configuration is empty")
     if not isinstance(document, dict):
@@ -120,4 +156,5 @@ def load_config(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
             f"{source}: the configuration must be a mapping of keys to values, "
             f"got a {type(document).__name__}"
         )
+    check_document_bounds(document, source)
     return resolve_speechain_tags(document, source)

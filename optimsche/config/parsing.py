@@ -52,6 +52,7 @@ from optimsche.config.error import ConfigError, config_require
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.hyperparameter_conf import KEY as HYPERPARAMETERS_KEY
 from optimsche.config.hyperparameter_conf import parse_hyperparameters
+from optimsche.config.number_range import require_float_range
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.schedule_expression import ScheduleExpression, parse_schedule_expression
 from optimsche.config.schedule_values import check_schedule_values
@@ -230,6 +231,7 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         raise ConfigError(
             f"{where}: must be a mapping with keys 'type' and 'conf', got {describe_value(entry)}"
         )
+    require_float_range(where, entry)
     for key in entry:
         if key not in ENTRY_KEYS:
             raise ConfigError(

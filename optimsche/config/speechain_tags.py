@@ -38,6 +38,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from optimsche.config.document_bounds import check_document_bounds
 from optimsche.config.error import ConfigError
 from schedules.close_matches import did_you_mean
 
@@ -118,6 +119,7 @@ class _Resolution:
         self.source = source
         self.found = False
         self._active: set[int] = set()
+        self._done: set[int] = set()  # containers walked: a YAML alias is resolved once
 
     def where(self, tagged: Tagged) -> str:
         return f"{self.source}:{tagged.line}:{tagged.column}"
@@ -127,9 +129,10 @@ class _Resolution:
         if isinstance(value, Tagged):
             self.found = True
             return self.resolve(value)
-        if not isinstance(value, dict | list) or id(value) in self._active:
+        if not isinstance(value, dict | list) or id(value) in self._active | self._done:
             return value
         self._active.add(id(value))
+        self._done.add(id(value))
         try:
             if isinstance(value, dict):
                 for key in list(value):
@@ -219,7 +222,11 @@ def resolve_speechain_tags(document: dict[Any, Any], source: str) -> dict[Any, A
     for key in list(document):
         document[key] = resolution.walk(document[key])
     found = resolution.found or _has_flow_tuple(document, set())
-    return _unshared(document, set()) if found else document
+    if not found:
+        return document
+    check_document_bounds(document, source)  # references expand when unshared
+    unshared: dict[Any, Any] = _unshared(document, set())
+    return unshared
 
 
 def _has_flow_tuple(value: Any, seen: set[int]) -> bool:

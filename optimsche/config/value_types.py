@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections.abc
 import numbers
+import reprlib
 import types
 import typing
 from typing import Any
@@ -117,6 +118,24 @@ def _plural(description: str) -> str:
     return description
 
 
+class _ShortRepr(reprlib.Repr):
+    """Bounded reprs for messages: a huge or deeply nested value shows its start, with
+    ``...``; an integer too long to print whole (Python refuses more than 4300 digits) says
+    how many digits it has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother, self.maxlong = 4, 80, 80, 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 1000:
+            return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT = _ShortRepr()
+
+
 def describe_value(value: object) -> str:
     """``value`` with its YAML-ish kind, for error messages: ``'abc' (a string)``."""
     kinds = {
@@ -129,4 +148,4 @@ def describe_value(value: object) -> str:
         type(None): "null",
     }
     kind = kinds.get(type(value), type(value).__name__)
-    return f"{value!r} ({kind})"
+    return f"{_SHORT.repr(value)} ({kind})"

@@ -59,6 +59,7 @@ from optimsche.update.accumulation import (
 from optimsche.update.amp import found_inf, rescale_gradients_, scale_snapshot
 from optimsche.update.clipping import clip_by_norm_, total_norm
 from optimsche.update.clock import check_epoch_num
+from optimsche.update.device_skip import skip_code, step_unless_skipped, supports_device_skip
 from optimsche.update.host_read import read_update_values
 from optimsche.update.micro_loss import Losses, pick_loss
 from optimsche.update.partial_window import SetAside, mean_factor
@@ -99,6 +100,9 @@ class ShellMachine:
         self.state = state
         self.optimizer = optimizer
         self.optimizer_step = optimizer_step
+        # the skip decision on the device (update/device_skip.py): an optimizer with torch's
+        # AMP protocol (fused=True), stepped as it is (not compiled)
+        self.device_skip = supports_device_skip(optimizer) and optimizer_step == optimizer.step
         self.params = params
         self.inputs = inputs
         self.model = model
@@ -481,14 +485,31 @@ class ShellMachine:
             norm = as_full_tensor(norm)  # FSDP2: a sharded norm, reduced here
         if settings.grad_clip is not None:
             clip_by_norm_(grads, settings.grad_clip, norm, self.one_device)
-        check = norm + window.loss_sum(device)
-        # Where the zero-sync path (update/device_skip.py) plugs in: with an optimizer that
-        # takes torch's AMP protocol the skip decision stays on the device; everything below
-        # up to optimizer.step() is the host path, with the update's one sync.
-        # The one host sync of the update: the norm plus the losses (finite iff all are), the
+        loss_sum = window.loss_sum(device)
+        mean_loss = loss_sum / max(len(window.losses), 1)
+        check = norm + loss_sum
+        overflow_flag = None if scaler is None else found_inf(scaler, self.optimizer, device)
+        if self.device_skip and items is None:
+            # No host sync: the skip code (0 applied, 1 nonfinite, 2 amp_overflow; summed over
+            # ranks) is the fused optimizer's found_inf; the report reads it when read.
+            code = skip_code(check, overflow_flag, self.distributed)
+            try:
+                self._write_values(micro, state.items_seen)
+                step_unless_skipped(self.optimizer, code)
+            finally:
+                self._close_window(update_scaler)
+            return StepReport(
+                step_num=micro.step_num,
+                real_step=micro.real_step,
+                skipped=code,
+                lr=state.lr,
+                lrs=self._group_lrs(),
+                grad_norm=norm,
+                loss=mean_loss,
+            )
+        # The host path's one sync: the norm plus the losses (finite iff all are), the
         # scaler's overflow flag (summed over ranks so that all ranks agree), the items and
         # the least items of a micro-step.
-        overflow_flag = None if scaler is None else found_inf(scaler, self.optimizer, device)
         check_total, overflow, window_items, least = read_update_values(
             check, overflow_flag, items, self.distributed, least=window.least_items(device)
         )
@@ -500,16 +521,7 @@ class ShellMachine:
                 check_items_least(least, micro.real_step)
                 exact = items is not None and not items.is_floating_point()
                 state.items_seen += int(window_items) if exact else window_items
-            values = micro.values
-            if values is None and self.values.schedules_anything:
-                time = self.values.time(
-                    micro.real_step, micro.epoch_num, seen_before, state.items_seen
-                )
-                values = self.values.values(time, state.plateau)
-            if values is not None:
-                lr = self.values.write(self.optimizer.param_groups, values)
-                if lr is not None:
-                    state.lr = lr
+            self._write_values(micro, seen_before)
             skipped: str | None = None
             if overflow:
                 skipped = SKIP_AMP_OVERFLOW
@@ -521,16 +533,44 @@ class ShellMachine:
             state.items_seen = seen_before  # a refused window counts no items
             raise
         finally:
-            if scaler is not None and update_scaler:
-                scaler.update()
-            for p in self.inputs:
-                p.grad = None
-            window.clear()
+            self._close_window(update_scaler)
         return StepReport(
             step_num=micro.step_num,
             real_step=micro.real_step,
             updated=skipped is None,
             skipped=skipped,
             lr=state.lr,
+            lrs=self._group_lrs(),
             grad_norm=norm,
+            loss=mean_loss,
         )
+
+    def _write_values(self, micro: MicroStep, seen_before: float) -> None:
+        """Write the update's checked values (computed in prepare, or now for the items clock
+        and flushed windows, with ``seen_before`` the items seen before the window)."""
+        state = self.state
+        values = micro.values
+        if values is None and self.values.schedules_anything:
+            time = self.values.time(micro.real_step, micro.epoch_num, seen_before, state.items_seen)
+            values = self.values.values(time, state.plateau)
+        if values is not None:
+            lr = self.values.write(self.optimizer.param_groups, values)
+            if lr is not None:
+                state.lr = lr
+
+    def _close_window(self, update_scaler: bool) -> None:
+        """The window closes whatever happened (refused, skipped or applied): the fp16 scaler
+        updated (unless a group does it), the gradients let go, the window cleared."""
+        if self.scaler is not None and update_scaler:
+            self.scaler.update()
+        for p in self.inputs:
+            p.grad = None
+        self.state.window.clear()
+
+    def _group_lrs(self) -> tuple[float, ...]:
+        """Every param group's lr as a Python float, or ``()`` where one is a Tensor (reading it
+        would be a host sync)."""
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if all(lr.__class__ is float or lr.__class__ is int for lr in lrs):
+            return tuple(float(lr) for lr in lrs)
+        return ()

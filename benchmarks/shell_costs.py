@@ -110,3 +110,63 @@ def bookkeeping_row(size: ModelSize, config: BenchConfig) -> Row:
         seconds_range(per_step["backward"]),
         micros_range(paired(per_step["shell"], per_step["backward"], op="difference")),
     )
+
+
+MANY_TENSORS = 1000
+GOAL_BOOKKEEPING_MICROS = 5.0
+
+
+def many_tensors_row(config: BenchConfig) -> Row:
+    """``step(loss)`` on micro-steps that do not update, with :data:`MANY_TENSORS` parameter
+    tensors (a window in progress: every gradient present), vs the hand-written
+    ``torch.autograd.backward(loss / accum_grad)``, the backward a no-op in both (patched for
+    the measurement, put back after): the shell's own Python per micro-step."""
+    params = [nn.Parameter(torch.randn(4)) for _ in range(MANY_TENSORS)]
+    model = nn.Module()
+    model.params = nn.ParameterList(params)
+    loss = torch.stack([p.sum() for p in params]).sum()
+    count = 500 if config.quick else 2000
+    real_backward = torch.autograd.backward
+
+    def no_backward(*args: object, **kwargs: object) -> None:
+        del args, kwargs
+
+    def shell_steps() -> float:
+        shell = OptimScheduler(
+            optimizer=torch.optim.AdamW(params, lr=1e-3), model=model, accum_grad=count + 2
+        )
+        shell.step(loss)  # the window's first micro-step (its gradients were None)
+        for p in params:
+            p.grad = torch.zeros(4)
+        start = CPU()
+        for _ in range(count):
+            shell.step(loss)
+        elapsed = CPU() - start
+        for p in params:
+            p.grad = None
+        return elapsed
+
+    def backwards() -> float:
+        start = CPU()
+        for _ in range(count):
+            torch.autograd.backward(loss / ACCUM)
+        return CPU() - start
+
+    torch.autograd.backward = no_backward
+    try:
+        samples = interleaved(
+            {"shell": shell_steps, "backward": backwards}, rounds=config.rounds(15)
+        )
+    finally:
+        torch.autograd.backward = real_backward
+    per_step = {k: v.scaled(1 / count) for k, v in samples.items()}
+    overhead = paired(per_step["shell"], per_step["backward"], op="difference")
+    return Row(
+        f"{MANY_TENSORS} parameter tensors: a micro-step that does not update, step() vs "
+        f"backward(loss / accum_grad), the backward a no-op in both",
+        seconds_range(per_step["shell"]),
+        seconds_range(per_step["backward"]),
+        micros_range(overhead),
+        f"overhead ≤ {GOAL_BOOKKEEPING_MICROS:g} µs",
+        overhead.median * 1e6 <= GOAL_BOOKKEEPING_MICROS,
+    )

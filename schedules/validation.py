@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -19,7 +20,10 @@ from torch import Tensor
 
 from schedules.close_matches import did_you_mean
 
-_INF = math.inf
+_MAX = sys.float_info.max
+"""The largest finite float: the fast paths compare against it (``-_MAX <= v <= _MAX``), not
+against ``inf``, so that an int beyond float range (``10**400 < inf`` holds) takes the slow
+path and is refused there by name instead of overflowing in ``float()``."""
 
 Checked = float
 """The type of a checked value hyperparameter in a recipe (:func:`require_value`): typed
@@ -30,7 +34,7 @@ Tensor value never reaches a scalar formula)."""
 
 def require_number(name: str, value: object) -> float:
     """``value`` as a float; it must be a finite real number (not a bool)."""
-    if (value.__class__ is float or value.__class__ is int) and -_INF < value < _INF:
+    if (value.__class__ is float or value.__class__ is int) and -_MAX <= value <= _MAX:
         return float(value)  # the fast path: a plain finite number
     if isinstance(value, Tensor):
         raise ValueError(
@@ -39,9 +43,21 @@ def require_number(name: str, value: object) -> float:
         )
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
-    if not abs(float(value)) < math.inf:  # not math.isfinite: dynamo traces this on symbolic floats
+    number = _as_float(name, value)
+    if not abs(number) < math.inf:  # not math.isfinite: dynamo traces this on symbolic floats
         raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
+    return number
+
+
+def _as_float(name: str, value: int | float | numbers.Real) -> float:
+    """``float(value)``, refusing by name a number beyond float range (an int such as
+    ``10**400``, a ``Fraction``), where ``float()`` raises ``OverflowError``."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must be within float range (|x| <= {_MAX!r}), got {value!r}"
+        ) from None
 
 
 def require_value(name: str, value: object) -> Checked:
@@ -53,7 +69,7 @@ def require_value(name: str, value: object) -> Checked:
     ``torch.compile``.
     """
     if value.__class__ is float or value.__class__ is int:
-        if -_INF < value < _INF:
+        if -_MAX <= value <= _MAX:
             return float(value)
     elif isinstance(value, Tensor):
         if not value.is_floating_point():
@@ -67,7 +83,7 @@ def require_value(name: str, value: object) -> Checked:
 
 def require_positive(name: str, value: object) -> float:
     """``value`` must be a finite number > 0."""
-    if (value.__class__ is float or value.__class__ is int) and 0 < value < _INF:
+    if (value.__class__ is float or value.__class__ is int) and 0 < value <= _MAX:
         return float(value)  # the fast path
     number = require_number(name, value)
     if number <= 0:
@@ -77,7 +93,7 @@ def require_positive(name: str, value: object) -> float:
 
 def require_non_negative(name: str, value: object) -> float:
     """``value`` must be a finite number >= 0."""
-    if (value.__class__ is float or value.__class__ is int) and 0 <= value < _INF:
+    if (value.__class__ is float or value.__class__ is int) and 0 <= value <= _MAX:
         return float(value)  # the fast path
     number = require_number(name, value)
     if number < 0:
@@ -89,7 +105,7 @@ def require_values(name: str, values: Sequence[object]) -> list[Checked]:
     """Each entry of ``values`` checked by :func:`require_value` (named ``name[i]``)."""
     return [
         float(v)
-        if (v.__class__ is int or v.__class__ is float) and -_INF < v < _INF
+        if (v.__class__ is int or v.__class__ is float) and -_MAX <= v <= _MAX
         else require_value(f"{name}[{i}]", v)
         for i, v in enumerate(values)
     ]
@@ -111,7 +127,7 @@ def require_order(name: str, value: object) -> float:
         raise ValueError(f"{name} must be a number > 0 or inf, got {value!r}")
     if value <= 0:
         raise ValueError(f"{name} must be > 0 (2.0 = L2, inf = max), got {value!r}")
-    return float(value)
+    return _as_float(name, value)
 
 
 def require_count(name: str, value: object) -> int:
@@ -155,7 +171,7 @@ def require_increasing(name: str, values: Sequence[float], *, strict: bool = Tru
         raise ValueError(f"{name} must be a sequence of numbers, got {values!r}")
     numbers = [
         float(v)
-        if (v.__class__ is int or v.__class__ is float) and -_INF < v < _INF
+        if (v.__class__ is int or v.__class__ is float) and -_MAX <= v <= _MAX
         else require_number(f"{name}[{i}]", v)
         for i, v in enumerate(values)
     ]
@@ -205,7 +221,7 @@ def require_not_nan(name: str, value: object) -> float:
         raise ValueError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
     if value != value:
         raise ValueError(f"{name} must not be NaN, got {value!r}")
-    return float(value)
+    return _as_float(name, value)
 
 
 Check = Callable[[str, object], Any]

@@ -222,6 +222,7 @@ def run(config: BenchConfig) -> Section:
             f"at every update (Trainer's logging_steps=1); its per-micro-step filter reads "
             f"twice per finite loss, once per NaN one. The fp16 hand loop skips the NaN window "
             f"without a read: GradScaler.step hands found_inf to a fused optimizer. The shell "
-            f"reads once per update until its update phase calls update_on_device.",
+            f"takes the device path by itself with a fused optimizer stepped as it is "
+            f"(optimsche.update.device_skip; a logger given to step() or num_items read once).",
         ),
     )

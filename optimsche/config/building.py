@@ -62,6 +62,8 @@ def build_optim_scheduler(
     }
     if spec.clock != "update":  # only when configured: a subclass's own __init__ may not take it
         arguments["clock"] = spec.clock
+    if spec.count_from != 1:  # the same: only a 0-based entry passes it
+        arguments["count_from"] = spec.count_from
     if spec.plateau is not None:
         arguments["plateau"] = dict(spec.plateau)
     if optimizer is None:

@@ -15,6 +15,7 @@ The format is SpeeChain's::
           d_model: 256                # scheduling keys of the type (here NoamLr.sche_init)
           warmup_steps: 4000
           clock: update               # or epoch, items (optimsche.update.clock)
+          count_from: 1               # 0: the k-th update evaluates the schedule at k - 1
           plateau: {patience: 2}      # reduce_on_plateau's arguments (optional)
           hyperparameters:            # param-group entries scheduled besides the lr
             weight_decay: "cosine(peak=0.1, steps=10000, final=0.01)"
@@ -56,7 +57,7 @@ from optimsche.config.number_range import require_float_range
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
 from optimsche.config.schedule_expression import ScheduleExpression, parse_schedule_expression
 from optimsche.config.schedule_values import check_schedule_values
-from optimsche.config.shell_options import parse_clock, parse_plateau
+from optimsche.config.shell_options import parse_clock, parse_count_from, parse_plateau
 from optimsche.config.type_resolution import (
     ResolvedType,
     ScheduleFunctionType,
@@ -83,6 +84,7 @@ GENERAL_KEYS = (
     "updated_modules",
     "step_per_update",
     "clock",
+    "count_from",
     "plateau",
     HYPERPARAMETERS_KEY,
 )
@@ -275,6 +277,7 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         require_count, f"{where}.conf.step_per_update", conf.get("step_per_update", 1)
     )
     clock = parse_clock(conf.get("clock", "update"), f"{where}.conf.clock")
+    count_from = parse_count_from(conf.get("count_from", 1), f"{where}.conf.count_from")
     expression = _schedule_expression(conf, target, f"{where}.conf", clock)
     plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
     sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS and k != "schedule"}
@@ -294,6 +297,7 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
         sche_conf=sche_conf,
         schedule=expression,
         clock=clock,
+        count_from=count_from,
         plateau=plateau,
         hyperparameters=hyperparameters,
     )

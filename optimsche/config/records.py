@@ -17,7 +17,7 @@ import attrs
 from optimsche.config.error import ConfigError, config_require
 from optimsche.config.hyperparameter_conf import ConfiguredHyperparameter
 from optimsche.config.schedule_expression import ScheduleExpression
-from optimsche.config.shell_options import parse_clock, parse_plateau
+from optimsche.config.shell_options import parse_clock, parse_count_from, parse_plateau
 from optimsche.config.type_resolution import ResolvedType, ScheduleFunctionType, ShellClassType
 from optimsche.update.amp import resolve_amp_dtype
 from schedules.validation import require_count, require_order, require_positive
@@ -64,8 +64,9 @@ class OptimSchedulerSpec:
 
     ``target`` is the resolved ``type``; ``sche_conf`` holds the scheduling keys (the class's
     ``sche_init`` arguments, or the schedule function's hyperparameters).
-    ``updated_modules`` is ``None`` for the whole model. ``clock`` and ``plateau`` (the
-    arguments of :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor.
+    ``updated_modules`` is ``None`` for the whole model. ``clock``, ``count_from`` (1: the
+    k-th update evaluates the schedules at k; 0: at k - 1) and ``plateau`` (the arguments of
+    :class:`schedules.reduce_on_plateau`, or ``None``) go to the constructor.
     ``schedule`` is the parsed ``schedule:`` expression of the conf, if it has one.
     ``hyperparameters`` are the param-group entries scheduled besides the lr
     (:mod:`optimsche.config.hyperparameter_conf`).
@@ -80,6 +81,7 @@ class OptimSchedulerSpec:
     step_per_update: int = 1
     sche_conf: Mapping[str, Any] = attrs.field(factory=dict)
     clock: str = "update"
+    count_from: int = 1
     plateau: Mapping[str, Any] | None = None
     schedule: ScheduleExpression | None = None
     hyperparameters: tuple[ConfiguredHyperparameter, ...] = ()
@@ -141,6 +143,7 @@ class OptimSchedulerSpec:
                 f"{conf}: scheduling keys must form a mapping, got {self.sche_conf!r}"
             )
         parse_clock(self.clock, f"{conf}.clock")
+        parse_count_from(self.count_from, f"{conf}.count_from")
         parse_plateau(self.plateau, f"{conf}.plateau")
         if not isinstance(self.hyperparameters, tuple) or not all(
             isinstance(h, ConfiguredHyperparameter) for h in self.hyperparameters

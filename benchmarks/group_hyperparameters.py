@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -34,7 +33,6 @@ from benchmarks.formatting import micros_range, ratio_range, seconds_range
 from benchmarks.results import Row, Section
 from benchmarks.timing import CPU, Measure, interleaved, paired, timed
 from optimsche import OptimScheduler
-from optimsche.micro_step import MicroStep
 
 NAME = "group_hyperparameters"
 GOAL_RATIO = 1.05
@@ -163,18 +161,14 @@ def check_same_parameters(updates: int) -> None:
 
 def _values_timers(repeats: int) -> dict[str, Measure]:
     shell, hand = ShellRun(), HandRun()
-    apply_values: Callable[[MicroStep], float] = shell.sche._apply_values
-    micros = [
-        MicroStep(
-            step_num=k, real_step=k, takes_part=True, ends_window=True, loss=None, num_items=None
-        )
-        for k in range(1, repeats + 1)
-    ]
+    program = shell.sche.machine.values  # the shell's values program: time in, values out
+    groups = shell.sche.optimizer.param_groups
+    times = [program.time(k, None, 0, 0) for k in range(1, repeats + 1)]
     write = hand.write_values
 
     def ours() -> None:
-        for micro in micros:
-            apply_values(micro)
+        for at in times:
+            program.write(groups, program.values(at, None))
 
     def theirs() -> None:
         for k in range(1, repeats + 1):

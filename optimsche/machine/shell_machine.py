@@ -511,7 +511,12 @@ class ShellMachine:
         # scaler's overflow flag (summed over ranks so that all ranks agree), the items and
         # the least items of a micro-step.
         check_total, overflow, window_items, least = read_update_values(
-            check, overflow_flag, items, self.distributed, least=window.least_items(device)
+            check,
+            overflow_flag,
+            items,
+            self.distributed,
+            least=window.least_items(device),
+            step=micro.step_num if self.world > 1 else None,  # ranks that drifted apart
         )
         seen_before = state.items_seen
         try:

@@ -217,6 +217,17 @@ def group_resumed(rank: int) -> object:
     return group
 
 
+def drifted(rank: int) -> object:
+    """Two agreeing shells whose runs drift apart: rank 1 skips a micro-step (its step_num
+    jumps), so their next update comes at different micro-steps; compared in the update's own
+    all-reduce (the host path), every rank refuses it."""
+    model = ddp()
+    sche = shell(model)
+    x = torch.ones(3, D_IN, dtype=torch.float64)
+    sche.step(model(x).pow(2).mean(), step_num=1 + rank)
+    return sche
+
+
 SCENARIOS: dict[str, Callable[[int], object]] = {
     "accum_grad": build(accum_grad=(2, 4)),
     "step_per_update": build(step_per_update=(1, 2)),
@@ -230,6 +241,7 @@ SCENARIOS: dict[str, Callable[[int], object]] = {
     "group names": group_member_accum,
     "group resumed step": group_resumed,
     "agreeing": build(accum_grad=(2, 2)),
+    "drifted": drifted,
 }
 
 

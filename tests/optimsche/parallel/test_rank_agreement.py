@@ -119,6 +119,13 @@ def test_a_refused_load_changes_nothing_on_any_rank(ranks: list[dict[str, Any]])
     ] * WORLD
 
 
+def test_ranks_that_drifted_apart_are_refused_at_the_next_update(
+    ranks: list[dict[str, Any]],
+) -> None:
+    message = refused(ranks, "drifted")
+    assert "different micro-steps (step_num: rank 0 = 1, rank 1 = 2)" in message
+
+
 def test_every_scenario_is_checked() -> None:
     assert set(SCENARIOS) == {
         "accum_grad",
@@ -133,6 +140,7 @@ def test_every_scenario_is_checked() -> None:
         "group names",
         "group resumed step",
         "agreeing",
+        "drifted",
     }
 
 

@@ -159,20 +159,12 @@ def get_scheduler(
     kw = {**valid, **given}
     if key in METRIC_TYPES:
         return MetricRuleLR(optimizer, _metric_rules(key, optimizer, kw))
-    w = (
-        None
-        if num_warmup_steps is None
-        else require_non_negative("num_warmup_steps", num_warmup_steps)
-    )
-    t = (
-        None
-        if num_training_steps is None
-        else require_non_negative("num_training_steps", num_training_steps)
-    )
     default_lr = float(optimizer.defaults.get("lr", optimizer.param_groups[0]["lr"]))
     bases = [float(group.get("initial_lr", group["lr"])) for group in optimizer.param_groups]
     try:
-        shape, count_from = transformers_shape(key, w, t, kw, default_lr)
+        shape, count_from = transformers_shape(
+            key, num_warmup_steps, num_training_steps, kw, default_lr
+        )
         per_group = [shape(base) for base in bases]
     except ValueError as error:
         raise _fail(key, str(error)) from None

@@ -223,7 +223,11 @@ def transformers_shape(
     """The schedule of step-driven ``name`` as a function of a group's initial lr (its peak),
     and the ``count_from`` it is written for (0, or 1 where transformers' shape runs a step
     ahead); transformers' requirements are checked in its order, ``kw`` holds every key of
-    :data:`SCHEDULER_KWARGS` of the name, ``default_lr`` the optimizer's default lr."""
+    :data:`SCHEDULER_KWARGS` of the name, ``default_lr`` the optimizer's default lr. ``w`` and
+    ``t`` (the warmup and training steps, ``None`` when not given) are checked here, once for
+    every caller."""
+    w = None if w is None else require_non_negative("num_warmup_steps", w)
+    t = None if t is None else require_non_negative("num_training_steps", t)
     if name == "constant":
         return (lambda peak: bind(constant, value=peak)), 0
     if w is None:
@@ -375,17 +379,9 @@ def transformers_schedule(
         )
     peak = require_number("peak", peak)
     count_from = require_int("count_from", count_from, minimum=0, maximum=1)
-    w = (
-        None
-        if num_warmup_steps is None
-        else require_non_negative("num_warmup_steps", num_warmup_steps)
+    shape, native = transformers_shape(
+        name, num_warmup_steps, num_training_steps, {**valid, **given}, peak if lr is None else lr
     )
-    t = (
-        None
-        if num_training_steps is None
-        else require_non_negative("num_training_steps", num_training_steps)
-    )
-    shape, native = transformers_shape(name, w, t, {**valid, **given}, peak if lr is None else lr)
     schedule = shape(peak)
     if count_from == native:
         return schedule

@@ -510,17 +510,18 @@ class ShellMachine:
         # The host path's one sync: the norm plus the losses (finite iff all are), the
         # scaler's overflow flag (summed over ranks so that all ranks agree), the items and
         # the least items of a micro-step.
-        check_total, overflow, window_items, least = read_update_values(
-            check,
-            overflow_flag,
-            items,
-            self.distributed,
-            least=window.least_items(device),
-            step=micro.step_num if self.world > 1 else None,  # ranks that drifted apart
-        )
         seen_before = state.items_seen
         try:
-            # refusals here (a window of no items, an lr known only now) apply nothing
+            # refusals here (ranks at different micro-steps, a window of no items, an lr known
+            # only now) apply nothing, and the window closes as after any update
+            check_total, overflow, window_items, least = read_update_values(
+                check,
+                overflow_flag,
+                items,
+                self.distributed,
+                least=window.least_items(device),
+                step=micro.step_num if self.world > 1 else None,  # ranks that drifted apart
+            )
             if window_items is not None:
                 check_items_total(window_items, micro.real_step)
                 check_items_least(least, micro.real_step)

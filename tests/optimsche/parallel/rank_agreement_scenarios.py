@@ -228,6 +228,27 @@ def drifted(rank: int) -> object:
     return sche
 
 
+def drift_applies_nothing(rank: int) -> dict[str, Any]:
+    """The drifted update refused on this rank: no parameter changed, the window closed (no
+    gradient, no open window), so the shell can go on once the ranks agree again."""
+    model = ddp()
+    sche = shell(model)
+    before = [p.detach().clone() for p in model.parameters()]
+    x = torch.ones(3, D_IN, dtype=torch.float64)
+    try:
+        sche.step(model(x).pow(2).mean(), step_num=1 + rank)
+    except RankDisagreement:
+        raised = True
+    else:
+        raised = False
+    return {
+        "raised": raised,
+        "unchanged": all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)),
+        "closed": sche.machine.state.window.real_step == 0
+        and all(p.grad is None for p in model.parameters()),
+    }
+
+
 SCENARIOS: dict[str, Callable[[int], object]] = {
     "accum_grad": build(accum_grad=(2, 4)),
     "step_per_update": build(step_per_update=(1, 2)),
@@ -252,5 +273,6 @@ def rank_agreement_suite(rank: int, world_size: int) -> dict[str, Any]:
     results = {name: attempt(body, rank) for name, body in SCENARIOS.items()}
     results["consistent set"] = consistent_set(rank)
     results["refused load changes nothing"] = refused_load_changes_nothing(rank)
+    results["drift applies nothing"] = drift_applies_nothing(rank)
     dist.barrier()
     return results

@@ -124,6 +124,9 @@ def test_ranks_that_drifted_apart_are_refused_at_the_next_update(
 ) -> None:
     message = refused(ranks, "drifted")
     assert "different micro-steps (step_num: rank 0 = 1, rank 1 = 2)" in message
+    assert [r["drift applies nothing"] for r in ranks] == [
+        {"raised": True, "unchanged": True, "closed": True}
+    ] * WORLD
 
 
 def test_every_scenario_is_checked() -> None:

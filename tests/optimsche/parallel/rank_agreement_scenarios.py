@@ -243,7 +243,9 @@ def drift_applies_nothing(rank: int) -> dict[str, Any]:
         raised = False
     return {
         "raised": raised,
-        "unchanged": all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)),
+        "unchanged": all(
+            torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)
+        ),
         "closed": sche.machine.state.window.real_step == 0
         and all(p.grad is None for p in model.parameters()),
     }

@@ -12,6 +12,7 @@ is evaluated at it (:func:`schedules.at_time`); with only plain parts the sum is
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import attrs
@@ -32,7 +33,7 @@ from schedules.combinator_fields import (
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 from schedules.tensor_values import Value
-from schedules.time_record import Time, at_time
+from schedules.time_record import Time, at_time, pointwise
 from schedules.validation import require_value
 
 
@@ -60,20 +61,7 @@ class add:
         return f"add({', '.join(schedule_repr(s) for s in self.schedules)})"
 
     def __call__(self, step: S) -> S:
-        if step.__class__ is Time:
-            return self._at(step)
-        first, *rest = self.schedules
-        value = first(step)
-        for schedule in rest:
-            value = value + schedule(step)
-        return value if isinstance(value, Tensor) else float(value)
-
-    def _at(self, time: Time) -> Any:
-        first, *rest = self.schedules
-        value = at_time(first, time)
-        for schedule in rest:
-            value = value + at_time(schedule, time)
-        return value if isinstance(value, Tensor) else float(value)
+        return pointwise(self.schedules, step, operator.add)  # type: ignore[no-any-return]
 
 
 @attrs.frozen

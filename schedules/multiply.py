@@ -20,10 +20,10 @@ factors ``clocks`` is empty and the product is a plain schedule, as before.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import attrs
-from torch import Tensor
 
 from schedules.combinator_fields import (
     CHILD_OPTIONS,
@@ -35,7 +35,7 @@ from schedules.combinator_fields import (
 )
 from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
-from schedules.time_record import Time, at_time
+from schedules.time_record import pointwise
 
 
 def _check_schedules(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -63,17 +63,4 @@ class multiply:
         return f"multiply({', '.join(schedule_repr(s) for s in self.schedules)})"
 
     def __call__(self, step: S) -> S:
-        if step.__class__ is Time:
-            return self._at(step)
-        first, *rest = self.schedules
-        value = first(step)
-        for schedule in rest:
-            value = value * schedule(step)
-        return value if isinstance(value, Tensor) else float(value)
-
-    def _at(self, time: Time) -> Any:
-        first, *rest = self.schedules
-        value = at_time(first, time)
-        for schedule in rest:
-            value = value * at_time(schedule, time)
-        return value if isinstance(value, Tensor) else float(value)
+        return pointwise(self.schedules, step, operator.mul)  # type: ignore[no-any-return]

@@ -12,9 +12,12 @@ update count and the epoch (icefall's Eden). :func:`on` binds a plain schedule t
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import attrs
+from torch import Tensor
 
 from schedules.combinator_fields import CHILD_OPTIONS, bound_child, require_schedule, schedule_repr
 
@@ -118,3 +121,16 @@ class on:
                 return self.schedule(attrs.evolve(t, clock=self.clock))
             return self.schedule(t.of(self.clock))  # no new Time: torch.compile traces it
         return self.schedule(t)
+
+
+def pointwise(schedules: tuple[Any, ...], step: Any, op: Callable[[Any, Any], Any]) -> Any:
+    """``op`` folded left to right over the values of ``schedules`` at ``step`` (a number, a
+    Tensor, or a :class:`Time` handed to each through :func:`at_time`): the one evaluation of
+    the pointwise combinators ``multiply`` and ``add``. A Python ``float`` unless a value is a
+    Tensor."""
+    if step.__class__ is Time:
+        values = [at_time(schedule, step) for schedule in schedules]
+    else:
+        values = [schedule(step) for schedule in schedules]
+    value = functools.reduce(op, values)
+    return value if isinstance(value, Tensor) else float(value)

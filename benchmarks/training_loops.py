@@ -7,8 +7,9 @@ and the lr of update ``k`` (1-based) set to ``warmup_cosine(k, peak=PEAK, warmup
 steps=TOTAL)``. Each loop object owns its model, optimizer and micro-step counter, and keeps
 training across calls of :meth:`run`, so repeats of a benchmark continue one run.
 
-* :class:`ShellLoop`: ``OptimScheduler(optimizer=AdamW, schedule=..., accum_grad=4,
-  grad_clip=1.0)``, one ``step(loss)`` per micro-step.
+* :class:`ShellLoop`: ``OptimScheduler(optimizer=AdamW, model=model, schedule=...,
+  accum_grad=4, grad_clip=1.0)``, one ``step(loss)`` per micro-step;
+  :class:`RestrictedShellLoop` the same without ``model=`` (a restricted backward).
 * :class:`HandLoop`: the fastest plain loop doing the same updates: ``(loss / 4).backward()``;
   at a window's end write the lr into the param groups, ``clip_grad_norm_``, ``step``,
   ``zero_grad(set_to_none=True)``. No finiteness check (the shell has one: that host sync is
@@ -116,13 +117,19 @@ class TrainingLoop(Protocol):
 
 
 class ShellLoop:
-    """The work driven by :class:`optimsche.OptimScheduler`."""
+    """The work driven by :class:`optimsche.OptimScheduler`, built with ``model=`` (the shell
+    owns the whole model, so its backward is a plain one, as the hand-written loop's)."""
+
+    restricted = False
+    """Whether the shell is built with ``optimizer=`` alone: its backward is then restricted
+    to the optimizer's parameters (``inputs=``), since what the loss reaches is unknown."""
 
     def __init__(self, size: ModelSize, batches: Sequence[tuple[Tensor, Tensor]]) -> None:
         self.model = make_model(size)
         self.batches = list(batches)
         self.sche = OptimScheduler(
             optimizer=_adamw(self.model, PEAK),
+            model=None if self.restricted else self.model,
             schedule=schedule(),
             accum_grad=ACCUM,
             grad_clip=CLIP,
@@ -136,6 +143,13 @@ class ShellLoop:
             x, y = batches[self.micro % len(batches)]
             self.micro += 1
             sche.step(functional.mse_loss(model(x), y))
+
+
+class RestrictedShellLoop(ShellLoop):
+    """:class:`ShellLoop` built with ``optimizer=`` alone (no ``model=``): the same updates,
+    each backward restricted to the optimizer's parameters."""
+
+    restricted = True
 
 
 class HandLoop:
@@ -203,6 +217,7 @@ class HFStyleLoop:
 
 LOOPS: dict[str, Callable[[ModelSize, Sequence[tuple[Tensor, Tensor]]], TrainingLoop]] = {
     "shell": ShellLoop,
+    "shell, optimizer= only": RestrictedShellLoop,
     "hand": HandLoop,
     "hf-style": HFStyleLoop,
 }
@@ -231,14 +246,15 @@ def check_same_parameters(size: ModelSize, windows: int) -> dict[str, float]:
         loop.run(windows)
     reference = loops["hand"].model
     differences = {name: max_abs_difference(loop.model, reference) for name, loop in loops.items()}
-    shell_params = list(loops["shell"].model.parameters())
-    if not all(
-        torch.equal(p, q) for p, q in zip(shell_params, reference.parameters(), strict=True)
-    ):
-        raise AssertionError(
-            f"{size.name}: the shell's parameters differ from the hand-written loop's after "
-            f"{windows} windows (max |Δ| = {differences['shell']:.3g}): not the same work"
-        )
+    for name in ("shell", "shell, optimizer= only"):
+        shell_params = list(loops[name].model.parameters())
+        if not all(
+            torch.equal(p, q) for p, q in zip(shell_params, reference.parameters(), strict=True)
+        ):
+            raise AssertionError(
+                f"{size.name}: the parameters of {name!r} differ from the hand-written loop's "
+                f"after {windows} windows (max |Δ| = {differences[name]:.3g}): not the same work"
+            )
     for p, q in zip(loops["hf-style"].model.parameters(), reference.parameters(), strict=True):
         if not torch.allclose(p, q, rtol=1e-6, atol=1e-9):
             raise AssertionError(

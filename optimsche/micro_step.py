@@ -8,13 +8,14 @@ shell before it runs any backward.
 
 from __future__ import annotations
 
-import attrs
+from typing import NamedTuple
+
 from torch import Tensor
 
 
-@attrs.frozen(kw_only=True)
-class MicroStep:
-    """Micro-step ``step_num`` (1-based) of window ``real_step``.
+class MicroStep(NamedTuple):
+    """Micro-step ``step_num`` (1-based) of window ``real_step`` (an immutable tuple: made
+    once per micro-step, on the hot path).
 
     * ``takes_part``: whether this optimizer runs backward (and, at ``ends_window``, its
       update) in it: ``real_step % step_per_update == 0``;

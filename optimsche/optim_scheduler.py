@@ -96,7 +96,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 
 from optimsche.checkpoint import Restored, read_state_dict, to_state_dict
-from optimsche.machine.orchestrator import run_micro_step
+from optimsche.machine.orchestrator import run_one_micro_step
 from optimsche.machine.settings import ShellSettings, settings
 from optimsche.machine.shell_machine import ShellMachine
 from optimsche.machine.state import ShellState
@@ -507,22 +507,22 @@ class OptimScheduler:
         ``update_lr(real_step, epoch_num)`` override; never going backwards). ``logger``: a
         ``logging.Logger``, warned once per skipped update. ``num_items``: the items (tokens)
         the loss sums over, an int or a one-element tensor (see the module doc). Returns a
-        :class:`StepReport`. Runs :func:`optimsche.machine.orchestrator.run_micro_step`.
+        :class:`StepReport`. Runs :func:`optimsche.machine.orchestrator.run_one_micro_step`.
         """
-        check_logger(logger)
-        check_timer(time_func, optim_name)
-        reports = run_micro_step(
-            {"": self.machine},
+        if logger is not None:
+            check_logger(logger)
+        if time_func is not None or optim_name is not None:
+            check_timer(time_func, optim_name)
+        return run_one_micro_step(
+            self.machine,
             losses,
             step_num,
             epoch_num=epoch_num,
-            items_for=lambda _: num_items,
+            num_items=num_items,
             time_func=time_func,
             logger=logger,
-            scaler=self.machine.scaler,
-            timer_names={"": optim_name},
+            optim_name=optim_name,
         )
-        return reports[""]
 
     def flush(
         self, *, update_scaler: bool = True, logger: WarningLogger | None = None

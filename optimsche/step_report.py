@@ -33,6 +33,9 @@ SKIP_CODES: tuple[str | None, ...] = (None, SKIP_NONFINITE, SKIP_AMP_OVERFLOW)
 
 _SKIP_REASONS = (SKIP_NONFINITE, SKIP_AMP_OVERFLOW)
 
+_PUT = object.__setattr__
+"""How :meth:`StepReport.idle` fills the slots of a frozen report."""
+
 
 def _one_value(name: str, value: object) -> None:
     """``value`` must be a one-element Tensor (a 0-dim device value)."""
@@ -101,6 +104,25 @@ class StepReport:
     flushed: StepReport | None = None
     # the values read back from the device so far (skip code, grad_norm, loss), by name
     _read: dict[str, float] | None = attrs.field(init=False, default=None, eq=False, repr=False)
+
+    @classmethod
+    def idle(cls, step_num: int, real_step: int, lr: float) -> StepReport:
+        """The report of a micro-step that did not update: equal to ``StepReport(step_num=...,
+        real_step=..., updated=False, lr=lr)``, made without the constructor's checks (every
+        field here is one the shell already holds checked; this is its hot path)."""
+        report = object.__new__(cls)
+        put = _PUT
+        put(report, "step_num", step_num)
+        put(report, "real_step", real_step)
+        put(report, "_updated", False)
+        put(report, "_skipped", None)
+        put(report, "lr", lr)
+        put(report, "grad_norm", None)
+        put(report, "lrs", ())
+        put(report, "loss", None)
+        put(report, "flushed", None)
+        put(report, "_read", None)
+        return report
 
     def __attrs_post_init__(self) -> None:
         if (

@@ -73,6 +73,60 @@ def run_micro_step(
     }
     for rule in sync_rules:
         rule.check_forward(next(iter(planned.values())).step_num)
+    return _run_planned(machines, planned, time_func, logger, scaler, names)
+
+
+def run_one_micro_step(
+    machine: ShellMachine,
+    losses: Losses,
+    step_num: int | None,
+    *,
+    epoch_num: float | None,
+    num_items: int | Tensor | None,
+    time_func: TimeFunc | None,
+    logger: WarningLogger | None,
+    optim_name: str | None,
+) -> StepReport:
+    """:func:`run_micro_step` of one shell (``OptimScheduler.step``), its own scaler: the same
+    phases in the same order, as straight-line code for the common micro-step (no grouping:
+    one shell's backward is its own pass, unrestricted when it owns its model); a micro-step
+    that jumps out of an open window goes through :func:`run_micro_step`'s order."""
+    micro = machine.plan(losses, step_num, epoch_num=epoch_num, num_items=num_items)
+    if micro.leaves_window:
+        return _run_planned(
+            {"": machine}, {"": micro}, time_func, logger, machine.scaler, {"": optim_name}
+        )[""]
+    if micro.takes_part:
+        _backward_pass(
+            ((machine, micro),),
+            inputs=None if machine.owns_its_model else machine.backward_inputs,
+            retain_graph=False,
+            timing=None
+            if time_func is None
+            else timer(time_func, "loss_backward_time", optim_name),
+        )
+    machine.advance(micro)
+    if not micro.updates:
+        return machine.idle_report(micro)  # never a skipped update: nothing to warn of
+    scaler = machine.scaler
+    try:
+        report = _update(machine, micro, time_func, optim_name)
+    finally:
+        if scaler is not None:
+            scaler.update()
+    warn_if_skipped(logger, report, optim_name)
+    return report
+
+
+def _run_planned(
+    machines: Mapping[str, ShellMachine],
+    planned: Mapping[str, MicroStep],
+    time_func: TimeFunc | None,
+    logger: WarningLogger | None,
+    scaler: torch.amp.GradScaler | None,
+    names: Mapping[str, str | None],
+) -> dict[str, StepReport]:
+    """Phases 2 to 5 (module doc) of the planned micro-steps of ``machines``."""
     aside = {name: machines[name].set_aside(micro) for name, micro in planned.items()}
     if any(token is not None for token in aside.values()):
         with _restoring(machines, aside):
@@ -86,13 +140,8 @@ def run_micro_step(
         machine = machines[name]
         machine.advance(micro)
         if micro.updates:
-            timing = timer(time_func, "optim_time", names[name])
             try:
-                if timing is None:
-                    reports[name] = machine.update(micro, update_scaler=False)
-                else:
-                    with timing:
-                        reports[name] = machine.update(micro, update_scaler=False)
+                reports[name] = _update(machine, micro, time_func, names[name])
             except ValueError as error:  # refused at its sync: that window is closed
                 refused = refused or error
         else:
@@ -107,6 +156,18 @@ def run_micro_step(
     if refused is not None:
         raise refused
     return reports
+
+
+def _update(
+    machine: ShellMachine, micro: MicroStep, time_func: TimeFunc | None, optim_name: str | None
+) -> StepReport:
+    """The update ``micro`` ends, in SpeeChain's ``optim_time`` timer when one is given; the
+    fp16 scaler is the caller's to update (once, after every shell's update)."""
+    timing = timer(time_func, "optim_time", optim_name)
+    if timing is None:
+        return machine.update(micro, update_scaler=False)
+    with timing:
+        return machine.update(micro, update_scaler=False)
 
 
 def _backward_all(
@@ -125,10 +186,8 @@ def _backward_all(
     try:
         for index, members in enumerate(passes):
             _backward_pass(
-                machines,
-                planned,
-                members,
-                unrestricted=len(members) == len(machines),
+                [(machines[name], planned[name]) for name in members],
+                inputs=_inputs(machines, members, unrestricted=len(members) == len(machines)),
                 retain_graph=index != len(passes) - 1,
                 timing=timer(time_func, "loss_backward_time", names[members[0]]),
             )
@@ -140,37 +199,33 @@ def _backward_all(
 
 
 def _backward_pass(
-    machines: Mapping[str, ShellMachine],
-    planned: Mapping[str, MicroStep],
-    members: list[str],
+    members: Sequence[tuple[ShellMachine, MicroStep]],
     *,
-    unrestricted: bool,
+    inputs: list[Tensor] | None,
     retain_graph: bool,
     timing: contextlib.AbstractContextManager[Any] | None,
 ) -> None:
-    """One ``torch.autograd.backward`` of the loss ``members`` share; each records it, or
-    undoes it when it raised."""
-    first = machines[members[0]]
-    micro = planned[members[0]]
-    loss = first.scaled_loss(micro)
-    inputs = _inputs(machines, members, unrestricted)
-    records = [(name, machines[name].before_backward(planned[name])) for name in members]
+    """One ``torch.autograd.backward`` of the loss ``members`` share (restricted to
+    ``inputs``); each records it, or undoes it when it raised."""
+    first, micro = members[0]
+    loss, seed = first.backward_seed(micro)
+    records = [(machine, step, machine.before_backward(step)) for machine, step in members]
     try:
         if timing is None:
             unsynced = first.run_backward(
-                loss, inputs=inputs, final=micro.ends_window, retain_graph=retain_graph
+                loss, seed, inputs=inputs, final=micro.ends_window, retain_graph=retain_graph
             )
         else:
             with timing:
                 unsynced = first.run_backward(
-                    loss, inputs=inputs, final=micro.ends_window, retain_graph=retain_graph
+                    loss, seed, inputs=inputs, final=micro.ends_window, retain_graph=retain_graph
                 )
     except BaseException as error:
-        for name, record in records:
-            machines[name].undo_backward(planned[name], record, error)
+        for machine, step, record in records:
+            machine.undo_backward(step, record, error)
         raise
-    for name, record in records:
-        machines[name].after_backward(planned[name], record, unsynced=unsynced)
+    for machine, step, record in records:
+        machine.after_backward(step, record, unsynced=unsynced)
 
 
 def _inputs(

@@ -8,8 +8,10 @@ of an open window sets that window aside before the backward and applies it afte
 runs them in that order for one shell or several; a custom loop may call them itself
 (``OptimScheduler.machine``).
 
-**Backward protocol.** :meth:`ShellMachine.scaled_loss` is what the shell backpropagates
-(``loss / accum_grad``, or the loss with ``num_items``; fp16: scaled); the orchestrator calls
+**Backward protocol.** :meth:`ShellMachine.backward_seed` is what the shell backpropagates
+and the gradient it seeds it with (the loss and ``ones / accum_grad``, bit for bit the
+gradients of ``(loss / accum_grad).backward()``; with ``num_items`` ones; fp16: the scaled
+``loss / accum_grad``); the orchestrator calls
 :meth:`~ShellMachine.before_backward`, runs one ``torch.autograd.backward`` for the shells
 sharing that scaled loss, then :meth:`~ShellMachine.after_backward` (or
 :meth:`~ShellMachine.undo_backward` when it raised) on each.
@@ -125,6 +127,7 @@ class ShellMachine:
         self.one_device = all(p.device == self.device for p in inputs)
         self.epoch_needed_by = epoch_needed_by
         self.items_needed_by = items_needed_by
+        self._seeds: dict[tuple[torch.dtype, torch.device, int], Tensor] = {}
 
     def share(self, *, scaler: torch.amp.GradScaler | None, sync_rule: DdpSyncRule | None) -> None:
         """Use the GradScaler and the DDP sync rule of a group of shells (one call, made by
@@ -162,52 +165,51 @@ class ShellMachine:
         it was, before any backward.
         """
         settings, state = self.settings, self.state
-        n = next_step_num(state.step_num, step_num, state.flushed_after)
+        window = state.window
+        n = (
+            state.step_num + 1
+            if step_num is None
+            else next_step_num(state.step_num, step_num, state.flushed_after)
+        )
         real = settings.real_step(n)
-        open_window = state.window.real_step
+        open_window = window.real_step
         leaves = open_window if open_window and real != open_window else 0
         if leaves:
             self.check_partial_windows_allowed(
                 f"step_num={n} jumping out of window {open_window} (which holds gradients)"
             )
-        epoch = check_epoch_num(
-            epoch_num,
-            state.epoch_num,
-            needed_by=self.epoch_needed_by,
-            first=settings.count_from,
-        )
-        if num_items is None and self.items_needed_by is not None:
+            window = AccumulationWindow()  # a micro-step jumping out starts a window of its own
+        epoch = None
+        if epoch_num is not None or self.epoch_needed_by is not None:
+            epoch = check_epoch_num(
+                epoch_num,
+                state.epoch_num,
+                needed_by=self.epoch_needed_by,
+                first=settings.count_from,
+            )
+        items = None
+        if num_items is not None:
+            items = check_items(num_items)
+        elif self.items_needed_by is not None:
             raise ValueError(
                 f"num_items is required: {self.items_needed_by}; pass step(..., num_items=...) "
                 f"on every micro-step"
             )
         part = settings.takes_part(real)
         ends = settings.ends_window(n)
-        items = None if num_items is None else check_items(num_items)
         loss = None
+        values = None
         if part:
             loss = pick_loss(losses, settings.loss_key, settings.optim_loss)
-            # a micro-step jumping out of the open window starts a window of its own; under
-            # DDP a window's items are summed over ranks: checked at the update's sync, where
-            # every rank sees the same total and refuses alike
-            window = AccumulationWindow() if leaves else state.window
-            window.check_next(real, items, ends_window=ends and not self.distributed)
+            if items is not None or window.items is not None:
+                # under DDP a window's items are summed over ranks: checked at the update's
+                # sync, where every rank sees the same total and refuses alike
+                window.check_next(real, items, ends_window=ends and not self.distributed)
             if not window.losses and not leaves:
                 self._check_no_gradients(n)
-        values = None
-        if part and ends and self.values.schedules_anything and self.values.known_before_sync:
-            values = self.scheduled_values(real, epoch)
-        return MicroStep(
-            step_num=n,
-            real_step=real,
-            takes_part=part,
-            ends_window=ends,
-            loss=loss,
-            num_items=items,
-            epoch_num=epoch,
-            leaves_window=leaves,
-            values=values,
-        )
+            if ends and self.values.schedules_anything and self.values.known_before_sync:
+                values = self.scheduled_values(real, epoch)
+        return MicroStep(n, real, part, ends, loss, items, epoch, leaves, values)
 
     def _check_no_gradients(self, n: int) -> None:
         """On a window's first micro-step this shell's gradients are ``None`` (it sets them so
@@ -231,15 +233,27 @@ class ShellMachine:
         return self.values.values(time, state.plateau)
 
     # ----------------------------------------------------------------- backward
-    def scaled_loss(self, micro: MicroStep) -> Tensor:
-        """What this shell backpropagates for ``micro``: its loss divided by ``accum_grad``
-        (by 1 with ``num_items``), fp16: times the scaler's scale."""
+    def backward_seed(self, micro: MicroStep) -> tuple[Tensor, Tensor | None]:
+        """What this shell backpropagates for ``micro`` and the gradient it is seeded with:
+        ``d(loss / accum_grad)``, bit for bit what ``(loss / accum_grad).backward()`` gives.
+
+        Without fp16 the loss itself, seeded with ``ones / accum_grad`` (computed once per
+        dtype and device by the very division autograd's ``DivBackward`` runs on the ones it
+        seeds ``loss / accum_grad`` with, so every gradient equals the hand-written loop's,
+        without the division's forward and backward on each micro-step); by 1 with
+        ``num_items``. fp16: ``scaler.scale(loss / accum_grad)``, seeded with ones."""
         loss = micro.loss
         if loss is None:
             raise ValueError(f"micro-step {micro.step_num}: this shell takes no part in it")
         divisor = self.settings.loss_divisor(micro.num_items is not None)
-        scaled = loss if divisor == 1 else loss / divisor
-        return scaled if self.scaler is None else self.scaler.scale(scaled)
+        if self.scaler is not None:
+            return self.scaler.scale(loss if divisor == 1 else loss / divisor), None
+        key = (loss.dtype, loss.device, divisor)
+        seed = self._seeds.get(key)
+        if seed is None:
+            ones = torch.ones((), dtype=loss.dtype, device=loss.device)
+            seed = self._seeds[key] = ones if divisor == 1 else ones / divisor
+        return loss, seed
 
     def loss_scaling(self, micro: MicroStep) -> tuple[int, int, int, bool, int]:
         """What makes two shells' backwards of one loss the same pass: the loss tensor, the
@@ -261,23 +275,24 @@ class ShellMachine:
     def run_backward(
         self,
         loss: Tensor,
+        seed: Tensor | None = None,
         *,
         inputs: list[Tensor] | None,
         final: bool,
         retain_graph: bool,
     ) -> bool:
-        """``torch.autograd.backward(loss, inputs=inputs)`` under this shell's gradient sync
-        (DDP/FSDP: none on a window's non-final micro-steps). ``True`` when the window's last
-        forward ran with DDP's sync off, so each shell must average its gradients itself
-        (:meth:`after_backward`)."""
+        """``torch.autograd.backward(loss, seed, inputs=inputs)`` (:meth:`backward_seed`) under
+        this shell's gradient sync (DDP/FSDP: none on a window's non-final micro-steps).
+        ``True`` when the window's last forward ran with DDP's sync off, so each shell must
+        average its gradients itself (:meth:`after_backward`)."""
         sync_model = self.sync_model
         try:
             if sync_model is None:
-                torch.autograd.backward(loss, inputs=inputs, retain_graph=retain_graph)
+                torch.autograd.backward(loss, seed, retain_graph, inputs=inputs)
                 return False
             unsynced = final and forward_prepared_sync(sync_model) is False
             with gradient_sync(sync_model, final):
-                torch.autograd.backward(loss, inputs=inputs, retain_graph=retain_graph)
+                torch.autograd.backward(loss, seed, retain_graph, inputs=inputs)
             return unsynced and self.world > 1
         except RuntimeError as error:
             if FREED_GRAPH not in str(error):
@@ -451,14 +466,7 @@ class ShellMachine:
 
     def idle_report(self, micro: MicroStep) -> StepReport:
         """The :class:`StepReport` of a micro-step that did not update."""
-        return StepReport(
-            step_num=micro.step_num,
-            real_step=micro.real_step,
-            updated=False,
-            skipped=None,
-            lr=self.state.lr,
-            grad_norm=None,
-        )
+        return StepReport.idle(micro.step_num, micro.real_step, self.state.lr)
 
     def update(self, micro: MicroStep, *, update_scaler: bool = True) -> StepReport:
         """Apply the window ``micro`` ends: unscale, divide by items, norm, clip, the one host

@@ -186,7 +186,7 @@ class AccumulationWindow:
             total = losses[0].float()
         else:
             total = torch.stack(losses).sum(dtype=torch.float32)
-        return total.to(device, non_blocking=True)
+        return total if total.device == device else total.to(device, non_blocking=True)
 
 
 def items_total(items: Items, device: torch.device, distributed: bool) -> Tensor:

@@ -34,6 +34,8 @@ def read_update_values(
     that drifted) raise :class:`~optimsche.parallel.rank_agreement.RankDisagreement` on every
     rank, naming each rank's step (gathered only then).
     """
+    if overflow is None and least is None and items is None and not distributed:
+        return check.item(), 0.0, None, None  # the common case: the check alone, read as is
     parts = [check.reshape(1).double()]
     if overflow is not None:
         parts.append(overflow.reshape(1).to(check.device, torch.float64))

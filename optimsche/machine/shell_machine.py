@@ -494,7 +494,8 @@ class ShellMachine:
         if settings.grad_clip is not None:
             clip_by_norm_(grads, settings.grad_clip, norm, self.one_device)
         loss_sum = window.loss_sum(device)
-        mean_loss = loss_sum / max(len(window.losses), 1)
+        count = len(window.losses)
+        mean_loss = loss_sum if count <= 1 else loss_sum / count
         check = norm + loss_sum
         overflow_flag = None if scaler is None else found_inf(scaler, self.optimizer, device)
         if self.device_skip and items is None:

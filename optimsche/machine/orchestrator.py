@@ -1,12 +1,15 @@
 """``run_micro_step``: one micro-step of one shell or of several, the one place its phases are
-ordered. ``OptimScheduler.step`` and ``OptimSchedulerGroup.step`` both call it.
+ordered. ``OptimSchedulerGroup.step`` calls it; ``OptimScheduler.step`` calls
+``run_one_micro_step``, the same phases for one shell as straight-line code (the hot path of
+a plain loop: no grouping, no dicts), which hands the rare micro-step that jumps out of an
+open window to the general order.
 
 1. **Plan** every shell (:meth:`ShellMachine.plan`: all arguments checked, nothing changed).
 2. **Set aside** the open windows a jumping ``step_num`` leaves (partial windows).
 3. **Backward, one pass per loss.** The shells that take part are grouped by what they
    backpropagate (:meth:`ShellMachine.loss_scaling`: the same loss tensor, divided alike, on
    one scaler, ending a window alike, on one gradient-synced model): each group runs **one**
-   ``torch.autograd.backward`` of that scaled loss over the union of its parameters, so every
+   ``torch.autograd.backward`` of that loss (seeded: :meth:`ShellMachine.backward_seed`) over the union of its parameters, so every
    shell's gradient is bit for bit what its own backward gives, and k distinct (loss, scaling)
    pairs cost k passes. Every backward but the last keeps the graph (``retain_graph=True``).
    The backward is restricted (``inputs=``) only where it could reach a parameter of no

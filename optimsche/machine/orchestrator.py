@@ -7,18 +7,19 @@ open window to the general order.
 1. **Plan** every shell (:meth:`ShellMachine.plan`: all arguments checked, nothing changed).
 2. **Set aside** the open windows a jumping ``step_num`` leaves (partial windows).
 3. **Backward, one pass per loss.** The shells that take part are grouped by what they
-   backpropagate (:meth:`ShellMachine.loss_scaling`: the same loss tensor, divided alike, on
-   one scaler, ending a window alike, on one gradient-synced model): each group runs **one**
-   ``torch.autograd.backward`` of that loss (seeded: :meth:`ShellMachine.backward_seed`) over the union of its parameters, so every
-   shell's gradient is bit for bit what its own backward gives, and k distinct (loss, scaling)
-   pairs cost k passes. Every backward but the last keeps the graph (``retain_graph=True``).
-   The backward is restricted (``inputs=``) only where it could reach a parameter of no
-   participating shell: unrestricted when every shell of the call takes part in it, all on one
-   model, owning every parameter of it that requires grad (a lone shell built with ``model=``
-   on all of it); restricted otherwise, and always for a shell built with ``optimizer=`` and no
-   ``model=`` (what its loss reaches is unknown). If a backward raises, every shell whose
-   backward already ran retracts it and the raising group's shells undo theirs, so the call
-   leaves every shell as before (:mod:`optimsche.machine.shell_machine`, "Undo").
+   backpropagate (:meth:`ShellMachine.loss_scaling`: the same loss tensor, divided alike, on one
+   scaler, ending a window alike, on one gradient-synced model): each group runs **one**
+   ``torch.autograd.backward`` of that loss (seeded: :meth:`ShellMachine.backward_seed`) over
+   the union of its parameters, so every shell's gradient is bit for bit what its own backward
+   gives, and k distinct (loss, scaling) pairs cost k passes. Every backward but the last keeps
+   the graph (``retain_graph=True``). The backward is restricted (``inputs=``) only where it
+   could reach a parameter of no participating shell: unrestricted when every shell of the call
+   takes part in it, all on one model, owning every parameter of it that requires grad (a lone
+   shell built with ``model=`` on all of it); restricted otherwise, and always for a shell built
+   with ``optimizer=`` and no ``model=`` (what its loss reaches is unknown). If a backward
+   raises, every shell whose backward already ran retracts it and the raising group's shells
+   undo theirs, so the call leaves every shell as before
+   (:mod:`optimsche.machine.shell_machine`, "Undo").
 4. **Apply the set-aside windows**, then, with fp16, update the scaler once and rescale the new
    gradients to it.
 5. **Advance and update**: each shell whose window ends updates (the scaler updated once after

@@ -1,8 +1,9 @@
 """Lengths with units in configs and schedule expressions (MosaicML Composer's time strings).
 
 A length hyperparameter (a leaf's :attr:`~schedules.Family.lengths`: ``steps``, ``warmup``,
-``milestones``, the steps of ``points``, ...; a combinator's, :data:`COMBINATOR_LENGTHS`) may
-be written as a string with a unit, resolved once, when the config or expression is parsed,
+``milestones``, the steps of ``points``, ...; a combinator's, :data:`COMBINATOR_LENGTHS`,
+transformers' names' ``num_warmup_steps``, ...; a shell class's ``sche_lengths`` such as
+``NoamLr``'s ``warmup_steps``) may be written as a string with a unit, resolved once, when the config or expression is parsed,
 against what is known of the run (:class:`RunLengths`):
 
 =========  =================================  ===========  ===================  ===========

@@ -7,14 +7,19 @@ Each key names a param-group entry of the optimizer (``weight_decay``, ``momentu
 * an expression string, parsed (never evaluated) by
   :func:`~optimsche.config.schedule_expression.parse_schedule_expression`:
   ``weight_decay: "cosine(peak=0.1, steps=10000, final=0.01)"``;
-* a mapping ``{type: <schedule function name>, <its hyperparameters>...}``:
+* a mapping ``{type: <name>, <its arguments>...}``, the call of a leaf or of a name that
+  builds a schedule from plain values (``eden``, ``transformers.linear``, ...) with literal
+  arguments (:func:`~optimsche.config.schedule_expression.parse_schedule_call`):
   ``weight_decay: {type: cosine, peak: 0.1, steps: 10000, final: 0.01}``;
 * or a list of those, one per param group.
 
 The key's entry name must be an argument of the optimizer class (checked here, with close
 matches); whether a tuple index exists (``betas[2]``) is checked when the optimizer is built.
 Each schedule's values are checked at sampled steps, as the lr's are
-(:mod:`optimsche.config.schedule_values`): a negative weight decay is an error here.
+(:mod:`optimsche.config.schedule_values`): a negative weight decay is an error here. The
+shell evaluates these schedules on the entry's ``clock:``, counted as its ``count_from:``, so
+they are parsed with both, exactly as the lr schedule is: a length with a unit (``steps:
+3ep``) is read on the entry's clock.
 """
 
 from __future__ import annotations

@@ -27,6 +27,20 @@ SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sch
 ``ft_factor``, ...) are not conf keys: they come from the experiment (its top level,
 ``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
 
+``type`` may also name a call of the expression language that builds a schedule from plain
+values (:func:`optimsche.config.language_names.builders`): icefall's ``eden``/``eden2``,
+``transformers_schedule`` and transformers' names (``transformers.cosine``, the bare
+``cosine_with_restarts``); the conf keys are its arguments, ``optim_conf.lr`` its ``peak``
+when none is given, and the entry is ``type: OptimScheduler`` with that schedule::
+
+    main:
+      type: transformers.cosine
+      conf: {optim_type: AdamW, optim_conf: {lr: 3.0e-4}, num_warmup_steps: 500,
+             num_training_steps: 10000}
+
+A shell class's keys that it lists in ``sche_lengths`` (``NoamLr.warmup_steps``) take units
+(``warmup_steps: 5%``) as a leaf's lengths do (:mod:`optimsche.config.durations`).
+
 The lr schedule may also be written as one expression (:mod:`optimsche.config.schedule_expression`),
 with ``type: OptimScheduler`` or no ``type``::
 

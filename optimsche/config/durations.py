@@ -3,8 +3,8 @@
 A length hyperparameter (a leaf's :attr:`~schedules.Family.lengths`: ``steps``, ``warmup``,
 ``milestones``, the steps of ``points``, ...; a combinator's, :data:`COMBINATOR_LENGTHS`,
 transformers' names' ``num_warmup_steps``, ...; a shell class's ``sche_lengths`` such as
-``NoamLr``'s ``warmup_steps``) may be written as a string with a unit, resolved once, when the config or expression is parsed,
-against what is known of the run (:class:`RunLengths`):
+``NoamLr``'s ``warmup_steps``) may be written as a string with a unit, resolved once, when
+the config or expression is parsed, against what is known of the run (:class:`RunLengths`):
 
 =========  =================================  ===========  ===================  ===========
 unit       means                              update clock epoch clock          items clock

@@ -79,9 +79,7 @@ def combinators() -> dict[str, Callable[..., Any]]:
 
 
 CLASHING = tuple(
-    name
-    for name in SCHEDULER_TYPES
-    if name in schedules.FAMILIES or name in getattr(schedules, "__all__", ())
+    name for name in SCHEDULER_TYPES if name in schedules.FAMILIES or name in schedules.__all__
 )
 """transformers' names that :mod:`schedules` also has: bare, they are :mod:`schedules`' own;
 ``transformers.<name>`` is transformers'."""
@@ -90,7 +88,8 @@ CLASHING = tuple(
 def _transformers_signature(name: str) -> inspect.Signature:
     """``(peak, num_warmup_steps=None, num_training_steps=None, lr=None, count_from=1,
     <the name's scheduler_specific_kwargs with transformers' defaults>)``."""
-    own = inspect.signature(transformers_schedule).parameters
+    signature = inspect.signature(transformers_schedule)
+    own = signature.parameters
     parameters = [own[key] for key in TRANSFORMERS_COMMON]
     parameters += [
         inspect.Parameter(
@@ -101,7 +100,7 @@ def _transformers_signature(name: str) -> inspect.Signature:
         )
         for key, default in SCHEDULER_KWARGS[name].items()
     ]
-    return inspect.Signature(parameters, return_annotation=own["name"].annotation)
+    return inspect.Signature(parameters, return_annotation=signature.return_annotation)
 
 
 def _named_transformers_schedule(name: str, /, *args: Any, **kwargs: Any) -> Any:

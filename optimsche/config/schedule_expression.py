@@ -176,10 +176,7 @@ class _Parser:
     def target(self, name: str) -> Callable[..., Any]:
         """What ``name`` calls (:func:`~optimsche.config.language_names.lookup`), or a
         failure listing the close matches."""
-        try:
-            found = lookup(name, self.where)
-        except ConfigError as error:
-            raise ConfigError(str(error)) from None
+        found = lookup(name, self.where)
         if found is None:
             names = known_names()
             raise self.fail(

@@ -94,3 +94,20 @@ def test_a_length_resolves_alike_in_the_lr_and_in_a_hyperparameter(
         spec = parse_optim_sches(config).optimizers[0]
     assert spec.schedule is not None
     assert spec.hyperparameters[0].expressions[0].schedule == spec.schedule.schedule
+
+
+def test_show_previews_a_hyperparameter_on_the_entrys_clock() -> None:
+    """``optimsche show``/``plot`` read a ``clock: epoch`` entry's hyperparameters at each
+    update's epoch, as the shell and the lr's preview do."""
+    from optimsche.cli.lr_curves import lr_curve
+    from optimsche.config.records import ExperimentSettings
+
+    config = _config(
+        "epoch", "linear(start=1e-3, end=0.0, steps=3)", "linear(start=0.1, end=0.0, steps=3)"
+    )
+    spec = parse_optim_sches(config).optimizers[0]
+    curve = lr_curve(spec, ExperimentSettings(), 30, updates_per_epoch=10)
+    (decay,) = curve.hyperparameters
+    expected = [0.1 * (1 - ((r - 1) // 10 + 1) / 3) for r in curve.real_steps]
+    assert list(decay.values) == pytest.approx(expected, abs=1e-15)
+    assert [lr * 100 for lr in curve.lrs] == pytest.approx(expected, abs=1e-15)

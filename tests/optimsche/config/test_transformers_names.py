@@ -347,3 +347,27 @@ def test_metric_names_are_not_names_of_the_language() -> None:
     for name in METRIC_TYPES:
         assert TRANSFORMERS_PREFIX + name not in known_names()
         assert TRANSFORMERS_PREFIX + name not in builders()
+
+
+@pytest.mark.parametrize(
+    ("text", "horizon"),
+    [
+        ("transformers.cosine(peak=1.0, num_warmup_steps=10, num_training_steps=5000)", 5000),
+        ("cosine_with_restarts(1.0, 10, 700, num_cycles=2)", 700),
+        (
+            "transformers.warmup_stable_decay(peak=1.0, num_warmup_steps=100, "
+            "num_stable_steps=800, num_decay_steps=300)",
+            1200,
+        ),
+        ("transformers.inverse_sqrt(peak=1.0, num_warmup_steps=40)", 400),
+        (
+            "transformers_schedule(name='linear', peak=1.0, num_warmup_steps=0, "
+            "num_training_steps=90)",
+            90,
+        ),
+    ],
+)
+def test_show_spans_the_training_length(text: str, horizon: int) -> None:
+    from optimsche.cli.schedule_horizon import expression_horizon
+
+    assert expression_horizon(parse_schedule_expression(text)) == horizon

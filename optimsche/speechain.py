@@ -35,9 +35,15 @@ class NoamLr(OptimScheduler):
     ``ft_factor`` multiplies either. The first update (``r = 1``) uses a small positive lr.
     """
 
-    def sche_init(self, d_model: int | None = None, warmup_steps: int = 4000) -> None:
+    sche_lengths = ("warmup_steps",)
+    """The ``sche_conf`` keys that are lengths: a config may write them with a unit
+    (``warmup_steps: 5%``, ``2ep``, ``4000ba``), resolved on the entry's clock
+    (:mod:`optimsche.config.durations`)."""
+
+    def sche_init(self, d_model: int | None = None, warmup_steps: float = 4000) -> None:
         """``d_model``: the model width, or ``None`` to peak at the optimizer's lr.
-        ``warmup_steps``: the real step at which the lr peaks (> 0)."""
+        ``warmup_steps``: the real step at which the lr peaks (> 0; a length with a unit in
+        a config resolves to a whole or fractional number of steps)."""
         if d_model is not None:
             require_positive("NoamLr: d_model", d_model)
         require_positive("NoamLr: warmup_steps", warmup_steps)

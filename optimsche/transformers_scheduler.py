@@ -123,12 +123,39 @@ def _metric_rules(name: str, optimizer: Optimizer, kw: dict[str, Any]) -> list[M
         raise _fail(name, str(error)) from None
 
 
+_ARGUMENTS = (
+    "name",
+    "optimizer",
+    "num_warmup_steps",
+    "num_training_steps",
+    "scheduler_specific_kwargs",
+)
+"""get_scheduler's arguments, transformers' five."""
+
+
+def _unexpected(name: object, bad: str) -> TypeError:
+    """Python's ``TypeError`` for an unexpected keyword argument, naming the valid ones (and
+    ``scheduler_specific_kwargs`` when ``bad`` is one of the name's own keywords)."""
+    key = getattr(name, "value", name)
+    own = ""
+    if isinstance(key, str) and bad in SCHEDULER_KWARGS.get(key, {}):
+        own = (
+            f" ({bad} is one of {key}'s scheduler_specific_kwargs: pass "
+            f"scheduler_specific_kwargs={{{bad!r}: ...}})"
+        )
+    return TypeError(
+        f"get_scheduler() got an unexpected keyword argument {bad!r}"
+        f"{did_you_mean(bad, _ARGUMENTS)}{own} (its arguments: {', '.join(_ARGUMENTS)})"
+    )
+
+
 def get_scheduler(
     name: str,
     optimizer: Optimizer,
     num_warmup_steps: int | None = None,
     num_training_steps: int | None = None,
     scheduler_specific_kwargs: Mapping[str, Any] | None = None,
+    **unexpected: Any,
 ) -> LRScheduler:
     """transformers' ``get_scheduler``: the scheduler of ``name`` (a :data:`SCHEDULER_TYPES`
     name, or transformers' ``SchedulerType`` member) over ``optimizer`` (module doc).
@@ -138,8 +165,13 @@ def get_scheduler(
     (``warmup_stable_decay`` takes it or ``num_stable_steps``). ``scheduler_specific_kwargs``
     holds the name's own arguments (:data:`SCHEDULER_KWARGS`, with transformers' defaults).
     An unknown name or keyword, a missing argument or a bad value is a ``ValueError`` naming
-    it (with close matches), and nothing is changed.
+    it (with close matches), and nothing is changed; a keyword argument that is none of
+    these five is a ``TypeError`` (as Python's) naming the valid ones, with close matches
+    (``num_warmup`` -> ``num_warmup_steps``; a name's own keyword such as ``num_cycles``
+    belongs in ``scheduler_specific_kwargs``).
     """
+    if unexpected:
+        raise _unexpected(name, next(iter(unexpected)))
     key = getattr(name, "value", name)
     if not isinstance(key, str) or key not in SCHEDULER_TYPES:
         raise ValueError(

@@ -26,6 +26,9 @@ it prints, compares and pickles as they do, and evaluates exactly as written::
                                first_epoch)))
 
 (a factor with exponent 0, or a warmup of 0 batches or starting at 1, is 1 and left out).
+``peak`` (default 1: the factor itself) is icefall's ``base_lr``, the lr at factor 1: with
+``peak != 1`` the whole is ``scale(..., peak)``, so ``eden(..., peak=0.045)`` is the lr a
+config's ``type: eden`` sets.
 With ``lr_epochs`` it reads two clocks (``clocks == {"update", "epoch"}``: the shell calls
 it with a :class:`~schedules.Time`, :func:`schedules.at_time`); without
 (``lr_epochs=None``) it is a plain schedule of the update. Python numbers give a Python
@@ -41,6 +44,7 @@ from schedules.constant import constant
 from schedules.linear import linear
 from schedules.multiply import multiply
 from schedules.power_decay import power_decay
+from schedules.scale import scale
 from schedules.shift import shift
 from schedules.time_record import on
 from schedules.validation import (
@@ -74,13 +78,14 @@ def eden(
     batch_exponent: float = 0.25,
     epoch_exponent: float = 0.25,
     first_epoch: float = 1,
+    peak: float = 1.0,
 ) -> Any:
     """icefall's Eden lr factor (module doc): at ``Time(update=b, epoch=first_epoch + e)``,
     ``((b² + B²)/B²)^(−p_b) · ((e² + E²)/E²)^(−p_e) · w(b)``. ``lr_batches`` and
     ``lr_epochs`` > 0 (``lr_epochs=None``: no epoch factor, a plain schedule of the update);
     ``warmup_batches >= 0``; ``warmup_start`` in [0, 1]; exponents >= 0; ``first_epoch`` a
-    number. Bad values are a ``ValueError`` naming the argument. Multiply by the base lr
-    (``scale``), or let the optimizer's lr be the base as icefall does."""
+    number; ``peak`` (icefall's ``base_lr``, the factor's multiplier) >= 0. Bad values are a
+    ``ValueError`` naming the argument."""
     require_positive("lr_batches", lr_batches)
     if lr_epochs is not None:
         require_positive("lr_epochs", lr_epochs)
@@ -89,27 +94,37 @@ def eden(
     require_non_negative("batch_exponent", batch_exponent)
     require_non_negative("epoch_exponent", epoch_exponent)
     require_number("first_epoch", first_epoch)
+    peak = require_non_negative("peak", peak)
     ramp = None
     if warmup_batches > 0 and warmup_start != 1.0:
         ramp = bind(linear, start=warmup_start, end=1.0, steps=warmup_batches)
     per_update = _product([_decay(lr_batches, batch_exponent), ramp])
     if lr_epochs is None:
-        return per_update
-    per_epoch = _decay(lr_epochs, epoch_exponent)
-    if per_epoch is None:
-        per_epoch = bind(constant, value=1.0)
-    elif first_epoch != 0:
-        per_epoch = shift(per_epoch, first_epoch)
-    return multiply(on("update", per_update), on("epoch", per_epoch))
+        factor = per_update
+    else:
+        per_epoch = _decay(lr_epochs, epoch_exponent)
+        if per_epoch is None:
+            per_epoch = bind(constant, value=1.0)
+        elif first_epoch != 0:
+            per_epoch = shift(per_epoch, first_epoch)
+        factor = multiply(on("update", per_update), on("epoch", per_epoch))
+    return factor if peak == 1.0 else scale(factor, peak)
 
 
-def eden2(lr_batches: float, warmup_batches: float = 500.0, warmup_start: float = 0.5) -> Any:
-    """icefall's Eden2: ``((b² + B²)/B²)^(−0.5) · w(b)``, the update clock only (no epoch
-    factor): ``eden(lr_batches, None, warmup_batches, warmup_start, batch_exponent=0.5)``."""
+def eden2(
+    lr_batches: float,
+    warmup_batches: float = 500.0,
+    warmup_start: float = 0.5,
+    peak: float = 1.0,
+) -> Any:
+    """icefall's Eden2: ``peak · ((b² + B²)/B²)^(−0.5) · w(b)``, the update clock only (no
+    epoch factor): ``eden(lr_batches, None, warmup_batches, warmup_start,
+    batch_exponent=0.5, peak=peak)``."""
     return eden(
         lr_batches,
         None,
         warmup_batches=warmup_batches,
         warmup_start=warmup_start,
         batch_exponent=0.5,
+        peak=peak,
     )

@@ -171,6 +171,15 @@ def schedule_values(
     return [float(schedule(real)) for real in real_steps]
 
 
+def _on_shell_clock(shell: OptimScheduler, schedule: Any, updates_per_epoch: int | None) -> Any:
+    """``schedule`` as the shell reads it: a plain schedule of a ``clock: epoch`` shell, with
+    ``updates_per_epoch`` known, read at each update's epoch (``on("epoch", schedule)``); the
+    lr's and the scheduled hyperparameters' alike."""
+    if shell.clock == "epoch" and updates_per_epoch is not None and not clocks_of(schedule):
+        return on("epoch", schedule)
+    return schedule
+
+
 def _update_lrs(
     shell: OptimScheduler, real_steps: tuple[int, ...], updates_per_epoch: int | None, what: str
 ) -> list[float]:
@@ -181,10 +190,8 @@ def _update_lrs(
     (:func:`~optimsche.optimizer.checked_value.check_value`). A shell scheduled by the epoch
     sees epoch ``r`` at real step ``r``, or with ``updates_per_epoch`` the epoch of update
     ``r`` (module doc)."""
-    schedule = shell.schedule
+    schedule = _on_shell_clock(shell, shell.schedule, updates_per_epoch)
     by_clock = shell.clock == "epoch"
-    if by_clock and updates_per_epoch is not None and not clocks_of(schedule):
-        schedule = on("epoch", schedule)  # read at each update's epoch
     plain_update_lr = type(shell).update_lr is OptimScheduler.update_lr
     if plain_update_lr and (is_builtin_schedule(schedule) or clocks_of(schedule)):
         return schedule_values(schedule, real_steps, updates_per_epoch, what)
@@ -285,7 +292,9 @@ def lr_curve(
         hyperparameters=hyperparameter_curves(
             spec,
             real_steps,
-            lambda schedule, steps: schedule_values(schedule, steps, updates_per_epoch, what),
+            lambda schedule, steps: schedule_values(
+                _on_shell_clock(shell, schedule, updates_per_epoch), steps, updates_per_epoch, what
+            ),
         ),
     )
 

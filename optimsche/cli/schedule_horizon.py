@@ -22,7 +22,10 @@ its parts: ``warmup(x, steps)``: ``steps`` + x's; ``join(xs, boundaries)``: the 
 + the last part's; ``stretch(x, ratio)``: ``ratio`` · x's; ``accumulate(x, accum_grad)``:
 ``accum_grad`` · x's; ``shift(x, k)``: x's + ``k`` (at least 10); ``on(clock, x)``: x's
 (``on("epoch", x)``: times the updates per epoch when known);
-``eden``: ``10 · lr_batches``; ``scale``/``clamp``/``offset``: x's; ``multiply``, ``add`` and
+``eden``: ``10 · lr_batches``; transformers' names (``transformers.cosine``,
+``transformers_schedule``): ``num_training_steps`` (``warmup_stable_decay`` with
+``num_stable_steps``: warmup + stable + decay; without a training length: ``10 ·
+num_warmup_steps``); ``scale``/``clamp``/``offset``: x's; ``multiply``, ``add`` and
 any other combinator: the longest of its parts'. Every horizon is at most :data:`MAX_HORIZON`
 steps.
 """
@@ -33,6 +36,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from optimsche.config.language_names import transformers_names
 from optimsche.config.schedule_expression import ScheduleExpression
 from schedules import FAMILIES
 from schedules.validation import require_number
@@ -120,6 +124,15 @@ def _finish(guess: float | None) -> int:
     return max(10, math.ceil(round(guess, 6)))
 
 
+def _transformers_horizon(hyper: Mapping[str, Any]) -> float | None:
+    """The horizon of a transformers scheduler's arguments (module doc)."""
+    warmup = _number(hyper.get("num_warmup_steps")) or 0.0
+    stable = _number(hyper.get("num_stable_steps"))
+    if stable is not None:
+        return warmup + stable + (_number(hyper.get("num_decay_steps")) or 0.0)
+    return _number(hyper.get("num_training_steps")) or 10 * warmup
+
+
 def expression_horizon(expression: ScheduleExpression, updates_per_epoch: int | None = None) -> int:
     """The number of steps (updates) to show for a parsed schedule expression (module doc);
     ``on("epoch", x)`` spans x's horizon in epochs times ``updates_per_epoch`` when given."""
@@ -143,6 +156,8 @@ def expression_horizon(expression: ScheduleExpression, updates_per_epoch: int | 
         guess = inner * (updates_per_epoch or 1)
     elif name == "eden":
         guess = 10 * (_number(hyper.get("lr_batches")) or float(DEFAULT_HORIZON) / 10)
+    elif name == "transformers_schedule" or name in transformers_names():
+        guess = _transformers_horizon(hyper) or float(DEFAULT_HORIZON)
     else:  # scale, clamp, multiply, and combinators added later: the longest part
         guess = float(max(parts, default=DEFAULT_HORIZON))
     return _finish(guess)

@@ -1,9 +1,10 @@
 """Lengths with units in configs and schedule expressions (MosaicML Composer's time strings).
 
 A length hyperparameter (a leaf's :attr:`~schedules.Family.lengths`: ``steps``, ``warmup``,
-``milestones``, the steps of ``points``, ...; a combinator's, :data:`COMBINATOR_LENGTHS`) may
-be written as a string with a unit, resolved once, when the config or expression is parsed,
-against what is known of the run (:class:`RunLengths`):
+``milestones``, the steps of ``points``, ...; a combinator's, :data:`COMBINATOR_LENGTHS`,
+transformers' names' ``num_warmup_steps``, ...; a shell class's ``sche_lengths`` such as
+``NoamLr``'s ``warmup_steps``) may be written as a string with a unit, resolved once, when
+the config or expression is parsed, against what is known of the run (:class:`RunLengths`):
 
 =========  =================================  ===========  ===================  ===========
 unit       means                              update clock epoch clock          items clock
@@ -40,6 +41,7 @@ from typing import Any
 import attrs
 
 from optimsche.config.error import ConfigError
+from optimsche.config.language_names import transformers_names
 from schedules import FAMILIES
 from schedules.close_matches import did_you_mean
 from schedules.validation import require_positive
@@ -55,9 +57,26 @@ COMBINATOR_LENGTHS: Mapping[str, Mapping[str, str | None]] = {
     "join": {"boundaries": None},
     "eden": {"lr_batches": "update", "warmup_batches": "update", "lr_epochs": "epoch"},
     "eden2": {"lr_batches": "update", "warmup_batches": "update"},
+    "transformers_schedule": dict.fromkeys(
+        ("num_warmup_steps", "num_training_steps", "num_decay_steps", "num_stable_steps")
+    ),
 }
 """The length arguments of the combinators of the expression language, each read on the
-clock named (``None``: the clock in force where the combinator stands)."""
+clock named (``None``: the clock in force where the combinator stands); transformers' names
+(``transformers.cosine``) have those of ``transformers_schedule``."""
+
+
+def lengths_of(name: str) -> Mapping[str, str | None]:
+    """The length arguments of the leaf or combinator ``name`` -> the clock each is read on
+    (``None``: the clock in force): a leaf's :attr:`~schedules.Family.lengths`, a
+    combinator's :data:`COMBINATOR_LENGTHS`, a transformers name's those of
+    ``transformers_schedule``; none for any other name."""
+    family = FAMILIES.get(name)
+    if family is not None:
+        return dict.fromkeys(family.lengths)
+    if name in transformers_names():
+        return COMBINATOR_LENGTHS["transformers_schedule"]
+    return COMBINATOR_LENGTHS.get(name, {})
 
 
 @attrs.frozen
@@ -182,16 +201,14 @@ def resolve_lengths(
     arguments: Mapping[str, Any],
     clock: str,
     where: str,
+    lengths: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """``arguments`` of the leaf or combinator ``name`` with every length given with a unit
-    resolved on ``clock`` (a leaf's :attr:`~schedules.Family.lengths`, a combinator's
-    :data:`COMBINATOR_LENGTHS`; in a list, each element; in ``points``, each pair's step). A
-    unit on any other argument is a :class:`ConfigError` naming it."""
-    family = FAMILIES.get(name)
-    if family is not None:
-        lengths: Mapping[str, str | None] = dict.fromkeys(family.lengths)
-    else:
-        lengths = COMBINATOR_LENGTHS.get(name, {})
+    resolved on ``clock`` (its ``lengths``, default :func:`lengths_of`; in a list, each
+    element; in ``points``, each pair's step). A unit on any other argument is a
+    :class:`ConfigError` naming it."""
+    if lengths is None:
+        lengths = lengths_of(name)
     resolved = dict(arguments)
     for key, value in arguments.items():
         if key in lengths:

@@ -7,14 +7,19 @@ Each key names a param-group entry of the optimizer (``weight_decay``, ``momentu
 * an expression string, parsed (never evaluated) by
   :func:`~optimsche.config.schedule_expression.parse_schedule_expression`:
   ``weight_decay: "cosine(peak=0.1, steps=10000, final=0.01)"``;
-* a mapping ``{type: <schedule function name>, <its hyperparameters>...}``:
+* a mapping ``{type: <name>, <its arguments>...}``, the call of a leaf or of a name that
+  builds a schedule from plain values (``eden``, ``transformers.linear``, ...) with literal
+  arguments (:func:`~optimsche.config.schedule_expression.parse_schedule_call`):
   ``weight_decay: {type: cosine, peak: 0.1, steps: 10000, final: 0.01}``;
 * or a list of those, one per param group.
 
 The key's entry name must be an argument of the optimizer class (checked here, with close
 matches); whether a tuple index exists (``betas[2]``) is checked when the optimizer is built.
 Each schedule's values are checked at sampled steps, as the lr's are
-(:mod:`optimsche.config.schedule_values`): a negative weight decay is an error here.
+(:mod:`optimsche.config.schedule_values`): a negative weight decay is an error here. The
+shell evaluates these schedules on the entry's ``clock:``, counted as its ``count_from:``, so
+they are parsed with both, exactly as the lr schedule is: a length with a unit (``steps:
+3ep``) is read on the entry's clock.
 """
 
 from __future__ import annotations
@@ -27,7 +32,11 @@ import attrs
 import torch
 
 from optimsche.config.error import ConfigError
-from optimsche.config.schedule_expression import ScheduleExpression, parse_schedule_expression
+from optimsche.config.schedule_expression import (
+    ScheduleExpression,
+    parse_schedule_call,
+    parse_schedule_expression,
+)
 from optimsche.config.schedule_values import check_schedule_values
 from optimsche.config.value_types import describe_value
 from optimsche.optimizer.factory import optimizer_keywords
@@ -70,7 +79,9 @@ def describe_expression(expression: ScheduleExpression) -> str:
     return f"{expression.name}({arguments})"
 
 
-def _expression(value: object, where: str, key: str) -> ScheduleExpression:
+def _expression(
+    value: object, where: str, key: str, clock: str, count_from: int
+) -> ScheduleExpression:
     if isinstance(value, Mapping):
         if "type" not in value:
             raise ConfigError(
@@ -78,22 +89,23 @@ def _expression(value: object, where: str, key: str) -> ScheduleExpression:
                 f"hyperparameters, got {describe_value(value)}"
             )
         name = value["type"]
-        if not isinstance(name, str) or not name.isidentifier():
+        if not isinstance(name, str) or not name:
             raise ConfigError(f"{where}.type: must name a schedule function, got {name!r}")
-        arguments = ", ".join(f"{k}={v!r}" for k, v in value.items() if k != "type")
-        text = f"{name}({arguments})"
+        if not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{where}: keys must be strings, got {describe_value(value)}")
+        arguments = {k: v for k, v in value.items() if k != "type"}
+        expression = parse_schedule_call(name, arguments, where, clock, count_from)
     elif isinstance(value, str):
-        text = value
+        try:
+            expression = parse_schedule_expression(value, clock, count_from)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
     else:
         raise ConfigError(
             f"{where}: must be a schedule expression such as 'cosine(peak=0.1, steps=1000)', "
             f"a mapping {{type: cosine, peak: 0.1, steps: 1000}}, or a list of them (one per "
             f"param group), got {describe_value(value)}"
         )
-    try:
-        expression = parse_schedule_expression(text)
-    except ConfigError as error:
-        raise ConfigError(f"{where}: {error}") from None
     check_schedule_values(expression.schedule, where, key=key)
     return expression
 
@@ -118,10 +130,20 @@ def _check_key(key: object, optim_class: type[torch.optim.Optimizer], where: str
 
 
 def parse_hyperparameters(
-    value: object, optim_class: type[torch.optim.Optimizer], where: str
+    value: object,
+    optim_class: type[torch.optim.Optimizer],
+    where: str,
+    *,
+    clock: str = "update",
+    count_from: int = 1,
 ) -> tuple[ConfiguredHyperparameter, ...]:
     """The ``hyperparameters`` mapping of an entry (``where`` is its place,
-    ``optim_sches.<name>.conf.hyperparameters``), checked into records; ``None`` is none."""
+    ``optim_sches.<name>.conf.hyperparameters``), checked into records; ``None`` is none.
+
+    ``clock`` and ``count_from`` are the entry's: the shell evaluates these schedules on the
+    same clock, counted the same way, as the lr, so a length with a unit (``steps: 3ep``) is
+    read on that clock and a ``transformers.<name>`` counts as the shell does, exactly as in
+    the lr schedule."""
     if value is None:
         return ()
     if not isinstance(value, Mapping):
@@ -137,10 +159,11 @@ def parse_hyperparameters(
             if not schedule:
                 raise ConfigError(f"{place}: an empty list; give one schedule per param group")
             expressions = tuple(
-                _expression(v, f"{place}[{g}]", checked) for g, v in enumerate(schedule)
+                _expression(v, f"{place}[{g}]", checked, clock, count_from)
+                for g, v in enumerate(schedule)
             )
             parsed.append(ConfiguredHyperparameter(checked, expressions, per_group=True))
         else:
-            expression = _expression(schedule, place, checked)
+            expression = _expression(schedule, place, checked, clock, count_from)
             parsed.append(ConfiguredHyperparameter(checked, (expression,)))
     return tuple(parsed)

@@ -27,6 +27,20 @@ SpeeChain experiment configuration holds the mapping under ``train_cfg.optim_sch
 ``ft_factor``, ...) are not conf keys: they come from the experiment (its top level,
 ``build_optim_sches(..., accum_grad=...)``, ``--accum-grad``).
 
+``type`` may also name a call of the expression language that builds a schedule from plain
+values (:func:`optimsche.config.language_names.builders`): icefall's ``eden``/``eden2``,
+``transformers_schedule`` and transformers' names (``transformers.cosine``, the bare
+``cosine_with_restarts``); the conf keys are its arguments, ``optim_conf.lr`` its ``peak``
+when none is given, and the entry is ``type: OptimScheduler`` with that schedule::
+
+    main:
+      type: transformers.cosine
+      conf: {optim_type: AdamW, optim_conf: {lr: 3.0e-4}, num_warmup_steps: 500,
+             num_training_steps: 10000}
+
+A shell class's keys that it lists in ``sche_lengths`` (``NoamLr.warmup_steps``) take units
+(``warmup_steps: 5%``) as a leaf's lengths do (:mod:`optimsche.config.durations`).
+
 The lr schedule may also be written as one expression (:mod:`optimsche.config.schedule_expression`),
 with ``type: OptimScheduler`` or no ``type``::
 
@@ -42,6 +56,7 @@ ascent later.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,12 +68,18 @@ from optimsche.config.error import ConfigError, config_require
 from optimsche.config.experiment_document import find_optim_sches
 from optimsche.config.hyperparameter_conf import KEY as HYPERPARAMETERS_KEY
 from optimsche.config.hyperparameter_conf import parse_hyperparameters
+from optimsche.config.language_names import transformers_hint
 from optimsche.config.number_range import require_float_range
 from optimsche.config.records import OptimSchedulerSpec, OptimSchesConfig
-from optimsche.config.schedule_expression import ScheduleExpression, parse_schedule_expression
+from optimsche.config.schedule_expression import (
+    ScheduleExpression,
+    parse_schedule_call,
+    parse_schedule_expression,
+)
 from optimsche.config.schedule_values import check_schedule_values
 from optimsche.config.shell_options import parse_clock, parse_count_from, parse_plateau
 from optimsche.config.type_resolution import (
+    ExpressionCallType,
     ResolvedType,
     ScheduleFunctionType,
     ShellClassType,
@@ -150,15 +171,19 @@ def _updated_modules(value: object, where: str) -> tuple[str, ...] | None:
     )
 
 
-def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str) -> None:
-    params = conf_parameters(target)
-    kind = "schedule" if isinstance(target, ScheduleFunctionType) else "type"
+def _refuse_run_level_keys(sche_conf: Mapping[str, Any], where: str) -> None:
     for key in sche_conf:
         if key in RUN_LEVEL_KEYS:
             raise ConfigError(
                 f"{where}.{key}: {key} is a run-level setting, not an optimizer key: "
                 f"pass it to build_optim_sches(..., {key}=...)"
             )
+
+
+def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str) -> None:
+    params = conf_parameters(target)
+    kind = "schedule" if isinstance(target, ScheduleFunctionType) else "type"
+    _refuse_run_level_keys(sche_conf, where)
     try:
         check_sche_conf(
             where,
@@ -168,7 +193,8 @@ def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str
             also_valid=GENERAL_KEYS,
         )
     except ValueError as error:
-        raise ConfigError(str(error)) from None
+        unknown = [key for key in sche_conf if key not in params.accepted]
+        raise ConfigError(f"{error}{transformers_hint(target.name, unknown)}") from None
     for key, value in sche_conf.items():
         if key in params.annotations:
             require_fits(f"{where}.{key}:", value, params.annotations[key])
@@ -186,8 +212,29 @@ def _check_sche_conf(target: ResolvedType, sche_conf: dict[str, Any], where: str
         check_schedule_values(schedules.bind(target.function, **sche_conf), where)
 
 
+def _shell_lengths(target: ResolvedType) -> Mapping[str, str | None] | None:
+    """The ``sche_conf`` keys of a shell class that are lengths (its ``sche_lengths``, e.g.
+    ``NoamLr.sche_lengths == ("warmup_steps",)``), read on the entry's clock; ``None`` (the
+    leaf's own lengths) for a schedule function."""
+    if isinstance(target, ShellClassType):
+        return dict.fromkeys(getattr(target.cls, "sche_lengths", ()))
+    return None
+
+
+def _require_schedule(expression: ScheduleExpression, where: str) -> ScheduleExpression:
+    """``expression`` if it gives an lr per step, its values checked; else a ConfigError."""
+    if expression.kind == "rule" or not callable(expression.schedule):
+        raise ConfigError(f"{where}: {expression.name} is not a schedule (it gives no lr per step)")
+    check_schedule_values(expression.schedule, where)
+    return expression
+
+
 def _schedule_expression(
-    conf: Mapping[str, Any], target: ResolvedType | None, where: str, clock: str = "update"
+    conf: Mapping[str, Any],
+    target: ResolvedType | None,
+    where: str,
+    clock: str = "update",
+    count_from: int = 1,
 ) -> ScheduleExpression | None:
     """The ``schedule:`` expression of an entry's conf, parsed and its values checked; it
     needs ``type: OptimScheduler`` (or a subclass that keeps ``update_lr``) or no type."""
@@ -211,15 +258,37 @@ def _schedule_expression(
             f"'cosine(peak=1e-3, steps=10000)', got {describe_value(text)}"
         )
     try:
-        expression = parse_schedule_expression(text, clock)
+        expression = parse_schedule_expression(text, clock, count_from)
     except ConfigError as error:
         raise ConfigError(f"{where}.{error}") from None
-    if expression.kind == "rule" or not callable(expression.schedule):
+    return _require_schedule(expression, f"{where}.schedule")
+
+
+def _called_type(
+    resolved: ExpressionCallType,
+    conf: Mapping[str, Any],
+    where: str,
+    clock: str,
+    count_from: int,
+) -> ScheduleExpression:
+    """The schedule of a ``type:`` naming a call of the language (``eden``,
+    ``transformers.cosine``): the call with the entry's scheduling keys as its arguments;
+    without ``peak``, the optimizer's ``optim_conf.lr`` is its ``peak`` (transformers'
+    schedulers and icefall's Eden scale the optimizer's lr)."""
+    if "schedule" in conf:
         raise ConfigError(
-            f"{where}.schedule: {expression.name} is not a schedule (it gives no lr per step)"
+            f"{where}.schedule: type {resolved.name!r} is a schedule itself; give either type "
+            f"{resolved.name!r} with its keys or a schedule expression (with type: "
+            f"OptimScheduler, or no type)"
         )
-    check_schedule_values(expression.schedule, f"{where}.schedule")
-    return expression
+    arguments = {k: v for k, v in conf.items() if k not in GENERAL_KEYS}
+    _refuse_run_level_keys(arguments, where)
+    optim_lr = (conf.get("optim_conf") or {}).get("lr")
+    takes_peak = "peak" in inspect.signature(resolved.function).parameters
+    if takes_peak and "peak" not in arguments and optim_lr is not None:
+        arguments["peak"] = optim_lr  # transformers' and icefall's schedulers scale it
+    expression = parse_schedule_call(resolved.name, arguments, where, clock, count_from)
+    return _require_schedule(expression, where)
 
 
 def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
@@ -250,7 +319,7 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
             f"{where}: missing key 'type' (a class such as noam.NoamLr or a schedule name; or "
             f"give conf.schedule: an expression such as 'cosine(peak=1e-3, steps=10000)')"
         )
-    target = resolve_type(entry.get("type", "OptimScheduler"), f"{where}.type")
+    resolved = resolve_type(entry.get("type", "OptimScheduler"), f"{where}.type")
     for key in conf:
         if not isinstance(key, str):
             raise ConfigError(f"{where}.conf: keys must be strings, got {key!r}")
@@ -278,13 +347,29 @@ def parse_entry(name: object, entry: object) -> OptimSchedulerSpec:
     )
     clock = parse_clock(conf.get("clock", "update"), f"{where}.conf.clock")
     count_from = parse_count_from(conf.get("count_from", 1), f"{where}.conf.count_from")
-    expression = _schedule_expression(conf, target, f"{where}.conf", clock)
     plateau = parse_plateau(conf.get("plateau"), f"{where}.conf.plateau")
-    sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS and k != "schedule"}
-    sche_conf = resolve_lengths(target.name, sche_conf, clock, f"{where}.conf")  # units
-    _check_sche_conf(target, sche_conf, f"{where}.conf")
+    sche_conf: dict[str, Any] = {}
+    if isinstance(resolved, ExpressionCallType):
+        expression: ScheduleExpression | None = _called_type(
+            resolved, conf, f"{where}.conf", clock, count_from
+        )
+        from optimsche.optim_scheduler import OptimScheduler
+
+        target: ResolvedType = ShellClassType(name="OptimScheduler", cls=OptimScheduler)
+    else:
+        target = resolved
+        expression = _schedule_expression(conf, target, f"{where}.conf", clock, count_from)
+        sche_conf = {k: v for k, v in conf.items() if k not in GENERAL_KEYS and k != "schedule"}
+        sche_conf = resolve_lengths(  # units
+            target.name, sche_conf, clock, f"{where}.conf", _shell_lengths(target)
+        )
+        _check_sche_conf(target, sche_conf, f"{where}.conf")
     hyperparameters = parse_hyperparameters(
-        conf.get(HYPERPARAMETERS_KEY), optim_cls, f"{where}.conf.{HYPERPARAMETERS_KEY}"
+        conf.get(HYPERPARAMETERS_KEY),
+        optim_cls,
+        f"{where}.conf.{HYPERPARAMETERS_KEY}",
+        clock=clock,
+        count_from=count_from,
     )
     return OptimSchedulerSpec(
         name=name,

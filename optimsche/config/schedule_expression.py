@@ -5,7 +5,10 @@ The language: one call, by bare name, of a leaf schedule function of :mod:`sched
 (``cosine``, ``noam``, ...), of a combinator (``warmup``, ``join``, ``scale``, ``accumulate``,
 ``stretch``, ``clamp``, ``multiply``, ...) or of a rule such as ``reduce_on_plateau`` — every
 name :mod:`schedules` exports that takes no step first (``real_step``, ``is_update_step`` and
-``bind`` are not part of the language). The arguments are literals (numbers, strings,
+``bind`` are not part of the language) — or of transformers' schedulers,
+``transformers.cosine(peak=3e-4, num_warmup_steps=500, num_training_steps=10000)`` (and the
+bare names that do not clash with :mod:`schedules`' own:
+:mod:`optimsche.config.language_names`). The arguments are literals (numbers, strings,
 booleans, ``None``, and lists or tuples of them; a leading sign is allowed) or, nested, such
 calls again, and lists of calls (``join([constant(value=1e-3), cosine(peak=1e-3,
 steps=9000)], boundaries=[1000])``). Positional arguments of a leaf are its hyperparameters
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import ast
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -31,24 +34,38 @@ import attrs
 import schedules
 from optimsche.config.durations import resolve_lengths
 from optimsche.config.error import ConfigError
+from optimsche.config.language_names import (
+    TRANSFORMERS_PREFIX,
+    combinators,
+    known_names,
+    lookup,
+    transformers_hint,
+)
 from optimsche.config.type_resolution import (
     ScheduleFunctionType,
     conf_parameters,
     schedule_functions,
 )
-from optimsche.config.value_types import require_fits
+from optimsche.config.value_types import describe_value, require_fits
 from optimsche.sche_conf import check_sche_conf
 from schedules.close_matches import did_you_mean
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "ScheduleExpression",
+    "combinators",
+    "describe_signature",
+    "known_names",
+    "parse_schedule_call",
+    "parse_schedule_expression",
+]
 
 MAX_DEPTH = 32
 """The deepest nesting of calls and lists an expression may have."""
 
 MAX_LENGTH = 10_000
 """The longest expression text accepted, in characters."""
-
-_NOT_IN_THE_LANGUAGE = frozenset(
-    {"real_step", "is_update_step", "bind", "bound_or_same", "family_of"}
-)
 
 
 @attrs.frozen
@@ -79,39 +96,24 @@ class ScheduleExpression:
         return found
 
 
-def combinators() -> dict[str, Callable[..., Any]]:
-    """The names of the language that are not leaves (those are :data:`schedules.FAMILIES`):
-    the combinators :mod:`schedules` exports (lower-case classes whose instances are
-    schedules) and its rules (``reduce_on_plateau``: lower-case names that are neither leaves,
-    combinators nor helpers)."""
-    found: dict[str, Callable[..., Any]] = {}
-    leaves = schedule_functions()
-    for name in schedules.__all__:
-        value = getattr(schedules, name)
-        if name in _NOT_IN_THE_LANGUAGE or name in leaves or not name.islower():
-            continue
-        if inspect.isclass(value) or inspect.isfunction(value):
-            found[name] = value
-    return found
-
-
 def _kind(target: Callable[..., Any]) -> str:
     """``"combinator"`` for a class whose instances are schedules, else ``"rule"``."""
     return "combinator" if inspect.isclass(target) and "__call__" in vars(target) else "rule"
 
 
-def known_names() -> list[str]:
-    """Every name an expression may call: the leaves, then the combinators and rules."""
-    return [*schedule_functions(), *combinators()]
-
-
 class _Parser:
-    """One walk over the tree of one expression text (messages quote the whole text)."""
+    """One walk over the tree of one expression text (messages quote the whole text, or
+    name ``where`` when given). ``clock`` is the clock lengths with units are read on
+    (:mod:`optimsche.config.durations`); ``count_from`` is how the shell counts, given to a
+    call that takes ``count_from`` and is not given one (``transformers.<name>``)."""
 
-    def __init__(self, text: str, clock: str = "update") -> None:
+    def __init__(
+        self, text: str, clock: str = "update", count_from: int = 1, where: str | None = None
+    ) -> None:
         self.text = text
-        self.where = f"schedule {text!r}"
-        self.clock = clock  # the clock lengths with units are read on (durations)
+        self.where = f"schedule {text!r}" if where is None else where
+        self.clock = clock
+        self.count_from = count_from
 
     def fail(self, message: str) -> ConfigError:
         return ConfigError(f"{self.where}: {message}")
@@ -149,42 +151,57 @@ class _Parser:
         )
 
     def call(self, node: ast.Call, depth: int) -> ScheduleExpression:
-        if not isinstance(node.func, ast.Name):
+        name = _called_name(node.func)
+        if name is None:
             raise self.fail(
                 f"expected one call of a schedule function by name, such as "
                 f"'cosine(peak=0.1, steps=1000)', got {self.fragment(node.func)!r}"
             )
-        name = node.func.id
-        leaves, others = schedule_functions(), combinators()
-        if name not in leaves and name not in others:
-            names = known_names()
-            raise self.fail(
-                f"unknown schedule {name!r}{did_you_mean(name, names)} (valid: {', '.join(names)})"
-            )
+        target = self.target(name)
         if any(isinstance(arg, ast.Starred) for arg in node.args):
             raise self.fail("*arguments are not allowed")
         if any(keyword.arg is None for keyword in node.keywords):
             raise self.fail("**arguments are not allowed")
         outer = self.clock
-        self.clock = _bound_clock(node) if others.get(name) is schedules.on else outer
+        self.clock = _bound_clock(node) if target is schedules.on else outer
         try:
             args = [self.value(arg, depth + 1) for arg in node.args]
             keywords = {
-                str(keyword.arg): (keyword, self.value(keyword.value, depth + 1))
-                for keyword in node.keywords
+                str(keyword.arg): self.value(keyword.value, depth + 1) for keyword in node.keywords
             }
         finally:
             self.clock = outer
-        if name in leaves:
-            return self.leaf(name, leaves[name], args, keywords)
-        return self.combinator(name, others[name], args, keywords)
+        return self.apply(name, target, args, keywords)
+
+    def target(self, name: str) -> Callable[..., Any]:
+        """What ``name`` calls (:func:`~optimsche.config.language_names.lookup`), or a
+        failure listing the close matches."""
+        found = lookup(name, self.where)
+        if found is None:
+            names = known_names()
+            raise self.fail(
+                f"unknown schedule {name!r}{did_you_mean(name, names)} (valid: {', '.join(names)})"
+            )
+        return found
+
+    def apply(
+        self,
+        name: str,
+        target: Callable[..., Any],
+        args: list[tuple[Any, Any]],
+        keywords: dict[str, tuple[Any, Any]],
+    ) -> ScheduleExpression:
+        """The call of ``target`` with the ``(built, tree)`` pairs of its arguments."""
+        if name in schedule_functions():
+            return self.leaf(name, target, args, keywords)
+        return self.combinator(name, target, args, keywords)
 
     def leaf(
         self,
         name: str,
         function: Callable[..., Any],
         args: list[tuple[Any, Any]],
-        keywords: dict[str, tuple[ast.keyword, tuple[Any, Any]]],
+        keywords: dict[str, tuple[Any, Any]],
     ) -> ScheduleExpression:
         params = conf_parameters(ScheduleFunctionType(name=name, function=function))
         bound: dict[str, Any] = {}
@@ -196,7 +213,7 @@ class _Parser:
                 )
             bound[params.accepted[position]] = built
         self.check_keywords(name, params.accepted, keywords, "schedule")
-        for key, (_, (built, _)) in keywords.items():
+        for key, (built, _) in keywords.items():
             if key in bound:
                 raise self.fail(f"{key!r} is given twice")
             bound[key] = built
@@ -224,7 +241,7 @@ class _Parser:
         name: str,
         target: Callable[..., Any],
         args: list[tuple[Any, Any]],
-        keywords: dict[str, tuple[ast.keyword, tuple[Any, Any]]],
+        keywords: dict[str, tuple[Any, Any]],
     ) -> ScheduleExpression:
         signature = inspect.signature(target)
         named = [
@@ -233,16 +250,16 @@ class _Parser:
             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
         ]
         kind = _kind(target)
-        self.check_keywords(name, named, keywords, kind)
+        self.check_keywords(name, named, keywords, kind if inspect.isclass(target) else "schedule")
         built_args = [built for built, _ in args]
-        built_keywords = {key: built for key, (_, (built, _)) in keywords.items()}
+        built_keywords = {key: built for key, (built, _) in keywords.items()}
         try:
             bound = signature.bind(*built_args, **built_keywords)
         except TypeError as error:
             raise self.fail(f"{describe_signature(name)}: {error}") from None
-        trees = signature.bind(
-            *(t for _, t in args), **{k: t for k, (_, (_, t)) in keywords.items()}
-        )
+        trees = signature.bind(*(t for _, t in args), **{k: t for k, (_, t) in keywords.items()})
+        if "count_from" in signature.parameters and "count_from" not in bound.arguments:
+            bound.arguments["count_from"] = trees.arguments["count_from"] = self.count_from
         resolved = resolve_lengths(name, bound.arguments, self.clock, f"{self.where}: {name}")
         for key, value in resolved.items():
             if value is not bound.arguments[key]:  # a length with a unit, now in steps
@@ -267,7 +284,36 @@ class _Parser:
         try:
             check_sche_conf(self.where, valid, keywords, owner=f"{kind} {name!r}")
         except ValueError as error:
-            raise ConfigError(str(error)) from None
+            unknown = [key for key in keywords if key not in valid]
+            raise ConfigError(f"{error}{transformers_hint(name, unknown)}") from None
+
+    def literal(self, key: str, value: object) -> tuple[Any, Any]:
+        """``(value, value)`` for a config value that is a literal of the language (numbers,
+        strings, booleans, null, lists of them), else a failure naming ``key``."""
+        if isinstance(value, list | tuple):
+            for item in value:
+                self.literal(key, item)
+            return value, value
+        if value is None or isinstance(value, bool | int | float | str):
+            return value, value
+        raise self.fail(
+            f"{key}: {describe_value(value)} is not a literal (numbers, strings, true/false, "
+            "null and lists of them)"
+        )
+
+
+def _called_name(func: ast.expr) -> str | None:
+    """The name a call calls: ``cosine`` or ``transformers.cosine`` (a name, or a dotted name
+    under ``transformers``); ``None`` for anything else."""
+    if isinstance(func, ast.Name):
+        return func.id
+    if (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id + "." == TRANSFORMERS_PREFIX
+    ):
+        return TRANSFORMERS_PREFIX + func.attr
+    return None
 
 
 def _bound_clock(node: ast.Call) -> str:
@@ -286,7 +332,9 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def parse_schedule_expression(text: str, clock: str = "update") -> ScheduleExpression:
+def parse_schedule_expression(
+    text: str, clock: str = "update", count_from: int = 1
+) -> ScheduleExpression:
     """Parse an expression (module doc) into a :class:`ScheduleExpression`.
 
     Each leaf's arguments are bound to its signature and checked against its annotations,
@@ -294,7 +342,10 @@ def parse_schedule_expression(text: str, clock: str = "update") -> ScheduleExpre
     is reported here; each combinator is built (its own checks run). Lengths with units
     (``steps='3ep'``, ``warmup='5%'``) are resolved on ``clock`` (the shell's; inside
     ``on(c, ...)`` on ``c``) against :func:`~optimsche.config.durations.current_lengths`
-    (:mod:`optimsche.config.durations`). Every failure is a one-line :class:`ConfigError`.
+    (:mod:`optimsche.config.durations`). ``count_from`` is how the shell running the
+    schedule counts (its ``count_from``): a call taking ``count_from`` that is not given one
+    gets it (``transformers.<name>``, ``transformers_schedule``). Every failure is a one-line
+    :class:`ConfigError`.
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError("schedule: expected a call such as 'cosine(peak=0.1, steps=1000)'")
@@ -302,7 +353,7 @@ def parse_schedule_expression(text: str, clock: str = "update") -> ScheduleExpre
         raise ConfigError(
             f"schedule: the expression is {len(text)} characters long, more than {MAX_LENGTH}"
         )
-    parser = _Parser(text.strip(), clock)
+    parser = _Parser(text.strip(), clock, count_from)
     try:
         tree = ast.parse(parser.text, mode="eval")
     except SyntaxError as error:
@@ -317,6 +368,24 @@ def parse_schedule_expression(text: str, clock: str = "update") -> ScheduleExpre
     return attrs.evolve(parser.call(tree.body, 1), text=parser.text)
 
 
+def parse_schedule_call(
+    name: str,
+    arguments: Mapping[str, Any],
+    where: str,
+    clock: str = "update",
+    count_from: int = 1,
+) -> ScheduleExpression:
+    """The call ``name(**arguments)`` of the language, as a config mapping writes it
+    (``{type: eden, lr_batches: 7500}``, a config entry's ``type:`` with its keys): the same
+    checks, units and defaults as :func:`parse_schedule_expression` of that call, with
+    messages naming ``where`` (``optim_sches.main.conf``). Each argument must be a literal."""
+    text = f"{name}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
+    parser = _Parser(text, clock, count_from, where)
+    target = parser.target(name)
+    keywords = {str(key): parser.literal(f"{key}", value) for key, value in arguments.items()}
+    return attrs.evolve(parser.apply(name, target, [], keywords), text=text)
+
+
 def describe_signature(name: str) -> str:
     """``name(hyper, ...)`` with defaults, as documentation for error messages and help: for
     a leaf its hyperparameters after the step, for a combinator its arguments."""
@@ -324,7 +393,10 @@ def describe_signature(name: str) -> str:
     if name in leaves:
         parameters = list(inspect.signature(leaves[name]).parameters.values())[1:]
     else:
-        parameters = list(inspect.signature(combinators()[name]).parameters.values())
+        target = lookup(name, "schedule")
+        if target is None:
+            raise ValueError(f"describe_signature: unknown schedule {name!r}")
+        parameters = list(inspect.signature(target).parameters.values())
     return f"{name}({', '.join(_parameter(p) for p in parameters)})"
 
 

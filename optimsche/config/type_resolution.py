@@ -4,10 +4,17 @@
 
 1. the shell classes by their SpeeChain names: ``noam.NoamLr`` (alias ``noam.Noamlr``),
    ``exp.ExponentDecayLr`` and plain ``OptimScheduler``;
-2. any importable dotted path ``pkg.mod.Class`` naming an
+2. transformers' scheduler names ``transformers.<name>`` (before any import: ``transformers``
+   is never imported), an :class:`ExpressionCallType`;
+3. any importable dotted path ``pkg.mod.Class`` naming an
    :class:`~optimsche.optim_scheduler.OptimScheduler` subclass (a user's own);
-3. the name of a leaf schedule function of :mod:`schedules` (``cosine``, ``warmup_cosine``,
-   ...), whose hyperparameters are then given among the conf keys.
+4. the name of a leaf schedule function of :mod:`schedules` (``cosine``, ``warmup_cosine``,
+   ...), whose hyperparameters are then given among the conf keys;
+5. a name of the schedule expression language that builds a schedule from plain values
+   (:func:`optimsche.config.language_names.builders`: ``eden``, ``eden2``,
+   ``transformers_schedule``, or a transformers name that does not clash with a name of
+   :mod:`schedules`, ``cosine_with_restarts``): an :class:`ExpressionCallType`, whose conf
+   keys are the call's arguments. Combinators (which take schedules) and rules are no types.
 
 An unknown name is a :class:`ConfigError` listing the close matches (``difflib``).
 
@@ -23,8 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-import schedules
 from optimsche.config.error import ConfigError
+from optimsche.config.language_names import (
+    TRANSFORMERS_PREFIX,
+    builders,
+    leaves,
+    lookup,
+)
 from optimsche.dotted_import import ImportRefused, import_dotted
 from schedules.close_matches import did_you_mean
 
@@ -43,7 +55,7 @@ SHELL_CLASSES: dict[str, str] = {
 def schedule_functions() -> dict[str, Callable[..., Any]]:
     """The leaf schedule functions of :mod:`schedules` by name, from its one registry
     (:data:`schedules.FAMILIES`): combinators, rules and helpers are not leaves."""
-    return {name: family.function for name, family in schedules.FAMILIES.items()}
+    return leaves()
 
 
 @attrs.frozen
@@ -57,6 +69,16 @@ class ShellClassType:
 @attrs.frozen
 class ScheduleFunctionType:
     """``type`` names a leaf schedule function; the conf keys hold its hyperparameters."""
+
+    name: str
+    function: Callable[..., Any]
+
+
+@attrs.frozen
+class ExpressionCallType:
+    """``type`` names a name of the expression language that is not a leaf (``eden``,
+    ``transformers.cosine``): the entry is ``type: OptimScheduler`` with the schedule
+    ``name(<conf keys>)`` (:func:`optimsche.config.schedule_expression.parse_schedule_call`)."""
 
     name: str
     function: Callable[..., Any]
@@ -77,8 +99,10 @@ class ConfParameters:
 
 
 def known_type_names() -> list[str]:
-    """Every name ``resolve_type`` knows without importing user code."""
-    return [*SHELL_CLASSES, *schedule_functions()]
+    """Every name ``resolve_type`` knows without importing user code: the shell classes and
+    the leaves and the other names of the expression language that build a schedule
+    (:func:`~optimsche.config.language_names.builders`)."""
+    return [*SHELL_CLASSES, *schedule_functions(), *builders()]
 
 
 def _optim_scheduler_class() -> type[OptimScheduler]:
@@ -96,8 +120,9 @@ def _import_dotted(name: str, where: str) -> object:
         raise ConfigError(str(error)) from None
 
 
-def resolve_type(name: object, where: str = "type") -> ResolvedType:
-    """The class or schedule function that ``name`` (a config's ``type``) stands for.
+def resolve_type(name: object, where: str = "type") -> ResolvedType | ExpressionCallType:
+    """The class, schedule function or call of the expression language that ``name`` (a
+    config's ``type``) stands for (module doc).
 
     ``where`` prefixes error messages (``"optim_sches.main.type"``).
     """
@@ -108,6 +133,15 @@ def resolve_type(name: object, where: str = "type") -> ResolvedType:
         )
     base = _optim_scheduler_class()
     functions = schedule_functions()
+    if name.startswith(TRANSFORMERS_PREFIX):
+        builder = lookup(name, where)  # refuses an unknown or metric transformers name
+        assert builder is not None
+        return ExpressionCallType(name=name, function=builder)
+    if name not in functions and name not in SHELL_CLASSES and "." not in name:
+        lookup(name, where)  # refuses a metric transformers name (reduce_lr_on_plateau)
+        builder = builders().get(name)
+        if builder is not None:
+            return ExpressionCallType(name=name, function=builder)
     if name in SHELL_CLASSES or "." in name:
         target = _import_dotted(SHELL_CLASSES.get(name, name), where)
         if inspect.isclass(target) and issubclass(target, base):

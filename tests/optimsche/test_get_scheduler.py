@@ -243,3 +243,24 @@ def test_a_config_schedule_names_a_transformers_shape() -> None:
     lrs = [main.step(model(torch.ones(1, 3)).sum()).lr for _ in range(4)]
     # transformers' lrs after 0, 1, 2, 3 steps: 0, 0.05, 0.1, 0.1 · 7/8
     assert lrs == pytest.approx([0.0, 0.05, 0.1, 0.0875], rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        (
+            {"num_warmup": 3},
+            r"unexpected keyword argument 'num_warmup'; did you mean "
+            r"'num_warmup_steps'\? \(its arguments: name, optimizer, num_warmup_steps",
+        ),
+        ({"num_cycles": 2}, r"num_cycles is one of cosine's scheduler_specific_kwargs"),
+        ({"scheduler_kwargs": {}}, r"did you mean 'scheduler_specific_kwargs'"),
+    ],
+)
+def test_an_unknown_keyword_argument_names_the_valid_ones(
+    keywords: dict[str, Any], message: str
+) -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(TypeError, match=message):
+        optimsche.get_scheduler("cosine", optimizer, 1, 10, **keywords)
+    assert optimizer.param_groups[0]["lr"] == 0.1 and "initial_lr" not in optimizer.param_groups[0]

@@ -3,7 +3,7 @@
 * :func:`bisection_table`: the boundaries for :func:`bisect.bisect_right` (the scalar
   lookup).
 * :func:`tensor_interval`: ``#{b in bounds : b <= s}`` for each element of a floating Tensor
-  ``s`` (``torch.bucketize(right=True)``: a binary search per element, one kernel; the
+  ``s`` (``torch.bucketize(right=True)``, int32: a binary search per element, one kernel; the
   boundaries are compared in the step's dtype, as a comparison with a Python number is).
   The scalar counterpart is :func:`bisect.bisect_right`.
 * :func:`pick`: ``levels[index]`` elementwise, where ``levels`` are floats (one gather from a
@@ -31,11 +31,12 @@ def bisection_table(given: Sequence[float], checked: Sequence[float]) -> tuple[f
 
 
 def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:
-    """``#{b in bounds : b <= step}`` elementwise (int64), ``bounds`` sorted; compared in the
-    step's dtype when it is floating, in float64 for integer steps."""
+    """``#{b in bounds : b <= step}`` elementwise, ``bounds`` sorted; compared in the step's
+    dtype when it is floating, in float64 for integer steps. int32 (half the memory of
+    int64, and a faster search) while ``len(bounds)`` fits it, int64 beyond."""
     dtype = step.dtype if step.is_floating_point() else torch.float64
     table = torch.tensor(bounds, dtype=dtype, device=step.device)
-    return torch.bucketize(step, table, right=True)
+    return torch.bucketize(step, table, right=True, out_int32=len(bounds) < 2**31 - 1)
 
 
 def lookup(levels: Sequence[Value] | Tensor, step: Tensor, bounds: Sequence[float]) -> Tensor:
@@ -63,7 +64,12 @@ def pick(
     Tensors and floats, or one Tensor whose first dimension runs over the levels) are
     promoted with it and the result broadcasts ``index`` with their shape."""
     if not isinstance(levels, Tensor) and all(v.__class__ is float for v in levels):
-        return torch.tensor(levels, dtype=dtype, device=device)[index]
+        # index_select of the flat index: the same entries as ``table[index]``, 3-4x faster
+        # than advanced indexing on the CPU
+        table = torch.tensor(levels, dtype=dtype, device=device)
+        if index.dim() == 1:
+            return table.index_select(0, index)
+        return table.index_select(0, index.reshape(-1)).reshape(index.shape)
     if isinstance(levels, Tensor):
         table = levels
         if table.dtype != torch.promote_types(table.dtype, dtype):

@@ -1,0 +1,87 @@
+"""schedules.tensor_values.interpolate between two numbers: the lerp done in pieces on the CPU
+(to stay on torch's vectorized loop with one buffer) gives torch.lerp's values bit for bit,
+in place, on every path (pieces, one piece, non-contiguous, vmap, autograd)."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import pytest
+import torch
+from hypothesis import given, settings
+
+import schedules
+from schedules.tensor_values import LERP_CHUNK, interpolate
+
+ENDS = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False).filter(
+    lambda v: v != 0.0
+)
+
+
+def _weights(size: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    """Weights in [0, 1] with both ends and the lerp's switch at ½, plus extrapolation (the
+    warmup ramps of warmup_cosine run past 1)."""
+    generator = torch.Generator().manual_seed(seed)
+    weights = torch.rand(size, dtype=dtype, generator=generator)
+    weights[:6] = torch.tensor([0.0, 1.0, 0.5, 0.4999999, 1.5, -0.25], dtype=dtype)
+    return weights
+
+
+def _reference(start: float, end: float, weights: torch.Tensor) -> torch.Tensor:
+    return torch.lerp(weights.new_full((), start), weights.new_full((), end), weights)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    start=ENDS,
+    end=ENDS,
+    size=st.sampled_from([7, LERP_CHUNK, LERP_CHUNK + 1, 3 * LERP_CHUNK + 17]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_numbers_give_torch_lerp_bit_for_bit_in_place(
+    start: float, end: float, size: int, dtype: torch.dtype, seed: int
+) -> None:
+    weights = _weights(size, dtype, seed)
+    expected = _reference(start, end, weights)
+    owned = weights.clone()
+    got = interpolate(start, end, owned)
+    assert got.data_ptr() == owned.data_ptr()  # the caller's buffer, no fresh one
+    assert got.dtype == dtype and torch.equal(got, expected)
+
+
+def test_non_contiguous_weights_take_the_plain_lerp() -> None:
+    weights = _weights(2 * LERP_CHUNK + 2, torch.float32, 0).reshape(2, -1).t()
+    assert not weights.is_contiguous()
+    got = interpolate(1e-3, 1e-5, weights.clone())
+    assert torch.equal(got, _reference(1e-3, 1e-5, weights))
+
+
+def test_autograd_and_vmap_take_the_out_of_place_lerp() -> None:
+    weights = _weights(LERP_CHUNK + 5, torch.float64, 1)
+    leaf = weights.clone().requires_grad_(True)
+    got = interpolate(2.0, -3.0, leaf * 1.0)
+    got.sum().backward()
+    assert leaf.grad is not None
+    assert torch.allclose(leaf.grad, torch.full_like(weights, -5.0))
+    rows = weights.reshape(1, -1).expand(3, -1)
+    mapped = torch.func.vmap(lambda w: interpolate(2.0, -3.0, w * 1.0))(rows)
+    assert torch.equal(mapped, _reference(2.0, -3.0, rows))
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        schedules.bind(schedules.linear, start=1e-3, end=1e-5, steps=300_000, begin=10_000),
+        schedules.bind(
+            schedules.warmup_cosine, peak=1e-3, warmup=10_000, steps=300_000, start=1e-5, final=1e-5
+        ),
+        schedules.bind(schedules.polynomial, start=1e-3, end=1e-5, steps=200_000, power=2.0),
+    ],
+)
+def test_long_curves_agree_with_their_short_pieces(leaf: schedules.BoundSchedule) -> None:
+    """A curve longer than one piece (the pieced lerp) equals the same steps evaluated in
+    short calls (the plain lerp), bit for bit."""
+    steps = torch.arange(0, 320_000, dtype=torch.float32)
+    whole = leaf(steps)
+    short = torch.cat([leaf(part) for part in steps.split(LERP_CHUNK // 2)])
+    assert torch.equal(whole, short)

@@ -24,7 +24,12 @@ from __future__ import annotations
 from benchmarks.bench_config import BenchConfig
 from benchmarks.optional_optax import SKIPPED, load_optax
 from benchmarks.results import Section
-from benchmarks.schedule_curve_cost import curve_rows, family_curve_rows, vmap_rows
+from benchmarks.schedule_curve_cost import (
+    curve_rows,
+    family_curve_rows,
+    vmap_rows,
+    with_one_xla_thread,
+)
 from benchmarks.schedule_scalar_cost import formula_rows, lookup_rows, optax_rows
 
 NAME = "schedule_cost"
@@ -32,7 +37,7 @@ NAME = "schedule_cost"
 
 def run(config: BenchConfig) -> Section:
     """Benchmark 3: scalar calls, long curves, and 64 hyperparameter settings."""
-    optax_jax = load_optax()
+    optax_jax = with_one_xla_thread(load_optax)
     rows, scalar_notes, bound_of = formula_rows(config)
     lookups, lookup_notes = lookup_rows(config)
     optax = optax_rows(config, optax_jax, bound_of) if optax_jax is not None else []

@@ -14,7 +14,11 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import sys
 import time
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +33,39 @@ from benchmarks.results import Row
 from benchmarks.timing import WALL, Measure, Samples, interleaved, paired, timed
 
 PEAK = 1e-3
+
+OptaxJax = tuple[ModuleType, ModuleType]
+
+
+def with_one_xla_thread(load: Callable[[], OptaxJax | None]) -> OptaxJax | None:
+    """``load()`` (which imports optax and jax) with XLA's CPU client made while this thread
+    is pinned to one CPU: XLA sizes its thread pool by the CPUs it may run on, so its
+    schedules run on one thread, as torch's do here (``--threads 1``); the pin is lifted
+    afterwards. Where jax was imported already (its pool made) or the OS cannot pin, it is
+    ``load()`` alone: :func:`xla_busy_threads` says what XLA used."""
+    if "jax" in sys.modules or not hasattr(os, "sched_setaffinity"):
+        return load()
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        loaded = load()
+        if loaded is not None:
+            loaded[1].devices()  # the CPU client and its thread pool, made now
+    finally:
+        os.sched_setaffinity(0, cpus)
+    return loaded
+
+
+def xla_busy_threads(run: Callable[[], object], seconds: float = 0.2) -> float:
+    """How many threads ``run()`` (an XLA computation) keeps busy: this process's CPU time
+    over the wall time of repeated runs (1.0: one thread; CPU time is accounted at scheduler
+    ticks, so the runs last ``seconds`` in all)."""
+    run()
+    wall, cpu, runs = time.perf_counter(), time.process_time(), 0
+    while time.perf_counter() - wall < seconds or runs < 3:
+        run()
+        runs += 1
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
 def _error_text(error: BaseException, limit: int = 48) -> str:
@@ -226,18 +263,39 @@ def vmap_rows(
     return rows, notes
 
 
-def _family_cases(length: int, optax: ModuleType) -> list[tuple[str, Any, Any]]:
+def _family_cases(length: int, optax: ModuleType, jnp: ModuleType) -> list[tuple[str, Any, Any]]:
     """``(label, our bound schedule, optax's schedule)`` for each family optax has, in its
     general case (non-zero ``final``/``start``/``end``, a ``begin``) and in a few other
-    settings, not only the common one."""
+    settings, not only the common one.
+
+    optax's ``constant_schedule`` returns its 0-d value whatever the count's shape; its row
+    broadcasts that value to the count's shape (under ``jit``, so XLA writes the curve as
+    ours does): both sides produce the 10^6 values."""
     bind = schedules.bind
     n, tenth = length, length // 10
     hundredth = max(length // 100, 1)
     boundaries = [length * (i + 1) // 101 for i in range(100)]
     values = [PEAK * 0.97**i for i in range(101)]
+    few = [length * (i + 1) // 11 for i in range(10)]
     points = [(0, 0.0), (hundredth, PEAK), (n // 2, PEAK / 3), (n, PEAK / 100)]
+    many = [(0, PEAK / 100)] + [(n * (i + 1) // 10, PEAK * (0.5 + 0.5 * (-1) ** i)
+                                 + PEAK / 100) for i in range(10)]  # fmt: skip
+    constant = optax.constant_schedule(PEAK)
+
+    def scales(pairs: list[tuple[int, float]]) -> dict[int, float]:
+        return {x1: v1 / v0 for (_, v0), (x1, v1) in itertools.pairwise(pairs)}
+
     return [
-        ("constant", bind(schedules.constant, value=PEAK), optax.constant_schedule(PEAK)),
+        (
+            "constant (optax's value broadcast to the steps)",
+            bind(schedules.constant, value=PEAK),
+            lambda count: jnp.broadcast_to(jnp.asarray(constant(count), jnp.float32), count.shape),
+        ),
+        (
+            "linear, 1% peak → peak from begin (rising)",
+            bind(schedules.linear, start=PEAK / 100, end=PEAK, steps=n // 2, begin=tenth),
+            optax.linear_schedule(PEAK / 100, PEAK, n // 2, tenth),
+        ),
         (
             "linear, start 0 → peak",
             bind(schedules.linear, start=0.0, end=PEAK, steps=n // 2),
@@ -322,9 +380,19 @@ def _family_cases(length: int, optax: ModuleType) -> list[tuple[str, Any, Any]]:
             optax.warmup_cosine_decay_schedule(0.0, PEAK, hundredth, n, PEAK / 10, 2.0),
         ),
         (
+            "exponential growth rate 2, end bound (a ceiling)",
+            bind(schedules.exponential, start=PEAK / 100, rate=2.0, steps=tenth, end=PEAK),
+            optax.exponential_decay(PEAK / 100, tenth, 2.0, 0, False, PEAK),
+        ),
+        (
             "piecewise_constant, 100 boundaries",
             bind(schedules.piecewise_constant, boundaries=boundaries, values=values),
             optax.piecewise_constant_schedule(PEAK, {b: 0.97 for b in boundaries}),
+        ),
+        (
+            "piecewise_constant, 10 boundaries",
+            bind(schedules.piecewise_constant, boundaries=few, values=values[:11]),
+            optax.piecewise_constant_schedule(PEAK, {b: 0.97 for b in few}),
         ),
         (
             "piecewise_linear, 4 points",
@@ -332,6 +400,11 @@ def _family_cases(length: int, optax: ModuleType) -> list[tuple[str, Any, Any]]:
             optax.piecewise_interpolate_schedule(
                 "linear", 1e-12, {hundredth: PEAK / 1e-12, n // 2: 1 / 3, n: 3 / 100}
             ),
+        ),
+        (
+            "piecewise_linear, 11 points, cosine",
+            bind(schedules.piecewise_linear, points=many, interpolation="cosine"),
+            optax.piecewise_interpolate_schedule("cosine", many[0][1], scales(many)),
         ),
     ]
 
@@ -349,7 +422,8 @@ def family_curve_rows(
     steps_jax = jax.numpy.arange(length)
     rows: list[Row] = []
     notes: list[str] = []
-    for label, ours, theirs in _family_cases(length, optax):
+    slowest: tuple[float, Any] | None = None
+    for label, ours, theirs in _family_cases(length, optax, jax.numpy):
         try:
             executable = jax.jit(theirs).lower(steps_jax).compile()
         except TypeError:  # a schedule of a scalar count only: mapped over the steps
@@ -367,6 +441,8 @@ def family_curve_rows(
             rounds=config.rounds(7),
         )
         ratio = paired(samples["ours"], samples["optax"])
+        if slowest is None or samples["optax"].median > slowest[0]:
+            slowest = (samples["optax"].median, executable)
         passes = count_passes(lambda o=ours: o(steps32), length)
         rows.append(
             Row(
@@ -377,5 +453,23 @@ def family_curve_rows(
                 "ratio ≤ 1 (run time; compile apart)",
                 ratio.median <= 1.0,
             )
+        )
+    raw = jax.jit(optax.constant_schedule(PEAK)).lower(steps_jax).compile()
+    raw_time = interleaved({"raw": timed(lambda: raw(steps_jax).block_until_ready(), WALL)}, 3)
+    rows.append(
+        Row(
+            "optax constant_schedule as it is (a 0-d value, no curve): jitted run",
+            "",
+            seconds_range(raw_time["raw"]),
+        )
+    )
+    if slowest is not None:
+        run_slowest = slowest[1]
+        busy = xla_busy_threads(lambda: run_slowest(steps_jax).block_until_ready())
+        notes.append(
+            f"Threads: torch runs on {torch.get_num_threads()} intra-op thread(s); optax's XLA "
+            f"runs kept {busy:.2f} threads busy (process CPU time / wall time over its slowest "
+            "family curve). Its CPU client is made pinned to one CPU (XLA sizes its pool by "
+            "the CPUs it may use), so both sides run on one thread."
         )
     return rows, notes

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -42,8 +43,8 @@ def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:
 def lookup(levels: Sequence[Value] | Tensor, step: Tensor, bounds: Sequence[float]) -> Tensor:
     """``levels[#{b in bounds : b <= max(step, 0)}]`` elementwise, NaN at NaN steps: two
     kernels (``bucketize``, a gather) for integer steps, plus two for the NaN of floating
-    ones, plus a clamp when some boundary is <= 0 (only then can a negative step differ from
-    step 0)."""
+    ones (a one-byte mask, a fill in place), plus a clamp when some boundary is <= 0 (only
+    then can a negative step differ from step 0)."""
     floating = step.is_floating_point()
     s = step if not bounds or bounds[0] > 0 else float_steps(step)
     dtype = step.dtype if floating else torch.float64
@@ -52,9 +53,10 @@ def lookup(levels: Sequence[Value] | Tensor, step: Tensor, bounds: Sequence[floa
 
 
 def nan_where_nan(value: Tensor, step: Tensor) -> Tensor:
-    """``value``, NaN where ``step`` is NaN (``torch.bucketize`` puts a NaN step past every
-    boundary; a schedule at a NaN step is NaN)."""
-    return torch.where(step == step, value, step.to(value.dtype))
+    """``value`` (a fresh buffer, overwritten), NaN where ``step`` is NaN (``torch.bucketize``
+    puts a NaN step past every boundary; a schedule at a NaN step is NaN): in place, through
+    a one-byte mask, instead of a second step-sized buffer."""
+    return value.masked_fill_(torch.isnan(step), math.nan)
 
 
 def pick(

@@ -1,7 +1,5 @@
 """Which interval of sorted boundaries a step lies in, in O(log n), and the value kept for it.
 
-* :func:`bisection_table`: the boundaries for :func:`bisect.bisect_right` (the scalar
-  lookup).
 * :func:`tensor_interval`: ``#{b in bounds : b <= s}`` for each element of a floating Tensor
   ``s`` (``torch.bucketize(right=True)``, int32: a binary search per element, one kernel; the
   boundaries are compared in the step's dtype, as a comparison with a Python number is).
@@ -22,13 +20,6 @@ from torch import Tensor
 
 from schedules.step_input import float_steps
 from schedules.tensor_values import Value
-
-
-def bisection_table(given: Sequence[float], checked: Sequence[float]) -> tuple[float, ...]:
-    """The checked boundaries as a tuple for :func:`bisect.bisect_right`, plain ``int``
-    boundaries kept as ints (a Python int step compares with an int faster than with a
-    float, and as exactly)."""
-    return tuple(g if g.__class__ is int else c for g, c in zip(given, checked, strict=True))
 
 
 def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:

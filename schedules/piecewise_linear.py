@@ -17,11 +17,10 @@ from torch import Tensor
 
 from schedules.intervals import pick, tensor_interval
 from schedules.leaf_family import Family
-from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
 from schedules.tensor_values import Checked, Value, promoted
-from schedules.validation import require_choice, require_number, require_value
+from schedules.validation import choice
 
 INTERPOLATIONS = ("linear", "cosine")
 """The transitions of :func:`piecewise_linear` between consecutive points."""
@@ -35,30 +34,14 @@ class _Recipe(NamedTuple):
     cosine: bool  # interpolation == "cosine"
 
 
-def _prepare(points: Sequence[Sequence[Value]], interpolation: str = "linear") -> _Recipe:
-    if isinstance(points, str) or not isinstance(points, Sequence) or not points:
-        raise ValueError(
-            f"points must be a non-empty sequence of (step, value) pairs, got {points!r}"
-        )
-    xs: list[float] = []
-    vs: list[Checked] = []
-    for i, point in enumerate(points):
-        if isinstance(point, str) or not isinstance(point, Sequence) or len(point) != 2:
-            raise ValueError(f"points[{i}] must be a (step, value) pair, got {point!r}")
-        xs.append(require_number(f"points[{i}] step", point[0]))
-        vs.append(require_value(f"points[{i}] value", point[1]))
-    for i in range(1, len(xs)):
-        if xs[i] < xs[i - 1]:
-            raise ValueError(
-                f"points must be sorted by step, but points[{i}] step {number_text(xs[i])} < "
-                f"points[{i - 1}] step {number_text(xs[i - 1])}: {list(points)!r}"
-            )
-    interpolation = require_choice("interpolation", interpolation, INTERPOLATIONS)
+def _prepare(points: tuple[tuple[float, Checked], ...], interpolation: str = "linear") -> _Recipe:
+    """The segments between the checked points (sorted by step; declared checks)."""
+    xs = tuple(x for x, _ in points)
+    vs = tuple(v for _, v in points)
     # A jump (two points at one step) is a segment whose fraction is 1 wherever it is used.
     starts = [x0 if x1 > x0 else x0 - 1.0 for x0, x1 in itertools.pairwise(xs)]
     widths = [x1 - x0 if x1 > x0 else 1.0 for x0, x1 in itertools.pairwise(xs)]
-    cosine = interpolation == "cosine"
-    return _Recipe(tuple(xs), tuple(vs), tuple(starts), tuple(widths), cosine)
+    return _Recipe(xs, vs, tuple(starts), tuple(widths), interpolation == "cosine")
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -107,6 +90,7 @@ FAMILY = Family(
     lengths=("points",),
     horizon=lambda h: float(h["points"][-1][0]),
     extent=lambda h: 1.25 * h["points"][-1][0] if h["points"][-1][0] > 0 else 100.0,
+    checks={"points": "points", "interpolation": choice(*INTERPOLATIONS)},
 )
 
 

@@ -7,6 +7,13 @@
   full-size kernels, passes over memory and fresh buffers our eager curve makes
   (:mod:`benchmarks.memory_passes`); XLA fuses optax's into one loop. ``torch.compile`` of
   ours is shown too (full run only). Wall clock (XLA runs its own threads).
+* **Every family optax has**, in several settings (the general case: non-zero ``final``,
+  ``start``, ``end``, a ``begin``; growth; few and many boundaries or points): our eager
+  float32 curve vs optax's jitted schedule, goal ≤ 1x. Threads are equal: torch runs on
+  one, and XLA's CPU client is made while the process is pinned to one CPU
+  (:func:`with_one_xla_thread`), which the busy threads measured say; the same curves are
+  also shown against optax with XLA's default thread pool (measured in a process of its
+  own), so that neither comparison is hidden.
 * **64 peaks × 10^4 steps**: ``torch.func.vmap`` over the peak (a Tensor hyperparameter),
   one call with a column of peaks (broadcast), a Python loop of 64 calls, and ``jax.vmap`` of
   optax's schedule over ``peak_value`` (when installed).
@@ -15,7 +22,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +37,7 @@ import schedules
 from benchmarks.bench_config import BenchConfig
 from benchmarks.formatting import ratio_range, seconds_range
 from benchmarks.memory_passes import count_passes
+from benchmarks.optional_optax import load_optax
 from benchmarks.profiles import torch_op_profile
 from benchmarks.results import Row
 from benchmarks.timing import WALL, Measure, Samples, interleaved, paired, timed
@@ -423,6 +433,7 @@ def family_curve_rows(
     rows: list[Row] = []
     notes: list[str] = []
     slowest: tuple[float, Any] | None = None
+    ours_by_label: dict[str, Samples] = {}
     for label, ours, theirs in _family_cases(length, optax, jax.numpy):
         try:
             executable = jax.jit(theirs).lower(steps_jax).compile()
@@ -440,6 +451,7 @@ def family_curve_rows(
             },
             rounds=config.rounds(7),
         )
+        ours_by_label[label] = samples["ours"]
         ratio = paired(samples["ours"], samples["optax"])
         if slowest is None or samples["optax"].median > slowest[0]:
             slowest = (samples["optax"].median, executable)
@@ -472,4 +484,78 @@ def family_curve_rows(
             "family curve). Its CPU client is made pinned to one CPU (XLA sizes its pool by "
             "the CPUs it may use), so both sides run on one thread."
         )
-    return rows, notes
+    default_rows, default_notes = _default_thread_rows(length, config.rounds(7), ours_by_label)
+    return rows + default_rows, notes + default_notes
+
+
+def _jitted_run(executable: Any, steps: Any) -> Measure:
+    """A :data:`Measure` of one jitted run on ``steps`` (until its result is ready)."""
+    return timed(lambda: executable(steps).block_until_ready(), WALL)
+
+
+def optax_family_times(length: int, rounds: int) -> dict[str, Any]:
+    """optax's jitted family curves timed in this process with XLA's thread pool as jax
+    makes it by default: ``{"busy": threads kept busy, "times": {label: [seconds per
+    round]}}`` (run in a process of its own by :func:`family_curve_rows`)."""
+    loaded = load_optax()
+    if loaded is None:
+        raise RuntimeError("optax is not installed")
+    optax, jax = loaded
+    steps_jax = jax.numpy.arange(length)
+    executables: dict[str, Any] = {}
+    for label, _, theirs in _family_cases(length, optax, jax.numpy):
+        try:
+            executables[label] = jax.jit(theirs).lower(steps_jax).compile()
+        except TypeError:
+            executables[label] = jax.jit(jax.vmap(theirs)).lower(steps_jax).compile()
+    samples = interleaved(
+        {k: _jitted_run(e, steps_jax) for k, e in executables.items()}, rounds=rounds
+    )
+    slowest = executables[max(samples, key=lambda k: samples[k].median)]
+    busy = xla_busy_threads(lambda: slowest(steps_jax).block_until_ready())
+    return {"busy": busy, "times": {k: list(v.values) for k, v in samples.items()}}
+
+
+def _default_thread_rows(
+    length: int, rounds: int, ours: dict[str, Samples]
+) -> tuple[list[Row], list[str]]:
+    """The family rows again against optax with XLA's default thread pool (measured in a
+    process of its own: a process has one XLA CPU client), beside ours on one thread: both
+    are shown, not only the equal-threads comparison. Ratios of medians (the two were not
+    interleaved)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (
+        "import json; from benchmarks.schedule_curve_cost import optax_family_times as t; "
+        f"print(json.dumps(t({length}, {rounds})))"
+    )
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "PYTHONPATH": path},
+            check=True,
+        )
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as error:
+        return [], [f"optax with XLA's default threads not measured: {_error_text(error)}"]
+    busy = measured["busy"]
+    rows = []
+    for label, times in measured["times"].items():
+        theirs = Samples(tuple(times))
+        rows.append(
+            Row(
+                f"{label}: ours (1 thread) vs optax jitted with XLA's default threads "
+                f"({busy:.2f} busy)",
+                seconds_range(ours[label]),
+                seconds_range(theirs),
+                f"{ours[label].median / theirs.median:.3f} (medians)",
+            )
+        )
+    return rows, [
+        f"XLA's default thread pool (its own process, not pinned) kept {busy:.2f} threads "
+        f"busy on this {os.cpu_count()}-CPU machine; those rows compare medians of runs that "
+        "were not interleaved."
+    ]

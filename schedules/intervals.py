@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
 
 from schedules.step_input import float_steps
-from schedules.tensor_values import Value
+from schedules.tensor_values import Value, in_pieces
 
 
 def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:
@@ -31,16 +32,84 @@ def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:
     return torch.bucketize(step, table, right=True, out_int32=len(bounds) < 2**31 - 1)
 
 
+FEW_BOUNDS = 16
+"""Up to this many boundaries, a floating CPU step's interval is counted by comparisons
+(:func:`counted_interval`: one vectorized pass per boundary) rather than found by
+``torch.bucketize``, whose search per element costs about as much as 15 passes however few
+the boundaries are."""
+
+
+def counted_interval(
+    steps: Tensor, bounds: Sequence[float], out: Tensor, nan_past: bool = False
+) -> Tensor:
+    """``#{b in bounds : b <= steps}`` elementwise, as int32: one comparison pass per
+    boundary, each compared in the steps' dtype as :func:`tensor_interval` compares, summed
+    in ``out`` (a floating buffer of the steps' shape, not ``steps`` itself, which it
+    overwrites). A NaN step counts 0, or ``len(bounds) + 1`` with ``nan_past`` (one more
+    pass: an index past the last interval, for a NaN level)."""
+    passed = torch.empty_like(out)
+    if bounds:
+        torch.ge(steps, bounds[0], out=out)
+    else:
+        out.zero_()
+    for bound in bounds[1:]:
+        out.add_(torch.ge(steps, bound, out=passed))
+    if nan_past:
+        out.add_(torch.ne(steps, steps, out=passed), alpha=len(bounds) + 1)
+    return out.to(torch.int32)
+
+
+def counts_fast(step: Tensor, bounds: Sequence[float]) -> bool:
+    """Whether :func:`counted_interval` beats ``torch.bucketize`` for this floating step (a
+    few boundaries, on the CPU, eager)."""
+    return (
+        step.device.type == "cpu"
+        and step.is_floating_point()
+        and len(bounds) <= FEW_BOUNDS
+        and not torch.compiler.is_compiling()
+    )
+
+
 def lookup(levels: Sequence[Value] | Tensor, step: Tensor, bounds: Sequence[float]) -> Tensor:
     """``levels[#{b in bounds : b <= max(step, 0)}]`` elementwise, NaN at NaN steps: two
     kernels (``bucketize``, a gather) for integer steps, plus two for the NaN of floating
     ones (a one-byte mask, a fill in place), plus a clamp when some boundary is <= 0 (only
-    then can a negative step differ from step 0)."""
+    then can a negative step differ from step 0). Number levels and a floating CPU step with
+    a few boundaries count them instead (:func:`counted_interval`, piece by piece, the NaN
+    step counted past the last level, to a NaN: no step-sized buffer but the result)."""
     floating = step.is_floating_point()
     s = step if not bounds or bounds[0] > 0 else float_steps(step)
     dtype = step.dtype if floating else torch.float64
+    if (
+        counts_fast(s, bounds)
+        and not isinstance(levels, Tensor)
+        and all(v.__class__ is float for v in levels)
+    ):
+        value = _counted_lookup(cast(Sequence[float], levels), s, bounds)
+        if value is not None:
+            return value
     value = pick(levels, tensor_interval(s, bounds), dtype, step.device)
     return nan_where_nan(value, step) if floating else value
+
+
+def _counted_lookup(
+    levels: Sequence[float], steps: Tensor, bounds: Sequence[float]
+) -> Tensor | None:
+    """``levels[#{b in bounds : b <= steps}]``, NaN at NaN steps, through
+    :func:`counted_interval`, in pieces of a fresh buffer; ``None`` where that cannot run
+    (``vmap`` refuses ``out=`` at the first comparison; a non-contiguous step has no flat
+    view), the buffer then discarded."""
+    table = torch.tensor([*levels, math.nan], dtype=steps.dtype)
+
+    def choose(part: Tensor, piece: Tensor) -> None:
+        flat = part.view(-1)
+        index = counted_interval(piece.view(-1), bounds, flat, nan_past=True)
+        torch.index_select(table, 0, index, out=flat)
+
+    try:
+        return in_pieces(torch.empty_like(steps), steps, choose)
+    except RuntimeError:
+        return None
 
 
 def nan_where_nan(value: Tensor, step: Tensor) -> Tensor:

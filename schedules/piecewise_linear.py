@@ -15,11 +15,11 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from schedules.intervals import pick, tensor_interval
+from schedules.intervals import counted_interval, counts_fast, pick, tensor_interval
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.tensor_values import Checked, Value, promoted
+from schedules.tensor_values import Checked, Value, in_pieces, promoted
 from schedules.validation import choice
 
 INTERPOLATIONS = ("linear", "cosine")
@@ -68,6 +68,12 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
         t = float_steps(step, xs[0], xs[-1])
     else:  # negative steps act as step 0
         t = float_steps(step).clamp_min_(xs[0]).clamp_max_(xs[-1])
+    if (
+        counts_fast(t, xs[1:-1])
+        and all(v.__class__ is float for v in vs)
+        and _counted_segments(t, r)
+    ):
+        return t
     segment = tensor_interval(t, xs).sub_(1).clamp_min_(0).clamp_max_(len(xs) - 2)
     dtype, device = t.dtype, t.device
     fraction = t.sub_(pick(starts, segment, dtype, device)).div_(
@@ -80,6 +86,35 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     high = pick(vs[1:], segment, dtype, device)
     fraction, (low, high) = promoted(fraction, low, high)
     return torch.lerp(low, high, fraction)
+
+
+def _counted_segments(t: Tensor, r: _Recipe) -> bool:
+    """The interpolation, in place on ``t`` (the steps clipped to the points, a fresh
+    buffer), piece by piece, its segment counted by :func:`schedules.intervals.
+    counted_interval` over the inner points (``#{inner x_i <= t}``: the same segment as
+    the search, jumps included); ``False`` (``t`` untouched) where that cannot run: ``vmap``
+    refuses ``out=`` at the first comparison, a non-contiguous ``t`` has no flat view."""
+    xs, vs, starts, widths, cosine = r
+    tables = [torch.tensor(v, dtype=t.dtype) for v in (starts, widths, vs[:-1], vs[1:])]
+    inner = xs[1:-1]
+
+    def interpolate_piece(part: Tensor, _: Tensor) -> None:
+        flat = part.view(-1)
+        gathered, other = torch.empty_like(flat), torch.empty_like(flat)
+        segment = counted_interval(flat, inner, gathered)  # (nothing written to t before)
+        flat.sub_(torch.index_select(tables[0], 0, segment, out=gathered))
+        flat.div_(torch.index_select(tables[1], 0, segment, out=gathered))
+        flat.clamp_min_(0.0).clamp_max_(1.0)
+        if cosine:
+            flat.mul_(math.pi).cos_().neg_().add_(1.0).mul_(0.5)
+        low = torch.index_select(tables[2], 0, segment, out=gathered)
+        torch.lerp(low, torch.index_select(tables[3], 0, segment, out=other), flat, out=flat)
+
+    try:
+        in_pieces(t, t, interpolate_piece)
+    except RuntimeError:
+        return False
+    return True
 
 
 FAMILY = Family(

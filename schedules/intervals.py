@@ -61,10 +61,12 @@ def counted_interval(
 
 def counts_fast(step: Tensor, bounds: Sequence[float]) -> bool:
     """Whether :func:`counted_interval` beats ``torch.bucketize`` for this floating step (a
-    few boundaries, on the CPU, eager)."""
+    few boundaries, on the CPU, eager, no gradient through the step: the counted paths
+    write with ``out=``)."""
     return (
         step.device.type == "cpu"
         and step.is_floating_point()
+        and not step.requires_grad
         and len(bounds) <= FEW_BOUNDS
         and not torch.compiler.is_compiling()
     )

@@ -109,3 +109,28 @@ def test_vmap_over_steps_takes_the_searched_path(leaf: schedules.BoundSchedule) 
     expected = torch.stack([leaf(row.clone()) for row in steps])
     same = (mapped == expected) | (torch.isnan(mapped) & torch.isnan(expected))
     assert bool(same.all())
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        schedules.bind(schedules.piecewise_linear, points=[(0, 1.0), (5000, 2.0), (300_000, 0.0)]),
+        schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=3000, steps=300_000,
+                       start=1e-5, final=1e-5),
+        schedules.bind(schedules.linear, start=1.0, end=2.0, steps=300_000, begin=7),
+    ],
+    ids=lambda leaf: repr(leaf)[:40],
+)  # fmt: skip
+def test_a_step_that_requires_grad_gives_the_same_values_and_gradients(
+    leaf: schedules.BoundSchedule,
+) -> None:
+    """The in-place paths write with ``out=``, which autograd refuses: a long step that
+    requires grad takes the plain path, with the same values and the slopes of short calls."""
+    steps = torch.arange(300_000, dtype=torch.float64).requires_grad_(True)
+    values = leaf(steps)
+    assert torch.equal(values.detach(), leaf(steps.detach()))
+    values.sum().backward()
+    short = steps.detach()[:2000].clone().requires_grad_(True)
+    leaf(short).sum().backward()
+    assert steps.grad is not None and short.grad is not None
+    assert torch.allclose(steps.grad[:2000], short.grad)

@@ -66,11 +66,11 @@ def interpolate(start: Value, end: Value, weight: Tensor) -> Tensor:
     return torch.lerp(low, high, weight)
 
 
-LERP_CHUNK = 1 << 18
-"""Elements per piece of :func:`_lerp_numbers`' in-place lerp on the CPU (1 MiB of float32):
-small enough that the filled ``end`` is a heap block glibc keeps (not a mapping faulted in
-afresh), large enough that the per-piece dispatch is a few percent of the pass (measured:
-2^16 costs 30% more per curve, 2^19 no less)."""
+PIECE = 1 << 18
+"""Elements per piece of :func:`in_pieces` (1 MiB of float32): small enough that a piece's
+own buffers are heap blocks glibc keeps (not mappings faulted in afresh at every call),
+large enough that the dispatch per piece is a few percent of its passes (measured on
+:func:`interpolate`: pieces of 2^16 cost 30% more per curve, 2^19 no less)."""
 
 
 LERP_VECTORIZED = 1 << 12
@@ -80,21 +80,21 @@ plain one costs less than filling ``end``)."""
 
 def in_pieces(buffer: Tensor, step: Tensor, update: Callable[[Tensor, Tensor], object]) -> Tensor:
     """``update(buffer, step)`` (which changes ``buffer`` in place, elementwise), run on
-    matching pieces of :data:`LERP_CHUNK` elements of the two when they are large contiguous
+    matching pieces of :data:`PIECE` elements of the two when they are large contiguous
     CPU tensors of one shape: what ``update`` makes of its own is then a piece, not a second
     step-sized buffer (whose page faults cost more than its passes). The same values: the
     update is elementwise. Returns ``buffer``."""
     if (
         buffer.device.type == "cpu"
         and buffer.shape == step.shape
-        and buffer.numel() > LERP_CHUNK
+        and buffer.numel() > PIECE
         and buffer.is_contiguous()
         and step.is_contiguous()
         and not torch.compiler.is_compiling()
     ):
         flat, steps = buffer.view(-1), step.view(-1)
-        for begin in range(0, flat.numel(), LERP_CHUNK):
-            update(flat[begin : begin + LERP_CHUNK], steps[begin : begin + LERP_CHUNK])
+        for begin in range(0, flat.numel(), PIECE):
+            update(flat[begin : begin + PIECE], steps[begin : begin + PIECE])
         return buffer
     update(buffer, step)
     return buffer
@@ -107,27 +107,27 @@ def _lerp_numbers(start: float, end: float, weight: Tensor) -> Tensor:
     0-d tensor; with both ends 0-d it falls back to an element-by-element loop, 5-30x slower.
     A second step-sized buffer filled with ``end`` would keep it vectorized, but a second
     fresh buffer costs page faults on every call (glibc returns the freed pair to the system).
-    So on the CPU ``end`` is filled into one piece of :data:`LERP_CHUNK` elements, reused for
-    every piece of the (contiguous) weight: the same kernel, the same formula, the same
-    values bit for bit. Elsewhere (a weight of :data:`LERP_VECTORIZED` elements or fewer,
-    another device, ``vmap``, autograd, ``torch.compile``, which fuses it anyway) one lerp of
-    the two 0-d ends."""
+    So on the CPU ``end`` is filled into one piece of :data:`PIECE` elements, reused for
+    every piece of the (contiguous) weight (:func:`in_pieces`): the same kernel, the same
+    formula, the same values bit for bit. Elsewhere (a weight of :data:`LERP_VECTORIZED`
+    elements or fewer, another device, ``vmap``, autograd, ``torch.compile``, which fuses it
+    anyway) one lerp of the two 0-d ends."""
     low = weight.new_full((), start)
     if (
         weight.device.type == "cpu"
         and weight.numel() > LERP_VECTORIZED
         and not torch.compiler.is_compiling()
     ):
+        filled = weight.new_full((min(weight.numel(), PIECE),), end)
+
+        def lerp_piece(part: Tensor, _: Tensor) -> None:
+            flat = part.view(-1)
+            torch.lerp(low, filled[: flat.numel()], flat, out=flat)
+
         try:
-            if weight.is_contiguous():
-                high = weight.new_full((min(weight.numel(), LERP_CHUNK),), end)
-                flat = weight.view(-1)
-                for begin in range(0, flat.numel(), LERP_CHUNK):
-                    part = flat[begin : begin + LERP_CHUNK]
-                    torch.lerp(low, high[: part.numel()], part, out=part)
-                return weight
-        except RuntimeError:  # vmap and autograd refuse out= (at the first piece): below
-            pass
+            return in_pieces(weight, weight, lerp_piece)
+        except RuntimeError:  # at the first piece, before anything is written: vmap and
+            pass  # autograd refuse out=, a non-contiguous weight has no flat view
     high = weight.new_full((), end)
     try:  # in place: no fresh buffer (page faults cost more than the pass itself)
         return torch.lerp(low, high, weight, out=weight)

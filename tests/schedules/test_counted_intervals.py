@@ -14,7 +14,7 @@ from hypothesis import given, settings
 
 import schedules
 from schedules.intervals import FEW_BOUNDS, counted_interval, tensor_interval
-from schedules.tensor_values import LERP_CHUNK
+from schedules.tensor_values import PIECE
 
 BOUND = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
@@ -91,7 +91,7 @@ def test_counted_and_searched_paths_agree_bit_for_bit(
 ) -> None:
     """The curve counted (in pieces, and in one piece), then searched (bucketize: no
     boundary count is few enough), and from a non-contiguous view of the steps."""
-    steps = _steps([0, 7, 1000.5, 3000, 250_000], dtype, 3 * LERP_CHUNK + 11, 0)
+    steps = _steps([0, 7, 1000.5, 3000, 250_000], dtype, 3 * PIECE + 11, 0)
     counted, small = leaf(steps), leaf(steps[:1000])
     strided = leaf(torch.stack([steps, steps], dim=1)[:, 0])
     assert bool(torch.isnan(counted[torch.isnan(steps)]).all())

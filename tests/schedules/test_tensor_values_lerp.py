@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 
 import schedules
-from schedules.tensor_values import LERP_CHUNK, interpolate
+from schedules.tensor_values import PIECE, interpolate
 
 ENDS = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False).filter(
     lambda v: v != 0.0
@@ -34,7 +34,7 @@ def _reference(start: float, end: float, weights: torch.Tensor) -> torch.Tensor:
 @given(
     start=ENDS,
     end=ENDS,
-    size=st.sampled_from([7, LERP_CHUNK, LERP_CHUNK + 1, 3 * LERP_CHUNK + 17]),
+    size=st.sampled_from([7, PIECE, PIECE + 1, 3 * PIECE + 17]),
     dtype=st.sampled_from([torch.float32, torch.float64]),
     seed=st.integers(0, 2**16),
 )
@@ -50,14 +50,14 @@ def test_numbers_give_torch_lerp_bit_for_bit_in_place(
 
 
 def test_non_contiguous_weights_take_the_plain_lerp() -> None:
-    weights = _weights(2 * LERP_CHUNK + 2, torch.float32, 0).reshape(2, -1).t()
+    weights = _weights(2 * PIECE + 2, torch.float32, 0).reshape(2, -1).t()
     assert not weights.is_contiguous()
     got = interpolate(1e-3, 1e-5, weights.clone())
     assert torch.equal(got, _reference(1e-3, 1e-5, weights))
 
 
 def test_autograd_and_vmap_take_the_out_of_place_lerp() -> None:
-    weights = _weights(LERP_CHUNK + 5, torch.float64, 1)
+    weights = _weights(PIECE + 5, torch.float64, 1)
     leaf = weights.clone().requires_grad_(True)
     got = interpolate(2.0, -3.0, leaf * 1.0)
     got.sum().backward()
@@ -83,5 +83,5 @@ def test_long_curves_agree_with_their_short_pieces(leaf: schedules.BoundSchedule
     short calls (the plain lerp), bit for bit."""
     steps = torch.arange(0, 320_000, dtype=torch.float32)
     whole = leaf(steps)
-    short = torch.cat([leaf(part) for part in steps.split(LERP_CHUNK // 2)])
+    short = torch.cat([leaf(part) for part in steps.split(PIECE // 2)])
     assert torch.equal(whole, short)

@@ -292,6 +292,12 @@ def _family_cases(length: int, optax: ModuleType, jnp: ModuleType) -> list[tuple
                                  + PEAK / 100) for i in range(10)]  # fmt: skip
     constant = optax.constant_schedule(PEAK)
 
+    def sgdr_cycle(peak: float, warmup: int, length: int, start: float | None = None) -> Any:
+        """One cycle of optax's ``sgdr_schedule``: a warmup cosine down to 1% of PEAK."""
+        begin = peak if start is None else start
+        return {"init_value": begin, "peak_value": peak, "warmup_steps": warmup,
+                "decay_steps": length, "end_value": PEAK / 100}  # fmt: skip
+
     def scales(pairs: list[tuple[int, float]]) -> dict[int, float]:
         return {x1: v1 / v0 for (_, v0), (x1, v1) in itertools.pairwise(pairs)}
 
@@ -393,6 +399,34 @@ def _family_cases(length: int, optax: ModuleType, jnp: ModuleType) -> list[tuple
             "exponential growth rate 2, end bound (a ceiling)",
             bind(schedules.exponential, start=PEAK / 100, rate=2.0, steps=tenth, end=PEAK),
             optax.exponential_decay(PEAK / 100, tenth, 2.0, 0, False, PEAK),
+        ),
+        (
+            "cosine_restarts, 10 cycles, final 1% peak (optax sgdr_schedule)",
+            bind(schedules.cosine_restarts, peak=PEAK, period=tenth, final=PEAK / 100),
+            optax.sgdr_schedule([sgdr_cycle(PEAK, 0, tenth)] * 10),
+        ),
+        (
+            "cosine_restarts, cycles doubling, peaks halving, final 1% peak",
+            bind(
+                schedules.cosine_restarts,
+                peak=PEAK,
+                period=n // 15,
+                mult=2.0,
+                decay=0.5,
+                final=PEAK / 100,
+            ),
+            optax.sgdr_schedule([sgdr_cycle(PEAK * 0.5**i, 0, n // 15 * 2**i) for i in range(5)]),
+        ),
+        (
+            "cosine_restarts, 10 cycles, each warmed up from 1% peak",
+            bind(
+                schedules.cosine_restarts,
+                peak=PEAK,
+                period=tenth,
+                final=PEAK / 100,
+                warmup=hundredth,
+            ),
+            optax.sgdr_schedule([sgdr_cycle(PEAK, hundredth, tenth, PEAK / 100)] * 10),
         ),
         (
             "piecewise_constant, 100 boundaries",

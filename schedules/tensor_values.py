@@ -24,6 +24,7 @@ __all__ = [
     "Checked",
     "Value",
     "cosine_interpolate",
+    "formula_in_pieces",
     "in_pieces",
     "interpolate",
     "plus",
@@ -98,6 +99,37 @@ def in_pieces(buffer: Tensor, step: Tensor, update: Callable[[Tensor, Tensor], o
         return buffer
     update(buffer, step)
     return buffer
+
+
+def formula_in_pieces(
+    formula: Callable[[Tensor], Tensor], step: Tensor, dtype: torch.dtype
+) -> Tensor:
+    """``formula(step)``, for an elementwise formula whose result has the step's shape and
+    ``dtype``, written piece by piece (:func:`in_pieces`) into one buffer when the step is a
+    large contiguous CPU tensor: a formula of many out-of-place operators then makes its
+    temporaries a piece at a time, not as step-sized buffers. The same values (the formula is
+    elementwise); elsewhere (small, another device, ``vmap``, autograd, ``torch.compile``)
+    ``formula(step)`` itself."""
+    if (
+        step.device.type == "cpu"
+        and step.numel() > PIECE
+        and step.is_contiguous()
+        and not step.requires_grad
+        and not torch.compiler.is_compiling()
+    ):
+        out = torch.empty(step.shape, dtype=dtype)
+
+        def write(part: Tensor, piece: Tensor) -> None:
+            value = formula(piece)
+            if value.dtype != dtype or value.shape != piece.shape:
+                raise RuntimeError("not a formula of the step's shape and dtype")
+            part.copy_(value)
+
+        try:
+            return in_pieces(out, step, write)
+        except RuntimeError:  # vmap refuses to copy a batched piece into a plain buffer
+            pass
+    return formula(step)
 
 
 def _lerp_numbers(start: float, end: float, weight: Tensor) -> Tensor:

@@ -76,12 +76,22 @@ def test_autograd_and_vmap_take_the_out_of_place_lerp() -> None:
             schedules.warmup_cosine, peak=1e-3, warmup=10_000, steps=300_000, start=1e-5, final=1e-5
         ),
         schedules.bind(schedules.polynomial, start=1e-3, end=1e-5, steps=200_000, power=2.0),
+        schedules.bind(
+            schedules.warmup_cosine, peak=1e-3, warmup=10_000, steps=300_000, start=2e-3, final=3e-3
+        ),
+        schedules.bind(
+            schedules.cosine_restarts, peak=1e-3, period=20_000, mult=2.0, decay=0.5, final=1e-5
+        ),
+        schedules.bind(
+            schedules.cosine_restarts, peak=1e-3, period=20_000, mult=1.5, final=1e-5, warmup=300
+        ),
     ],
 )
 def test_long_curves_agree_with_their_short_pieces(leaf: schedules.BoundSchedule) -> None:
-    """A curve longer than one piece (the pieced lerp) equals the same steps evaluated in
-    short calls (the plain lerp), bit for bit."""
-    steps = torch.arange(0, 320_000, dtype=torch.float32)
-    whole = leaf(steps)
-    short = torch.cat([leaf(part) for part in steps.split(PIECE // 2)])
-    assert torch.equal(whole, short)
+    """A curve longer than one piece (evaluated piece by piece: lerps, ramps, whole
+    formulas) equals the same steps evaluated in short calls (in one go), bit for bit."""
+    for dtype in (torch.float32, torch.int64):
+        steps = torch.arange(0, 320_000, dtype=dtype)
+        whole = leaf(steps)
+        short = torch.cat([leaf(part) for part in steps.split(PIECE // 2)])
+        assert whole.dtype == short.dtype and torch.equal(whole, short)

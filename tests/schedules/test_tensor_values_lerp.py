@@ -95,3 +95,22 @@ def test_long_curves_agree_with_their_short_pieces(leaf: schedules.BoundSchedule
         whole = leaf(steps)
         short = torch.cat([leaf(part) for part in steps.split(PIECE // 2)])
         assert whole.dtype == short.dtype and torch.equal(whole, short)
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        schedules.bind(
+            schedules.warmup_cosine, peak=1e-3, warmup=3000, steps=300_000, start=2e-3, final=3e-3
+        ),
+        schedules.bind(schedules.linear, start=1e-3, end=1e-5, steps=300_000, begin=7),
+        schedules.bind(schedules.cosine_restarts, peak=1e-3, period=20_000, mult=2.0, final=1e-5),
+    ],
+    ids=lambda leaf: repr(leaf)[:40],
+)
+def test_vmap_over_long_steps_gives_each_row(leaf: schedules.BoundSchedule) -> None:
+    """Rows longer than a piece, under vmap (which refuses the pieces' out= writes and
+    copies): the values of each row evaluated alone."""
+    rows = torch.stack([torch.arange(PIECE + 1000.0), torch.arange(PIECE + 1000.0) * 0.5])
+    mapped = torch.func.vmap(leaf)(rows)
+    assert torch.equal(mapped, torch.stack([leaf(row.clone()) for row in rows]))

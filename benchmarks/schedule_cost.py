@@ -17,6 +17,11 @@ Python, timed on the process's CPU clock (the machine is shared: wall time would
 processes' turns). Everything compared with optax, the curves and the sweep are timed on the
 wall clock: XLA runs on its own threads, whose CPU time Linux accounts only at scheduler
 ticks, so a CPU clock under-counts millisecond-long XLA runs.
+
+Threads: torch runs on one intra-op thread (``--threads 1``), and optax is loaded with XLA's
+CPU client made while the process is pinned to one CPU, so that XLA, which sizes its pool by
+the CPUs it may use, runs on one thread too (the family rows say how many it kept busy, and
+repeat the comparison against XLA's default pool, measured in a process of its own).
 """
 
 from __future__ import annotations
@@ -24,7 +29,12 @@ from __future__ import annotations
 from benchmarks.bench_config import BenchConfig
 from benchmarks.optional_optax import SKIPPED, load_optax
 from benchmarks.results import Section
-from benchmarks.schedule_curve_cost import curve_rows, family_curve_rows, vmap_rows
+from benchmarks.schedule_curve_cost import (
+    curve_rows,
+    family_curve_rows,
+    vmap_rows,
+    with_one_xla_thread,
+)
 from benchmarks.schedule_scalar_cost import formula_rows, lookup_rows, optax_rows
 
 NAME = "schedule_cost"
@@ -32,7 +42,7 @@ NAME = "schedule_cost"
 
 def run(config: BenchConfig) -> Section:
     """Benchmark 3: scalar calls, long curves, and 64 hyperparameter settings."""
-    optax_jax = load_optax()
+    optax_jax = with_one_xla_thread(load_optax)
     rows, scalar_notes, bound_of = formula_rows(config)
     lookups, lookup_notes = lookup_rows(config)
     optax = optax_rows(config, optax_jax, bound_of) if optax_jax is not None else []
@@ -43,7 +53,9 @@ def run(config: BenchConfig) -> Section:
         "Bound and direct calls vs LambdaLR and the inline formula: CPU time of this "
         "single-threaded process. Everything compared with optax, the curves and the sweep: "
         "wall time (XLA runs on its own threads, whose CPU time is accounted only at "
-        "scheduler ticks)."
+        "scheduler ticks); XLA's CPU client is made pinned to one CPU (unless jax was loaded "
+        "before), so it runs one thread, as torch does: the family rows' note gives the "
+        "threads it kept busy."
     ]
     if optax_jax is None:
         notes.append(SKIPPED)

@@ -7,6 +7,13 @@
   full-size kernels, passes over memory and fresh buffers our eager curve makes
   (:mod:`benchmarks.memory_passes`); XLA fuses optax's into one loop. ``torch.compile`` of
   ours is shown too (full run only). Wall clock (XLA runs its own threads).
+* **Every family optax has**, in several settings (the general case: non-zero ``final``,
+  ``start``, ``end``, a ``begin``; growth; few and many boundaries or points): our eager
+  float32 curve vs optax's jitted schedule, goal ≤ 1x. Threads are equal: torch runs on
+  one, and XLA's CPU client is made while the process is pinned to one CPU
+  (:func:`with_one_xla_thread`), which the busy threads measured say; the same curves are
+  also shown against optax with XLA's default thread pool (measured in a process of its
+  own), so that neither comparison is hidden.
 * **64 peaks × 10^4 steps**: ``torch.func.vmap`` over the peak (a Tensor hyperparameter),
   one call with a column of peaks (broadcast), a Python loop of 64 calls, and ``jax.vmap`` of
   optax's schedule over ``peak_value`` (when installed).
@@ -14,7 +21,13 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -24,11 +37,45 @@ import schedules
 from benchmarks.bench_config import BenchConfig
 from benchmarks.formatting import ratio_range, seconds_range
 from benchmarks.memory_passes import count_passes
+from benchmarks.optional_optax import load_optax
 from benchmarks.profiles import torch_op_profile
 from benchmarks.results import Row
 from benchmarks.timing import WALL, Measure, Samples, interleaved, paired, timed
 
 PEAK = 1e-3
+
+OptaxJax = tuple[ModuleType, ModuleType]
+
+
+def with_one_xla_thread(load: Callable[[], OptaxJax | None]) -> OptaxJax | None:
+    """``load()`` (which imports optax and jax) with XLA's CPU client made while this thread
+    is pinned to one CPU: XLA sizes its thread pool by the CPUs it may run on, so its
+    schedules run on one thread, as torch's do here (``--threads 1``); the pin is lifted
+    afterwards. Where jax was imported already (its pool made) or the OS cannot pin, it is
+    ``load()`` alone: :func:`xla_busy_threads` says what XLA used."""
+    if "jax" in sys.modules or not hasattr(os, "sched_setaffinity"):
+        return load()
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        loaded = load()
+        if loaded is not None:
+            loaded[1].devices()  # the CPU client and its thread pool, made now
+    finally:
+        os.sched_setaffinity(0, cpus)
+    return loaded
+
+
+def xla_busy_threads(run: Callable[[], object], seconds: float = 0.2) -> float:
+    """How many threads ``run()`` (an XLA computation) keeps busy: this process's CPU time
+    over the wall time of repeated runs (1.0: one thread; CPU time is accounted at scheduler
+    ticks, so the runs last ``seconds`` in all)."""
+    run()
+    wall, cpu, runs = time.perf_counter(), time.process_time(), 0
+    while time.perf_counter() - wall < seconds or runs < 3:
+        run()
+        runs += 1
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
 def _error_text(error: BaseException, limit: int = 48) -> str:
@@ -226,18 +273,45 @@ def vmap_rows(
     return rows, notes
 
 
-def _family_cases(length: int, optax: ModuleType) -> list[tuple[str, Any, Any]]:
+def _family_cases(length: int, optax: ModuleType, jnp: ModuleType) -> list[tuple[str, Any, Any]]:
     """``(label, our bound schedule, optax's schedule)`` for each family optax has, in its
     general case (non-zero ``final``/``start``/``end``, a ``begin``) and in a few other
-    settings, not only the common one."""
+    settings, not only the common one.
+
+    optax's ``constant_schedule`` returns its 0-d value whatever the count's shape; its row
+    broadcasts that value to the count's shape (under ``jit``, so XLA writes the curve as
+    ours does): both sides produce the 10^6 values."""
     bind = schedules.bind
     n, tenth = length, length // 10
     hundredth = max(length // 100, 1)
     boundaries = [length * (i + 1) // 101 for i in range(100)]
     values = [PEAK * 0.97**i for i in range(101)]
+    few = [length * (i + 1) // 11 for i in range(10)]
     points = [(0, 0.0), (hundredth, PEAK), (n // 2, PEAK / 3), (n, PEAK / 100)]
+    many = [(0, PEAK / 100)] + [(n * (i + 1) // 10, PEAK * (0.5 + 0.5 * (-1) ** i)
+                                 + PEAK / 100) for i in range(10)]  # fmt: skip
+    constant = optax.constant_schedule(PEAK)
+
+    def sgdr_cycle(peak: float, warmup: int, length: int, start: float | None = None) -> Any:
+        """One cycle of optax's ``sgdr_schedule``: a warmup cosine down to 1% of PEAK."""
+        begin = peak if start is None else start
+        return {"init_value": begin, "peak_value": peak, "warmup_steps": warmup,
+                "decay_steps": length, "end_value": PEAK / 100}  # fmt: skip
+
+    def scales(pairs: list[tuple[int, float]]) -> dict[int, float]:
+        return {x1: v1 / v0 for (_, v0), (x1, v1) in itertools.pairwise(pairs)}
+
     return [
-        ("constant", bind(schedules.constant, value=PEAK), optax.constant_schedule(PEAK)),
+        (
+            "constant (optax's value broadcast to the steps)",
+            bind(schedules.constant, value=PEAK),
+            lambda count: jnp.broadcast_to(jnp.asarray(constant(count), jnp.float32), count.shape),
+        ),
+        (
+            "linear, 1% peak → peak from begin (rising)",
+            bind(schedules.linear, start=PEAK / 100, end=PEAK, steps=n // 2, begin=tenth),
+            optax.linear_schedule(PEAK / 100, PEAK, n // 2, tenth),
+        ),
         (
             "linear, start 0 → peak",
             bind(schedules.linear, start=0.0, end=PEAK, steps=n // 2),
@@ -322,9 +396,47 @@ def _family_cases(length: int, optax: ModuleType) -> list[tuple[str, Any, Any]]:
             optax.warmup_cosine_decay_schedule(0.0, PEAK, hundredth, n, PEAK / 10, 2.0),
         ),
         (
+            "exponential growth rate 2, end bound (a ceiling)",
+            bind(schedules.exponential, start=PEAK / 100, rate=2.0, steps=tenth, end=PEAK),
+            optax.exponential_decay(PEAK / 100, tenth, 2.0, 0, False, PEAK),
+        ),
+        (
+            "cosine_restarts, 10 cycles, final 1% peak (optax sgdr_schedule)",
+            bind(schedules.cosine_restarts, peak=PEAK, period=tenth, final=PEAK / 100),
+            optax.sgdr_schedule([sgdr_cycle(PEAK, 0, tenth)] * 10),
+        ),
+        (
+            "cosine_restarts, cycles doubling, peaks halving, final 1% peak",
+            bind(
+                schedules.cosine_restarts,
+                peak=PEAK,
+                period=n // 15,
+                mult=2.0,
+                decay=0.5,
+                final=PEAK / 100,
+            ),
+            optax.sgdr_schedule([sgdr_cycle(PEAK * 0.5**i, 0, n // 15 * 2**i) for i in range(5)]),
+        ),
+        (
+            "cosine_restarts, 10 cycles, each warmed up from 1% peak",
+            bind(
+                schedules.cosine_restarts,
+                peak=PEAK,
+                period=tenth,
+                final=PEAK / 100,
+                warmup=hundredth,
+            ),
+            optax.sgdr_schedule([sgdr_cycle(PEAK, hundredth, tenth, PEAK / 100)] * 10),
+        ),
+        (
             "piecewise_constant, 100 boundaries",
             bind(schedules.piecewise_constant, boundaries=boundaries, values=values),
             optax.piecewise_constant_schedule(PEAK, {b: 0.97 for b in boundaries}),
+        ),
+        (
+            "piecewise_constant, 10 boundaries",
+            bind(schedules.piecewise_constant, boundaries=few, values=values[:11]),
+            optax.piecewise_constant_schedule(PEAK, {b: 0.97 for b in few}),
         ),
         (
             "piecewise_linear, 4 points",
@@ -332,6 +444,11 @@ def _family_cases(length: int, optax: ModuleType) -> list[tuple[str, Any, Any]]:
             optax.piecewise_interpolate_schedule(
                 "linear", 1e-12, {hundredth: PEAK / 1e-12, n // 2: 1 / 3, n: 3 / 100}
             ),
+        ),
+        (
+            "piecewise_linear, 11 points, cosine",
+            bind(schedules.piecewise_linear, points=many, interpolation="cosine"),
+            optax.piecewise_interpolate_schedule("cosine", many[0][1], scales(many)),
         ),
     ]
 
@@ -349,7 +466,9 @@ def family_curve_rows(
     steps_jax = jax.numpy.arange(length)
     rows: list[Row] = []
     notes: list[str] = []
-    for label, ours, theirs in _family_cases(length, optax):
+    slowest: tuple[float, Any] | None = None
+    ours_by_label: dict[str, Samples] = {}
+    for label, ours, theirs in _family_cases(length, optax, jax.numpy):
         try:
             executable = jax.jit(theirs).lower(steps_jax).compile()
         except TypeError:  # a schedule of a scalar count only: mapped over the steps
@@ -366,7 +485,10 @@ def family_curve_rows(
             },
             rounds=config.rounds(7),
         )
+        ours_by_label[label] = samples["ours"]
         ratio = paired(samples["ours"], samples["optax"])
+        if slowest is None or samples["optax"].median > slowest[0]:
+            slowest = (samples["optax"].median, executable)
         passes = count_passes(lambda o=ours: o(steps32), length)
         rows.append(
             Row(
@@ -378,4 +500,96 @@ def family_curve_rows(
                 ratio.median <= 1.0,
             )
         )
-    return rows, notes
+    raw = jax.jit(optax.constant_schedule(PEAK)).lower(steps_jax).compile()
+    raw_time = interleaved({"raw": timed(lambda: raw(steps_jax).block_until_ready(), WALL)}, 3)
+    rows.append(
+        Row(
+            "optax constant_schedule as it is (a 0-d value, no curve): jitted run",
+            "",
+            seconds_range(raw_time["raw"]),
+        )
+    )
+    if slowest is not None:
+        run_slowest = slowest[1]
+        busy = xla_busy_threads(lambda: run_slowest(steps_jax).block_until_ready())
+        notes.append(
+            f"Threads: torch runs on {torch.get_num_threads()} intra-op thread(s); optax's XLA "
+            f"runs kept {busy:.2f} threads busy (process CPU time / wall time over its slowest "
+            "family curve). Its CPU client is made pinned to one CPU (XLA sizes its pool by "
+            "the CPUs it may use), so both sides run on one thread."
+        )
+    default_rows, default_notes = _default_thread_rows(length, config.rounds(7), ours_by_label)
+    return rows + default_rows, notes + default_notes
+
+
+def _jitted_run(executable: Any, steps: Any) -> Measure:
+    """A :data:`Measure` of one jitted run on ``steps`` (until its result is ready)."""
+    return timed(lambda: executable(steps).block_until_ready(), WALL)
+
+
+def optax_family_times(length: int, rounds: int) -> dict[str, Any]:
+    """optax's jitted family curves timed in this process with XLA's thread pool as jax
+    makes it by default: ``{"busy": threads kept busy, "times": {label: [seconds per
+    round]}}`` (run in a process of its own by :func:`family_curve_rows`)."""
+    loaded = load_optax()
+    if loaded is None:
+        raise RuntimeError("optax is not installed")
+    optax, jax = loaded
+    steps_jax = jax.numpy.arange(length)
+    executables: dict[str, Any] = {}
+    for label, _, theirs in _family_cases(length, optax, jax.numpy):
+        try:
+            executables[label] = jax.jit(theirs).lower(steps_jax).compile()
+        except TypeError:
+            executables[label] = jax.jit(jax.vmap(theirs)).lower(steps_jax).compile()
+    samples = interleaved(
+        {k: _jitted_run(e, steps_jax) for k, e in executables.items()}, rounds=rounds
+    )
+    slowest = executables[max(samples, key=lambda k: samples[k].median)]
+    busy = xla_busy_threads(lambda: slowest(steps_jax).block_until_ready())
+    return {"busy": busy, "times": {k: list(v.values) for k, v in samples.items()}}
+
+
+def _default_thread_rows(
+    length: int, rounds: int, ours: dict[str, Samples]
+) -> tuple[list[Row], list[str]]:
+    """The family rows again against optax with XLA's default thread pool (measured in a
+    process of its own: a process has one XLA CPU client), beside ours on one thread: both
+    are shown, not only the equal-threads comparison. Ratios of medians (the two were not
+    interleaved)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (
+        "import json; from benchmarks.schedule_curve_cost import optax_family_times as t; "
+        f"print(json.dumps(t({length}, {rounds})))"
+    )
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "PYTHONPATH": path},
+            check=True,
+        )
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as error:
+        return [], [f"optax with XLA's default threads not measured: {_error_text(error)}"]
+    busy = measured["busy"]
+    rows = []
+    for label, times in measured["times"].items():
+        theirs = Samples(tuple(times))
+        rows.append(
+            Row(
+                f"{label}: ours (1 thread) vs optax jitted with XLA's default threads "
+                f"({busy:.2f} busy)",
+                seconds_range(ours[label]),
+                seconds_range(theirs),
+                f"{ours[label].median / theirs.median:.3f} (medians)",
+            )
+        )
+    return rows, [
+        f"XLA's default thread pool (its own process, not pinned) kept {busy:.2f} threads "
+        f"busy on this {os.cpu_count()}-CPU machine; those rows compare medians of runs that "
+        "were not interleaved."
+    ]

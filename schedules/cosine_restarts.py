@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+import torch
 from torch import Tensor
 
 from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
-from schedules.tensor_values import Checked, Value
+from schedules.tensor_values import Checked, Value, formula_in_pieces
 
 
 def _cycle_start(ops: Ops[S], i: S, period: float, mult: float) -> S:
@@ -144,6 +145,9 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
+    if r.peak.__class__ is float and r.final.__class__ is float:  # the step's shape
+        dtype = step.dtype if step.is_floating_point() else torch.float64
+        return formula_in_pieces(lambda s: _formula(TENSOR, s, r), step, dtype)
     return _formula(TENSOR, step, r)
 
 

@@ -15,7 +15,7 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
 from schedules.tensor_values import Checked, Value
-from schedules.validation import require_choice, require_number, require_positive, require_value
+from schedules.validation import choice, optional, require_positive
 
 MODES = ("triangular", "triangular2", "exp_range")
 """The amplitude policies of :func:`cyclic`."""
@@ -38,9 +38,19 @@ class _Recipe(NamedTuple):
     scale_mode: str
 
 
+def _require_scale_fn(name: str, value: object) -> ScaleFn | None:
+    """``value`` must be a callable of one number (a custom amplitude) or ``None``."""
+    if value is not None and not callable(value):
+        raise ValueError(
+            f"{name} must be a callable of one number or None, got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    return value
+
+
 def _prepare(
-    base: Value,
-    peak: Value,
+    base: Checked,
+    peak: Checked,
     up: float,
     down: float | None = None,
     mode: str = "triangular",
@@ -48,20 +58,11 @@ def _prepare(
     scale_fn: ScaleFn | None = None,
     scale_mode: str = "cycle",
 ) -> _Recipe:
-    base = require_value("base", base)
-    peak = require_value("peak", peak)
-    up = require_positive("up", up)
-    down = up if down is None else require_positive("down", down)
-    mode = require_choice("mode", mode, MODES)
-    gamma = require_number("gamma", gamma)
+    """The cycle's constants, after the declared checks: what they cannot say (gamma's
+    range, the modes that go together, the phases' sizes)."""
+    down = up if down is None else down
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must lie in (0, 1], got {number_text(gamma)}")
-    if scale_fn is not None and not callable(scale_fn):
-        raise ValueError(
-            f"scale_fn must be a callable of one number or None, got "
-            f"{type(scale_fn).__name__}: {scale_fn!r}"
-        )
-    scale_mode = require_choice("scale_mode", scale_mode, SCALE_MODES)
     if scale_fn is None and scale_mode != "cycle":
         raise ValueError(
             f"scale_mode applies only with a scale_fn (mode {mode!r} sets its own), got "
@@ -124,6 +125,16 @@ FAMILY = Family(
     lengths=("up", "down"),
     horizon=None,
     extent=_extent,
+    checks={
+        "base": "value",
+        "peak": "value",
+        "up": "positive",
+        "down": optional(require_positive),
+        "mode": choice(*MODES),
+        "gamma": "number",
+        "scale_fn": _require_scale_fn,
+        "scale_mode": choice(*SCALE_MODES),
+    },
 )
 
 

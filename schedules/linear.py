@@ -44,8 +44,8 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     if begin + steps - begin != steps:  # steps below begin's precision: t first
         t = float_steps(step, begin).sub_(begin).clamp_max_(steps)
         return interpolate(start, end, t.div_(steps))
-    # the part still to go, (begin + steps - max(s, begin)) / steps clipped at 0: 4 kernels
-    remaining = float_steps(step, begin).sub_(begin + steps).clamp_max_(0.0).div_(-steps)
+    # the part still to go, (begin + steps - clip(s, begin, begin + steps)) / steps: 3 kernels
+    remaining = float_steps(step, begin, begin + steps).sub_(begin + steps).div_(-steps)
     return interpolate(end, start, remaining)
 
 

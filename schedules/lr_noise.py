@@ -28,7 +28,8 @@ from schedules.scalar_or_tensor import S
 from schedules.schedule_protocol import Schedule
 from schedules.step_input import float_steps, number_step
 from schedules.validation import (
-    require_choice,
+    choice,
+    optional,
     require_int,
     require_non_negative,
     require_number,
@@ -39,14 +40,6 @@ KINDS = ("normal", "uniform")
 """The noise distributions of :class:`lr_noise`."""
 
 _SEEDS = 2**64  # torch.Generator.manual_seed takes seeds modulo 2**64 (negative ones too)
-
-
-def _require_end(name: str, value: object) -> float | None:
-    return None if value is None else require_number(name, value)
-
-
-def _require_kind(name: str, value: object) -> str:
-    return require_choice(name, value, KINDS)
 
 
 @functools.lru_cache(maxsize=2**16)
@@ -110,11 +103,11 @@ class lr_noise:
         **CHILD_OPTIONS,
     )
     start: float = attrs.field(validator=using(require_non_negative))
-    end: float | None = attrs.field(default=None, validator=using(_require_end))
+    end: float | None = attrs.field(default=None, validator=using(optional(require_number)))
     pct: float = attrs.field(default=0.67, validator=using(require_positive))
     std: float = attrs.field(default=1.0, validator=using(require_non_negative))
     seed: int = attrs.field(default=42, validator=using(require_int))
-    kind: str = attrs.field(default="normal", validator=using(_require_kind))
+    kind: str = attrs.field(default="normal", validator=using(choice(*KINDS)))
 
     def __attrs_post_init__(self) -> None:
         if self.end is not None and not self.end > self.start:

@@ -13,11 +13,11 @@ from typing import NamedTuple
 from torch import Tensor
 
 from schedules import scalar_math
-from schedules.intervals import bisection_table, lookup
+from schedules.intervals import lookup
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.tensor_values import Checked, Value, times
-from schedules.validation import require_increasing, require_positive, require_value
+from schedules.validation import increasing
 
 
 class _Recipe(NamedTuple):
@@ -26,15 +26,10 @@ class _Recipe(NamedTuple):
     levels: tuple[float, ...]  # start · gamma**k for k milestones passed (gamma**k: Tensor start)
 
 
-def _prepare(start: Value, milestones: Sequence[float], gamma: float) -> _Recipe:
-    start = require_value("start", start)
-    bounds = require_increasing("milestones", milestones, strict=False)
-    if bounds and bounds[0] < 0:
-        raise ValueError(f"milestones must be >= 0, got {list(milestones)!r}")
-    gamma = require_positive("gamma", gamma)
+def _prepare(start: Checked, milestones: tuple[float, ...], gamma: float) -> _Recipe:
     factor = start if start.__class__ is float else 1.0
-    levels = tuple(factor * scalar_math.power(gamma, k) for k in range(len(bounds) + 1))
-    return _Recipe(start, bisection_table(milestones, bounds), levels)
+    levels = tuple(factor * scalar_math.power(gamma, k) for k in range(len(milestones) + 1))
+    return _Recipe(start, milestones, levels)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -55,6 +50,11 @@ FAMILY = Family(
     lengths=("milestones",),
     horizon=lambda h: float(h["milestones"][-1]) if h["milestones"] else 0.0,
     extent=lambda h: 1.25 * h["milestones"][-1] if h["milestones"] else 100.0,
+    checks={
+        "start": "value",
+        "milestones": increasing(strict=False, minimum=0),
+        "gamma": "positive",
+    },
 )
 
 

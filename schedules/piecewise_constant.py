@@ -12,11 +12,10 @@ from typing import Any, NamedTuple, cast
 
 from torch import Tensor
 
-from schedules.intervals import bisection_table, lookup
+from schedules.intervals import lookup
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.tensor_values import Checked, Value
-from schedules.validation import require_increasing, require_value, require_values
 
 
 class _Recipe(NamedTuple):
@@ -24,26 +23,22 @@ class _Recipe(NamedTuple):
     values: tuple[Checked, ...]  # or one Tensor of them (the tensor formula only)
 
 
-def _prepare(boundaries: Sequence[float], values: Sequence[Value] | Tensor) -> _Recipe:
-    bounds = require_increasing("boundaries", boundaries)
+def _prepare(boundaries: tuple[float, ...], values: tuple[Checked, ...] | Tensor) -> _Recipe:
+    """The checked ``boundaries`` (increasing) and ``values`` (a value sequence, or one
+    Tensor), which must hold one more level than there are boundaries."""
+    entries = len(boundaries) + 1
     if isinstance(values, Tensor):
-        if values.dim() == 0 or len(values) != len(bounds) + 1:
+        if values.dim() == 0 or len(values) != entries:
             raise ValueError(
-                f"values must have len(boundaries) + 1 = {len(bounds) + 1} entries (along "
-                f"its first dimension, for a Tensor), got shape {tuple(values.shape)}"
+                f"values must have len(boundaries) + 1 = {entries} entries (along its first "
+                f"dimension, for a Tensor), got shape {tuple(values.shape)}"
             )
-        return _Recipe(
-            bisection_table(boundaries, bounds), cast(Any, require_value("values", values))
-        )
-    if isinstance(values, str) or not isinstance(values, Sequence):
-        raise ValueError(f"values must be a sequence of numbers, got {values!r}")
-    if len(values) != len(bounds) + 1:
+    elif len(values) != entries:
         raise ValueError(
-            f"values must have len(boundaries) + 1 = {len(bounds) + 1} entries, "
-            f"got {len(values)}: {list(values)!r}"
+            f"values must have len(boundaries) + 1 = {entries} entries, got {len(values)}: "
+            f"{list(values)!r}"
         )
-    levels = tuple(require_values("values", values))
-    return _Recipe(bisection_table(boundaries, bounds), levels)
+    return _Recipe(boundaries, cast(Any, values))
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -63,6 +58,7 @@ FAMILY = Family(
     lengths=("boundaries",),
     horizon=lambda h: float(h["boundaries"][-1]) if h["boundaries"] else 0.0,
     extent=lambda h: 1.25 * h["boundaries"][-1] if h["boundaries"] else 100.0,
+    checks={"boundaries": "increasing", "values": "value_sequence"},
 )
 
 

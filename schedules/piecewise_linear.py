@@ -15,13 +15,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from schedules.intervals import pick, tensor_interval
+from schedules.intervals import counted_interval, counts_fast, pick, tensor_interval
 from schedules.leaf_family import Family
-from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.tensor_values import Checked, Value, promoted
-from schedules.validation import require_choice, require_number, require_value
+from schedules.tensor_values import Checked, Value, in_pieces, promoted
+from schedules.validation import choice
 
 INTERPOLATIONS = ("linear", "cosine")
 """The transitions of :func:`piecewise_linear` between consecutive points."""
@@ -35,30 +34,14 @@ class _Recipe(NamedTuple):
     cosine: bool  # interpolation == "cosine"
 
 
-def _prepare(points: Sequence[Sequence[Value]], interpolation: str = "linear") -> _Recipe:
-    if isinstance(points, str) or not isinstance(points, Sequence) or not points:
-        raise ValueError(
-            f"points must be a non-empty sequence of (step, value) pairs, got {points!r}"
-        )
-    xs: list[float] = []
-    vs: list[Checked] = []
-    for i, point in enumerate(points):
-        if isinstance(point, str) or not isinstance(point, Sequence) or len(point) != 2:
-            raise ValueError(f"points[{i}] must be a (step, value) pair, got {point!r}")
-        xs.append(require_number(f"points[{i}] step", point[0]))
-        vs.append(require_value(f"points[{i}] value", point[1]))
-    for i in range(1, len(xs)):
-        if xs[i] < xs[i - 1]:
-            raise ValueError(
-                f"points must be sorted by step, but points[{i}] step {number_text(xs[i])} < "
-                f"points[{i - 1}] step {number_text(xs[i - 1])}: {list(points)!r}"
-            )
-    interpolation = require_choice("interpolation", interpolation, INTERPOLATIONS)
+def _prepare(points: tuple[tuple[float, Checked], ...], interpolation: str = "linear") -> _Recipe:
+    """The segments between the checked points (sorted by step; declared checks)."""
+    xs = tuple(x for x, _ in points)
+    vs = tuple(v for _, v in points)
     # A jump (two points at one step) is a segment whose fraction is 1 wherever it is used.
     starts = [x0 if x1 > x0 else x0 - 1.0 for x0, x1 in itertools.pairwise(xs)]
     widths = [x1 - x0 if x1 > x0 else 1.0 for x0, x1 in itertools.pairwise(xs)]
-    cosine = interpolation == "cosine"
-    return _Recipe(tuple(xs), tuple(vs), tuple(starts), tuple(widths), cosine)
+    return _Recipe(xs, vs, tuple(starts), tuple(widths), interpolation == "cosine")
 
 
 def _scalar(step: float, r: _Recipe) -> float:
@@ -85,6 +68,12 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
         t = float_steps(step, xs[0], xs[-1])
     else:  # negative steps act as step 0
         t = float_steps(step).clamp_min_(xs[0]).clamp_max_(xs[-1])
+    if (
+        counts_fast(t, xs[1:-1])
+        and all(v.__class__ is float for v in vs)
+        and _counted_segments(t, r)
+    ):
+        return t
     segment = tensor_interval(t, xs).sub_(1).clamp_min_(0).clamp_max_(len(xs) - 2)
     dtype, device = t.dtype, t.device
     fraction = t.sub_(pick(starts, segment, dtype, device)).div_(
@@ -99,6 +88,35 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     return torch.lerp(low, high, fraction)
 
 
+def _counted_segments(t: Tensor, r: _Recipe) -> bool:
+    """The interpolation, in place on ``t`` (the steps clipped to the points, a fresh
+    buffer), piece by piece, its segment counted by :func:`schedules.intervals.
+    counted_interval` over the inner points (``#{inner x_i <= t}``: the same segment as
+    the search, jumps included); ``False`` (``t`` untouched) where that cannot run: ``vmap``
+    refuses ``out=`` at the first comparison, a non-contiguous ``t`` has no flat view."""
+    xs, vs, starts, widths, cosine = r
+    tables = [torch.tensor(v, dtype=t.dtype) for v in (starts, widths, vs[:-1], vs[1:])]
+    inner = xs[1:-1]
+
+    def interpolate_piece(part: Tensor, _: Tensor) -> None:
+        flat = part.view(-1)
+        gathered, other = torch.empty_like(flat), torch.empty_like(flat)
+        segment = counted_interval(flat, inner, gathered)  # (nothing written to t before)
+        flat.sub_(torch.index_select(tables[0], 0, segment, out=gathered))
+        flat.div_(torch.index_select(tables[1], 0, segment, out=gathered))
+        flat.clamp_min_(0.0).clamp_max_(1.0)
+        if cosine:
+            flat.mul_(math.pi).cos_().neg_().add_(1.0).mul_(0.5)
+        low = torch.index_select(tables[2], 0, segment, out=gathered)
+        torch.lerp(low, torch.index_select(tables[3], 0, segment, out=other), flat, out=flat)
+
+    try:
+        in_pieces(t, t, interpolate_piece)
+    except RuntimeError:
+        return False
+    return True
+
+
 FAMILY = Family(
     _prepare,
     _scalar,
@@ -107,6 +125,7 @@ FAMILY = Family(
     lengths=("points",),
     horizon=lambda h: float(h["points"][-1][0]),
     extent=lambda h: 1.25 * h["points"][-1][0] if h["points"][-1][0] > 0 else 100.0,
+    checks={"points": "points", "interpolation": choice(*INTERPOLATIONS)},
 )
 
 

@@ -71,11 +71,11 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
             remaining = remaining.pow_(power)
         return interpolate(end, start, remaining)
     if k_decay == 1.0 and begin + steps - begin == steps:
-        # (begin + steps - max(s, begin)) / steps clipped at 0: 3-4 kernels
+        # (begin + steps - clip(s, begin, begin + steps)) / steps: 3 kernels
         if begin == 0.0:
             remaining = float_steps(step, 0.0, steps).sub_(steps).div_(-steps)
         else:
-            remaining = float_steps(step, begin).sub_(begin + steps).clamp_max_(0.0)
+            remaining = float_steps(step, begin, begin + steps).sub_(begin + steps)
             remaining = remaining.div_(-steps)
         if power != 1.0:
             remaining = remaining.pow_(power)

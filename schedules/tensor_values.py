@@ -10,6 +10,8 @@ under ``torch.func.vmap`` and ``torch.compile``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -22,6 +24,8 @@ __all__ = [
     "Checked",
     "Value",
     "cosine_interpolate",
+    "formula_in_pieces",
+    "in_pieces",
     "interpolate",
     "plus",
     "promoted",
@@ -58,13 +62,109 @@ def interpolate(start: Value, end: Value, weight: Tensor) -> Tensor:
     if start.__class__ is float and end.__class__ is float:
         if start == 0.0:
             return weight.mul_(end)
-        low, high = weight.new_full((), start), weight.new_full((), end)
-        try:  # in place: no fresh buffer (page faults cost more than the pass itself)
-            return torch.lerp(low, high, weight, out=weight)
-        except RuntimeError:  # vmap has no rule for out=, autograd refuses it: a new buffer
-            return torch.lerp(low, high, weight)
+        return _lerp_numbers(start, end, weight)
     weight, (low, high) = promoted(weight, start, end)
     return torch.lerp(low, high, weight)
+
+
+PIECE = 1 << 18
+"""Elements per piece of :func:`in_pieces` (1 MiB of float32): small enough that a piece's
+own buffers are heap blocks glibc keeps (not mappings faulted in afresh at every call),
+large enough that the dispatch per piece is a few percent of its passes (measured on
+:func:`interpolate`: pieces of 2^16 cost 30% more per curve, 2^19 no less)."""
+
+
+LERP_VECTORIZED = 1 << 12
+"""Weights of more elements than this take :func:`_lerp_numbers`' vectorized lerp (below, the
+plain one costs less than filling ``end``)."""
+
+
+def in_pieces(buffer: Tensor, step: Tensor, update: Callable[[Tensor, Tensor], object]) -> Tensor:
+    """``update(buffer, step)`` (which changes ``buffer`` in place, elementwise), run on
+    matching pieces of :data:`PIECE` elements of the two when they are large contiguous
+    CPU tensors of one shape: what ``update`` makes of its own is then a piece, not a second
+    step-sized buffer (whose page faults cost more than its passes). The same values: the
+    update is elementwise. Returns ``buffer``."""
+    if (
+        buffer.device.type == "cpu"
+        and buffer.shape == step.shape
+        and buffer.numel() > PIECE
+        and buffer.is_contiguous()
+        and step.is_contiguous()
+        and not torch.compiler.is_compiling()
+    ):
+        flat, steps = buffer.view(-1), step.view(-1)
+        for begin in range(0, flat.numel(), PIECE):
+            update(flat[begin : begin + PIECE], steps[begin : begin + PIECE])
+        return buffer
+    update(buffer, step)
+    return buffer
+
+
+def formula_in_pieces(
+    formula: Callable[[Tensor], Tensor], step: Tensor, dtype: torch.dtype
+) -> Tensor:
+    """``formula(step)``, for an elementwise formula whose result has the step's shape and
+    ``dtype``, written piece by piece (:func:`in_pieces`) into one buffer when the step is a
+    large contiguous CPU tensor: a formula of many out-of-place operators then makes its
+    temporaries a piece at a time, not as step-sized buffers. The same values (the formula is
+    elementwise); elsewhere (small, another device, ``vmap``, autograd, ``torch.compile``)
+    ``formula(step)`` itself."""
+    if (
+        step.device.type == "cpu"
+        and step.numel() > PIECE
+        and step.is_contiguous()
+        and not step.requires_grad
+        and not torch.compiler.is_compiling()
+    ):
+        out = torch.empty(step.shape, dtype=dtype)
+
+        def write(part: Tensor, piece: Tensor) -> None:
+            value = formula(piece)
+            if value.dtype != dtype or value.shape != piece.shape:
+                raise RuntimeError("not a formula of the step's shape and dtype")
+            part.copy_(value)
+
+        try:
+            return in_pieces(out, step, write)
+        except RuntimeError:  # vmap refuses to copy a batched piece into a plain buffer
+            pass
+    return formula(step)
+
+
+def _lerp_numbers(start: float, end: float, weight: Tensor) -> Tensor:
+    """``torch.lerp(start, end, weight)`` for two numbers, in place on ``weight``.
+
+    torch's CPU lerp runs its vectorized loop only when at most one operand is a broadcast
+    0-d tensor; with both ends 0-d it falls back to an element-by-element loop, 5-30x slower.
+    A second step-sized buffer filled with ``end`` would keep it vectorized, but a second
+    fresh buffer costs page faults on every call (glibc returns the freed pair to the system).
+    So on the CPU ``end`` is filled into one piece of :data:`PIECE` elements, reused for
+    every piece of the (contiguous) weight (:func:`in_pieces`): the same kernel, the same
+    formula, the same values bit for bit. Elsewhere (a weight of :data:`LERP_VECTORIZED`
+    elements or fewer, another device, ``vmap``, autograd, ``torch.compile``, which fuses it
+    anyway) one lerp of the two 0-d ends."""
+    low = weight.new_full((), start)
+    if (
+        weight.device.type == "cpu"
+        and weight.numel() > LERP_VECTORIZED
+        and not torch.compiler.is_compiling()
+    ):
+        filled = weight.new_full((min(weight.numel(), PIECE),), end)
+
+        def lerp_piece(part: Tensor, _: Tensor) -> None:
+            flat = part.view(-1)
+            torch.lerp(low, filled[: flat.numel()], flat, out=flat)
+
+        try:
+            return in_pieces(weight, weight, lerp_piece)
+        except RuntimeError:  # at the first piece, before anything is written: vmap and
+            pass  # autograd refuse out=, a non-contiguous weight has no flat view
+    high = weight.new_full((), end)
+    try:  # in place: no fresh buffer (page faults cost more than the pass itself)
+        return torch.lerp(low, high, weight, out=weight)
+    except RuntimeError:  # vmap has no rule for out=, autograd refuses it: a new buffer
+        return torch.lerp(low, high, weight)
 
 
 def cosine_interpolate(start: Value, end: Value, cosine: Tensor) -> Tensor:

@@ -14,11 +14,12 @@ import numbers
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from torch import Tensor
 
 from schedules.close_matches import did_you_mean
+from schedules.number_text import number_text
 
 _MAX = sys.float_info.max
 """The largest finite float: the fast paths compare against it (``-_MAX <= v <= _MAX``), not
@@ -250,6 +251,58 @@ def optional(check: Check) -> Check:
     return checked
 
 
+def increasing(*, strict: bool = True, minimum: float | None = None) -> Check:
+    """The check that a value is a sequence of numbers in increasing order
+    (:func:`require_increasing`: strictly, or sorted with repeats when not ``strict``), each
+    ``>= minimum`` when it is given; the checked value is a tuple in which plain ``int``
+    entries stay ints (exact beyond 2**53, and a Python int step compares with an int
+    faster than with a float: the tables of :func:`bisect.bisect_right`)."""
+
+    def check(name: str, value: object) -> tuple[float, ...]:
+        numbers = require_increasing(name, cast(Sequence[float], value), strict=strict)
+        given = cast(Sequence[float], value)
+        if minimum is not None and numbers and numbers[0] < minimum:
+            raise ValueError(f"{name} must be >= {minimum!r}, got {list(given)!r}")
+        return tuple(g if g.__class__ is int else n for g, n in zip(given, numbers, strict=True))
+
+    bound = "" if minimum is None else f", minimum={minimum!r}"
+    check.__qualname__ = check.__name__ = f"increasing(strict={strict}{bound})"
+    return check
+
+
+def require_value_sequence(name: str, value: object) -> tuple[Checked, ...] | Checked:
+    """A sequence of value hyperparameters (each checked by :func:`require_value`, named
+    ``name[i]``), as a tuple; or one floating-point Tensor whose first dimension runs over
+    them (returned as it is, not range-checked)."""
+    if isinstance(value, Tensor):
+        return require_value(name, value)
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValueError(f"{name} must be a sequence of numbers, got {value!r}")
+    return tuple(require_values(name, value))
+
+
+def require_points(name: str, value: object) -> tuple[tuple[float, Checked], ...]:
+    """A non-empty sequence of ``(step, value)`` pairs sorted by step (repeats allowed: a
+    jump), as a tuple of pairs: each step a number (named ``name[i] step``), each value a
+    value hyperparameter (:func:`require_value`, named ``name[i] value``)."""
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise ValueError(
+            f"{name} must be a non-empty sequence of (step, value) pairs, got {value!r}"
+        )
+    pairs: list[tuple[float, Checked]] = []
+    for i, point in enumerate(value):
+        if isinstance(point, str) or not isinstance(point, Sequence) or len(point) != 2:
+            raise ValueError(f"{name}[{i}] must be a (step, value) pair, got {point!r}")
+        step = require_number(f"{name}[{i}] step", point[0])
+        if pairs and step < pairs[-1][0]:
+            raise ValueError(
+                f"{name} must be sorted by step, but {name}[{i}] step {number_text(step)} < "
+                f"{name}[{i - 1}] step {number_text(pairs[-1][0])}: {list(value)!r}"
+            )
+        pairs.append((step, require_value(f"{name}[{i}] value", point[1])))
+    return tuple(pairs)
+
+
 KINDS: Mapping[str, Check] = MappingProxyType(
     {
         "value": require_value,
@@ -261,11 +314,18 @@ KINDS: Mapping[str, Check] = MappingProxyType(
         "fraction": require_unit_interval,
         "open_fraction": require_open_unit,
         "bool": require_bool,
+        "increasing": increasing(),
+        "sorted": increasing(strict=False),
+        "value_sequence": require_value_sequence,
+        "points": require_points,
     }
 )
 """The kinds a family may declare its hyperparameters of (``Family(checks=...)``), by name:
 the declaration reads ``checks={"peak": "value", "steps": "positive", "shape":
-choice("linear", "cosine")}``; a kind is one of these names or a :data:`Check`."""
+choice("linear", "cosine")}``; a kind is one of these names or a :data:`Check`. The
+sequences: ``increasing`` (strictly: boundaries), ``sorted`` (repeats allowed: milestones;
+:func:`increasing` makes others, with a minimum), ``value_sequence`` (levels: numbers or
+Tensors, or one Tensor of them), ``points`` (``(step, value)`` pairs sorted by step)."""
 
 
 def check_of(kind: str | Check) -> Check:

@@ -25,11 +25,7 @@ from schedules.scalar_or_tensor import S, ops_for
 from schedules.schedule_protocol import Schedule
 from schedules.step_input import number_step
 from schedules.tensor_values import Value, select
-from schedules.validation import require_bool, require_choice, require_positive, require_value
-
-
-def _require_shape(name: str, value: object) -> str:
-    return require_choice(name, value, SHAPES)
+from schedules.validation import choice, require_bool, require_positive, require_value
 
 
 def _require_plain(name: str, value: object) -> None:
@@ -67,7 +63,7 @@ class warmup:
     steps: float = attrs.field(validator=using(require_positive))
     start: Value = attrs.field(default=0.0, validator=using(require_value), **VALUE_OPTIONS)
     prefix: bool = attrs.field(default=True, validator=using(require_bool))
-    shape: str = attrs.field(default="linear", validator=using(_require_shape))
+    shape: str = attrs.field(default="linear", validator=using(choice(*SHAPES)))
 
     def __call__(self, step: S) -> S:
         ops_for(step)  # the step's type (and NaN) checked

@@ -22,7 +22,14 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.tensor_values import Checked, Value, cosine_interpolate, interpolate, select
+from schedules.tensor_values import (
+    Checked,
+    Value,
+    cosine_interpolate,
+    in_pieces,
+    interpolate,
+    select,
+)
 
 
 class _Recipe(NamedTuple):
@@ -105,14 +112,20 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
         decayed = interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
     if warmup == 0.0:
         return decayed
-    if numbers and start <= peak and final <= peak:
-        # The ramp, extrapolated past the warmup, lies above the decay there and below it
-        # (at peak) during the warmup: the schedule is their minimum (3 passes + 1).
-        ramp = interpolate(start, peak, float_steps(step).div_(warmup))
-        return decayed.clamp_max_(ramp)
-    if numbers and start >= peak and final >= peak:
-        ramp = interpolate(start, peak, float_steps(step).div_(warmup))
-        return decayed.clamp_min_(ramp)
+    below = numbers and start <= peak and final <= peak
+    if below or (numbers and start >= peak and final >= peak):
+        # The ramp, extrapolated past the warmup, lies beyond the decay there and short of it
+        # (at peak) during the warmup: the schedule is their minimum (their maximum when both
+        # ends lie above peak); 3 passes + 1, piece by piece (one step-sized buffer).
+
+        def bound_by_ramp(decay: Tensor, steps: Tensor) -> None:
+            ramp = interpolate(start, peak, float_steps(steps).div_(warmup))
+            if below:
+                decay.clamp_max_(ramp)
+            else:
+                decay.clamp_min_(ramp)
+
+        return in_pieces(decayed, step, bound_by_ramp)
     t = float_steps(step)
     ramp = interpolate(start, peak, t.clamp(max=warmup).div_(warmup))
     return select(t < warmup, ramp, decayed)

@@ -173,6 +173,9 @@ def test_stays_between_base_and_peak_and_repeats(
         ({"gamma": 1.5}, r"gamma must lie in \(0, 1\], got 1.5"),
         ({"base": math.nan}, r"base must be finite, got nan"),
         ({"peak": "high"}, r"peak must be a number, got str"),
+        ({"gamma": "0.9"}, r"gamma must be a number, got str: '0.9'"),
+        ({"up": True}, r"up must be a number, got bool: True"),
+        ({"down": "3"}, r"down must be a number, got str: '3'"),
     ],
 )
 def test_bad_hyperparameters_raise(kwargs: dict[str, Any], match: str) -> None:

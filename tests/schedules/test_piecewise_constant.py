@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import schedules
 from schedules import piecewise_constant
 
 STAIRS = functools.partial(
@@ -121,8 +122,30 @@ def test_counts_the_boundaries_passed(boundaries: list[int], data: st.DataObject
         ([], [], r"values must have len\(boundaries\) \+ 1 = 1 entries, got 0"),
         ([2], 1.0, r"values must be a sequence of numbers, got 1.0"),
         ([2], [1.0, "x"], r"values\[1\] must be a number, got str"),
+        ([2], "ab", r"values must be a sequence of numbers, got 'ab'"),
+        ([True], [1.0, 2.0], r"boundaries\[0\] must be a number, got bool"),
+        (
+            [2],
+            torch.tensor(1.0),
+            r"values must have len\(boundaries\) \+ 1 = 2 entries \(along "
+            r"its first dimension, for a Tensor\), got shape \(\)",
+        ),
+        (
+            [2],
+            torch.ones(3),
+            r"= 2 entries \(along its first dimension, for a Tensor\), got "
+            r"shape \(3,\)",
+        ),
+        (
+            [2],
+            torch.ones(2, dtype=torch.int64),
+            r"values must be a number or a floating-point "
+            r"Tensor, got a Tensor of dtype torch.int64",
+        ),
     ],
 )
 def test_bad_hyperparameters_raise(boundaries: Any, values: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         piecewise_constant(1, boundaries, values)
+    with pytest.raises(ValueError, match=match):
+        schedules.bind(piecewise_constant, boundaries=boundaries, values=values)

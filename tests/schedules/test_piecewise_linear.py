@@ -128,6 +128,10 @@ def test_stays_within_neighbouring_points(points: list[tuple[int, float]], step:
         ([(0, 1.0), 2.0], r"points\[1\] must be a \(step, value\) pair, got 2.0"),
         ([(0, 1.0), (math.inf, 2.0)], r"points\[1\] step must be finite, got inf"),
         ([(0, "a")], r"points\[0\] value must be a number, got str"),
+        ("ab", r"points must be a non-empty sequence of \(step, value\) pairs, got 'ab'"),
+        ([(True, 1.0)], r"points\[0\] step must be a number, got bool: True"),
+        ([(0, 1.0), "ab"], r"points\[1\] must be a \(step, value\) pair, got 'ab'"),
+        ([(0, torch.tensor(1))], r"points\[0\] value must be a number or a floating-point Tensor"),
         (
             [(0, 1.0), (5, 2.0), (3, 0.0)],
             r"points must be sorted by step, but points\[2\] step 3 < points\[1\] step 5",

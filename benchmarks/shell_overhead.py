@@ -22,7 +22,7 @@ from benchmarks.formatting import micros_range, ratio_range, seconds_range
 from benchmarks.profiles import python_profile, python_profile_share
 from benchmarks.results import Row, Section
 from benchmarks.shell_costs import bookkeeping_row, isolation_row, many_tensors_row
-from benchmarks.timing import CPU, Measure, interleaved, paired, timed
+from benchmarks.timing import CPU, Measure, interleaved, paired, rotating, timed
 from benchmarks.training_loops import (
     ACCUM,
     LOOPS,
@@ -37,6 +37,8 @@ from benchmarks.training_loops import (
 
 NAME = "shell_overhead"
 GOAL_RATIO = 1.02
+INSTANCES = 3
+"""Instances of each loop, timed in turn (:func:`benchmarks.timing.rotating`)."""
 
 
 def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
@@ -44,9 +46,16 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
     differences = check_same_parameters(size, windows=3 if config.quick else 6)
     windows = windows_per_round(size, 0.02 if config.quick else 0.3)
     batches = make_batches(size)
-    loops = {name: make(size, batches) for name, make in LOOPS.items()}
+    makers = {**LOOPS, "hand, other instances": LOOPS["hand"]}
+    loops = {name: [make(size, batches) for _ in range(INSTANCES)] for name, make in makers.items()}
+    for instances in loops.values():
+        for loop in instances:
+            loop.run(1)  # first-call costs (the optimizer's state) out of the timings
     samples = interleaved(
-        {name: _timer(loop, windows) for name, loop in loops.items()},
+        {
+            name: rotating([_timer(loop, windows) for loop in instances])
+            for name, instances in loops.items()
+        },
         rounds=config.rounds(21),
     )
     micro_steps = windows * ACCUM
@@ -55,6 +64,7 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
     restricted_ratio = paired(samples["shell, optimizer= only"], samples["hand"])
     overhead = paired(per_step["shell"], per_step["hand"], op="difference")
     hf_ratio = paired(samples["shell"], samples["hf-style"])
+    floor = paired(samples["hand, other instances"], samples["hand"])
     rows = [
         Row(
             f"{size.name}: s/micro-step, shell vs hand-written",
@@ -80,6 +90,13 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
             "reported",
         ),
         Row(
+            f"{size.name}: the noise floor: hand-written vs other instances of itself",
+            seconds_range(per_step["hand, other instances"]),
+            seconds_range(per_step["hand"]),
+            ratio_range(floor),
+            "reported",
+        ),
+        Row(
             f"{size.name}: s/micro-step, shell vs transformers-style loop",
             seconds_range(per_step["shell"]),
             seconds_range(per_step["hf-style"]),
@@ -88,7 +105,7 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
     ]
     rows.append(isolation_row(size, config))
     if ratio.median > GOAL_RATIO:
-        shell = loops["shell"]
+        shell = loops["shell"][0]
         share = python_profile_share(lambda: shell.run(windows), "optimsche/")
         top_functions = python_profile(lambda: shell.run(windows), limit=8)
         notes_extra = (
@@ -99,7 +116,8 @@ def measure_size(size: ModelSize, config: BenchConfig) -> tuple[list[Row], str]:
         notes_extra = ""
     note = (
         f"{size.name} ({size.parameters:,} parameters, batch {size.batch}): {micro_steps} "
-        f"micro-steps per round; shell == hand-written bit for bit; transformers-style max "
+        f"micro-steps per round, each loop {INSTANCES} instances timed in turn; shell == "
+        f"hand-written bit for bit; transformers-style max "
         f"|Δparam| = {differences['hf-style']:.2g}." + notes_extra
     )
     return rows, note

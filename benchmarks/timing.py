@@ -72,6 +72,26 @@ def timed(work: Callable[[], object], clock: Clock = WALL) -> Measure:
     return measure
 
 
+def rotating(measures: Sequence[Measure]) -> Measure:
+    """A :data:`Measure` that runs the next of ``measures`` at each call (round ``r`` runs
+    ``measures[r mod k]``). Give a candidate several instances of its work (models and
+    optimizers built alike): where tensors land in memory makes one instance of the same
+    training loop a few percent faster or slower than another for its whole life (measured:
+    two hand-written loops on one small GPT, 5 % apart), so a ratio of two single instances
+    measures their layouts as much as their code; rotating through several averages that out
+    of the medians."""
+    if not measures:
+        raise ValueError("rotating needs at least one measure, got none")
+    calls = [0]
+
+    def measure() -> float:
+        index = calls[0] % len(measures)
+        calls[0] += 1
+        return measures[index]()
+
+    return measure
+
+
 def interleaved(
     candidates: Mapping[str, Measure], rounds: int, warmup_rounds: int = 1
 ) -> dict[str, Samples]:

@@ -241,13 +241,17 @@ class ShellMachine:
         dtype and device by the very division autograd's ``DivBackward`` runs on the ones it
         seeds ``loss / accum_grad`` with, so every gradient equals the hand-written loop's,
         without the division's forward and backward on each micro-step); by 1 with
-        ``num_items``. fp16: ``scaler.scale(loss / accum_grad)``, seeded with ones."""
+        ``num_items``. fp16: ``scaler.scale(loss / accum_grad)``, seeded with ones; a loss
+        of a Tensor subclass: ``loss / accum_grad``, seeded by autograd."""
         loss = micro.loss
         if loss is None:
             raise ValueError(f"micro-step {micro.step_num}: this shell takes no part in it")
         divisor = self.settings.loss_divisor(micro.num_items is not None)
-        if self.scaler is not None:
-            return self.scaler.scale(loss if divisor == 1 else loss / divisor), None
+        if self.scaler is not None or loss.__class__ is not Tensor:
+            # fp16, or a Tensor subclass (a DTensor loss...), which autograd seeds with its own
+            # kind of ones: divided as written
+            scaled = loss if divisor == 1 else loss / divisor
+            return (scaled if self.scaler is None else self.scaler.scale(scaled)), None
         key = (loss.dtype, loss.device, divisor)
         seed = self._seeds.get(key)
         if seed is None:

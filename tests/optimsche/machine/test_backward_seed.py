@@ -63,3 +63,21 @@ def test_the_seed_is_not_changed_by_a_backward_into_a_leaf_loss() -> None:
     for _ in range(3):
         sche.step(p)  # type: ignore[arg-type]
     assert p.grad is not None and float(p.grad) == 0.75
+
+
+class _Marked(torch.Tensor):
+    """A Tensor subclass (as a DTensor loss would be): autograd seeds it with its own ones."""
+
+
+def test_a_tensor_subclass_loss_is_divided_as_written() -> None:
+    ours, theirs = _model(torch.float32, 1), _model(torch.float32, 1)
+    sche = OptimScheduler(
+        optimizer=torch.optim.SGD(ours.parameters(), lr=0.1), model=ours, accum_grad=3
+    )
+    x = torch.randn(4, 5)
+    loss = (ours(x) ** 2).mean().as_subclass(_Marked)
+    assert loss.__class__ is _Marked and loss.requires_grad
+    sche.step(loss)
+    ((theirs(x) ** 2).mean() / 3).backward()
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(p.grad, q.grad)  # type: ignore[arg-type]

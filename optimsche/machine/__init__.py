@@ -9,6 +9,7 @@
 * :mod:`~optimsche.machine.state`: the one mutable record of a shell (counters, open window,
   plateau state) that the checkpoint reads and writes;
 * :mod:`~optimsche.machine.shell_machine`: the phases of one shell (plan, backward, update);
-* :mod:`~optimsche.machine.orchestrator`: the one function that runs a micro-step of one shell
-  or of several (``OptimScheduler.step`` and ``OptimSchedulerGroup.step`` both call it).
+* :mod:`~optimsche.machine.orchestrator`: the one place that orders a micro-step's phases:
+  ``run_micro_step`` for several shells (``OptimSchedulerGroup.step``) and
+  ``run_one_micro_step``, the same order for one (``OptimScheduler.step``'s hot path).
 """

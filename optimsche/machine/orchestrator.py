@@ -115,9 +115,12 @@ def run_one_micro_step(
     scaler = machine.scaler
     try:
         report = _update(machine, micro, time_func, optim_name)
-    finally:
+    except ValueError:  # refused at its sync: the window is closed, the scaler updated
         if scaler is not None:
             scaler.update()
+        raise
+    if scaler is not None:
+        scaler.update()
     warn_if_skipped(logger, report, optim_name)
     return report
 

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -45,6 +46,11 @@ from benchmarks.timing import WALL, Measure, Samples, interleaved, paired, timed
 PEAK = 1e-3
 
 OptaxJax = tuple[ModuleType, ModuleType]
+
+
+def _run_jitted(executable: Any, steps: Any) -> Any:
+    """One run of a compiled optax curve, waited for (JAX dispatches asynchronously)."""
+    return executable(steps).block_until_ready()
 
 
 def with_one_xla_thread(load: Callable[[], OptaxJax | None]) -> OptaxJax | None:
@@ -480,8 +486,8 @@ def family_curve_rows(
             notes.append(f"{label}: ours and optax differ by {difference:.2g} (max abs)")
         samples = interleaved(
             {
-                "ours": timed(lambda ours=ours: ours(steps32), WALL),
-                "optax": timed(lambda e=executable: e(steps_jax).block_until_ready(), WALL),
+                "ours": timed(functools.partial(ours, steps32), WALL),
+                "optax": timed(functools.partial(_run_jitted, executable, steps_jax), WALL),
             },
             rounds=config.rounds(7),
         )
@@ -489,7 +495,7 @@ def family_curve_rows(
         ratio = paired(samples["ours"], samples["optax"])
         if slowest is None or samples["optax"].median > slowest[0]:
             slowest = (samples["optax"].median, executable)
-        passes = count_passes(lambda o=ours: o(steps32), length)
+        passes = count_passes(functools.partial(ours, steps32), length)
         rows.append(
             Row(
                 f"{label}, {length:,} float32 steps ({passes.describe()}) vs optax jitted",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import pytest
 import torch
 from hypothesis import given
@@ -209,3 +210,18 @@ def test_repr_shows_the_values_as_read() -> None:
         "StepReport(step_num=4, real_step=2, updated=False, skipped='amp_overflow', lr=0.1, "
         f"grad_norm=None, lrs=(0.1, 0.2), loss=1.5, flushed={host!r})"
     )
+
+
+@pytest.mark.parametrize(
+    ("step_num", "real_step", "lr"), [(1, 1, 0.0), (7, 2, 3e-4), (10**9, 25, 1)]
+)
+def test_the_idle_report_equals_the_constructors(step_num: int, real_step: int, lr: float) -> None:
+    """``StepReport.idle`` (the shell's hot path, no checks) makes the report the constructor
+    makes for a micro-step that did not update: every field, equality, repr, as_dict."""
+    fast = StepReport.idle(step_num, real_step, lr)
+    made = StepReport(step_num=step_num, real_step=real_step, updated=False, lr=lr)
+    for field in attrs.fields(StepReport):
+        assert getattr(fast, field.name) == getattr(made, field.name), field.name
+    assert fast == made and repr(fast) == repr(made)
+    assert fast.as_dict() == made.as_dict()
+    assert not fast.updated and fast.skipped is None and fast.skip_code is None

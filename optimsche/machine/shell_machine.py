@@ -166,11 +166,7 @@ class ShellMachine:
         """
         settings, state = self.settings, self.state
         window = state.window
-        n = (
-            state.step_num + 1
-            if step_num is None
-            else next_step_num(state.step_num, step_num, state.flushed_after)
-        )
+        n = next_step_num(state.step_num, step_num, state.flushed_after)
         real = settings.real_step(n)
         open_window = window.real_step
         leaves = open_window if open_window and real != open_window else 0
@@ -179,14 +175,9 @@ class ShellMachine:
                 f"step_num={n} jumping out of window {open_window} (which holds gradients)"
             )
             window = AccumulationWindow()  # a micro-step jumping out starts a window of its own
-        epoch = None
-        if epoch_num is not None or self.epoch_needed_by is not None:
-            epoch = check_epoch_num(
-                epoch_num,
-                state.epoch_num,
-                needed_by=self.epoch_needed_by,
-                first=settings.count_from,
-            )
+        epoch = check_epoch_num(
+            epoch_num, state.epoch_num, needed_by=self.epoch_needed_by, first=settings.count_from
+        )
         items = None
         if num_items is not None:
             items = check_items(num_items)
@@ -201,10 +192,9 @@ class ShellMachine:
         values = None
         if part:
             loss = pick_loss(losses, settings.loss_key, settings.optim_loss)
-            if items is not None or window.items is not None:
-                # under DDP a window's items are summed over ranks: checked at the update's
-                # sync, where every rank sees the same total and refuses alike
-                window.check_next(real, items, ends_window=ends and not self.distributed)
+            # under DDP a window's items are summed over ranks: checked at the update's sync,
+            # where every rank sees the same total and refuses alike
+            window.check_next(real, items, ends_window=ends and not self.distributed)
             if not window.losses and not leaves:
                 self._check_no_gradients(n)
             if ends and self.values.schedules_anything and self.values.known_before_sync:

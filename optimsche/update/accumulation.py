@@ -125,6 +125,8 @@ class AccumulationWindow:
         (checked by :func:`check_items`, or ``None``) may join the window: a window counts
         items on all of its micro-steps or on none of them, and a window's Python-int items
         must sum to more than 0 (Tensor items are checked at the update's host sync)."""
+        if items is None and self.items is None:
+            return  # a window without items (the common case): nothing to check
         if items is not None:
             if self.items is None and self.losses:
                 raise ValueError(

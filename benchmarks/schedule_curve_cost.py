@@ -469,9 +469,15 @@ def family_curve_rows(
     optax, jax = optax_jax
     length = config.pick(10**6, 10**4)
     steps32 = torch.arange(length, dtype=torch.float32)
+    shuffled = steps32[torch.randperm(length, generator=torch.Generator().manual_seed(0))]
     steps_jax = jax.numpy.arange(length)
     rows: list[Row] = []
-    notes: list[str] = []
+    notes: list[str] = [
+        "Sorted steps (these rows: torch.arange) come in runs, which piecewise_constant, "
+        "multistep, cosine_restarts, warmup_cosine and polynomial write interval by interval "
+        "(schedules.step_runs, after checking that every run lies in its interval); the "
+        "'shuffled' rows time the same steps in random order, which take the general formula."
+    ]
     slowest: tuple[float, Any] | None = None
     ours_by_label: dict[str, Samples] = {}
     for label, ours, theirs in _family_cases(length, optax, jax.numpy):
@@ -506,6 +512,8 @@ def family_curve_rows(
                 ratio.median <= 1.0,
             )
         )
+        if label.startswith(WRITTEN_BY_RUNS):
+            rows.append(_shuffled_row(config, label, ours, shuffled, executable, steps_jax))
     raw = jax.jit(optax.constant_schedule(PEAK)).lower(steps_jax).compile()
     raw_time = interleaved({"raw": timed(lambda: raw(steps_jax).block_until_ready(), WALL)}, 3)
     rows.append(
@@ -526,6 +534,40 @@ def family_curve_rows(
         )
     default_rows, default_notes = _default_thread_rows(length, config.rounds(7), ours_by_label)
     return rows + default_rows, notes + default_notes
+
+
+WRITTEN_BY_RUNS = (
+    "polynomial power 2",
+    "warmup_cosine, start and final",
+    "cosine_restarts, cycles doubling",
+    "piecewise_constant, 10 boundaries",
+)
+"""Families whose general formula (steps not in runs) is also reported: a row each."""
+
+
+def _shuffled_row(
+    config: BenchConfig,
+    label: str,
+    ours: Any,
+    shuffled: torch.Tensor,
+    executable: Any,
+    steps_jax: Any,
+) -> Row:
+    """Our curve on the same steps shuffled (the general formula, no runs) vs optax's jitted
+    run on its int32 steps (whose cost does not depend on their order); reported only."""
+    samples = interleaved(
+        {
+            "ours": timed(functools.partial(ours, shuffled), WALL),
+            "optax": timed(functools.partial(_run_jitted, executable, steps_jax), WALL),
+        },
+        rounds=config.rounds(5),
+    )
+    return Row(
+        f"{label}, shuffled steps (the general formula) vs optax jitted",
+        seconds_range(samples["ours"]),
+        seconds_range(samples["optax"]),
+        ratio_range(paired(samples["ours"], samples["optax"])),
+    )
 
 
 def _jitted_run(executable: Any, steps: Any) -> Measure:

@@ -23,7 +23,9 @@ from torch import Tensor
 from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
-from schedules.tensor_values import Checked, Value, formula_in_pieces
+from schedules.step_runs import MAX_RUNS, by_runs, runs_apply
+from schedules.straight_segment import along, has_form, segment
+from schedules.tensor_values import Checked, Value, cosine_interpolate, formula_in_pieces
 
 
 def _cycle_start(ops: Ops[S], i: S, period: float, mult: float) -> S:
@@ -146,9 +148,65 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     if r.peak.__class__ is float and r.final.__class__ is float:  # the step's shape
+        by_cycles = _by_cycles(step, r)
+        if by_cycles is not None:
+            return by_cycles
         dtype = step.dtype if step.is_floating_point() else torch.float64
         return formula_in_pieces(lambda s: _formula(TENSOR, s, r), step, dtype)
     return _formula(TENSOR, step, r)
+
+
+def _by_cycles(step: Tensor, r: _Recipe) -> Tensor | None:
+    """The curve cycle by cycle where the steps come in runs (:mod:`schedules.step_runs`):
+    each cycle's start, length and peak are numbers (the scalar formulas'), and its run is
+    ``final + (peak_i - final) · ½(1 + cos((t - start_i) · π / T_i))`` (its warmup run, the
+    straight segment from ``final`` to ``peak_i``): no cycle search per step. ``None`` where
+    the steps do not come in runs, span more than :data:`~schedules.step_runs.MAX_RUNS`
+    intervals, or are neither float32 nor float64."""
+    if step.dtype not in (torch.float32, torch.float64) or not runs_apply(step):
+        return None
+    peak, period, mult, final, decay, warmup = r
+    last = float(step.view(-1)[-1])  # the largest step if they are sorted (checked later)
+    cycles: list[tuple[float, float, float]] = []  # (start, length, peak) of each cycle
+    start = 0.0
+    while start <= last and 2 * len(cycles) < MAX_RUNS:
+        i = float(len(cycles))
+        if warmup == 0.0 or mult == 1.0:
+            following = _cycle_start(SCALAR, i + 1.0, period, mult)
+        else:
+            following = _warm_cycle_start(SCALAR, i + 1.0, period, mult, warmup)
+        top = peak if decay == 1.0 else peak * SCALAR.pow(decay, i)
+        cycles.append((start, max(following - start, period), top))
+        start = following
+    if not start > last or not math.isfinite(start):
+        return None
+    edges = [e for b, _, _ in cycles for e in ((b,) if warmup == 0.0 else (b, b + warmup))]
+    bounds = [*edges[1:], start]  # cycle i's runs: [start_i, start_i + warmup), then on
+    parts = 1 if warmup == 0.0 else 2
+    ramps = [segment(b, final, b + warmup, top) for b, _, top in cycles] if parts == 2 else []
+    if not all(line is not None and has_form(line, step.dtype) for line in ramps):
+        return None
+
+    def fill(k: int, out: Tensor, steps: Tensor) -> None:
+        begin, length, top = cycles[k // parts]
+        written: Tensor | None
+        if parts == 2 and k % 2 == 0:  # the warmup run, from final at begin up to the peak
+            line = ramps[k // 2]
+            assert line is not None
+            written = along(line, torch.clamp(steps, begin, out=out))
+            assert written is not None  # (has_form)
+        else:
+            anneal = begin + warmup
+            if k == 0:
+                position = torch.clamp(steps, min=0.0, out=out)  # negative steps: step 0
+            else:
+                position = torch.sub(steps, anneal, out=out)
+            cosine = position.mul_(math.pi / (length - warmup)).cos_()
+            written = cosine_interpolate(final, top, cosine)
+        if written is not out:
+            out.copy_(written)
+
+    return by_runs(step, bounds, fill, open_top=False)
 
 
 def _extent(h: Any) -> float:

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from schedules.step_input import float_steps
+from schedules.step_runs import by_runs
 from schedules.tensor_values import Value, in_pieces
 
 
@@ -76,18 +77,19 @@ def lookup(levels: Sequence[Value] | Tensor, step: Tensor, bounds: Sequence[floa
     """``levels[#{b in bounds : b <= max(step, 0)}]`` elementwise, NaN at NaN steps: two
     kernels (``bucketize``, a gather) for integer steps, plus two for the NaN of floating
     ones (a one-byte mask, a fill in place), plus a clamp when some boundary is <= 0 (only
-    then can a negative step differ from step 0). Number levels and a floating CPU step with
-    a few boundaries count them instead (:func:`counted_interval`, piece by piece, the NaN
-    step counted past the last level, to a NaN: no step-sized buffer but the result)."""
+    then can a negative step differ from step 0). Number levels over a large floating CPU
+    step that comes in runs (sorted steps: :func:`schedules.step_runs.by_runs`) are filled
+    run by run, one fill per level; otherwise, with a few boundaries, they are counted
+    (:func:`counted_interval`, piece by piece, the NaN step counted past the last level, to
+    a NaN: no step-sized buffer but the result)."""
     floating = step.is_floating_point()
     s = step if not bounds or bounds[0] > 0 else float_steps(step)
     dtype = step.dtype if floating else torch.float64
-    if (
-        counts_fast(s, bounds)
-        and not isinstance(levels, Tensor)
-        and all(v.__class__ is float for v in levels)
-    ):
-        value = _counted_lookup(cast(Sequence[float], levels), s, bounds)
+    if not isinstance(levels, Tensor) and all(v.__class__ is float for v in levels):
+        numbers = cast(Sequence[float], levels)
+        value = by_runs(s, bounds, lambda k, out, _: out.fill_(numbers[k]))
+        if value is None and counts_fast(s, bounds):
+            value = _counted_lookup(numbers, s, bounds)
         if value is not None:
             return value
     value = pick(levels, tensor_interval(s, bounds), dtype, step.device)

@@ -14,6 +14,7 @@ from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
+from schedules.straight_segment import Segment, along_steps, segment
 from schedules.tensor_values import Checked, Value, interpolate
 
 
@@ -22,15 +23,16 @@ class _Recipe(NamedTuple):
     end: Checked
     steps: float
     begin: float
+    line: Segment | None  # the Tensor formula, when every end is a number
 
 
 def _prepare(start: Checked, end: Checked, steps: float, begin: float = 0) -> _Recipe:
-    finite_constant("steps", steps, begin + steps, "begin + steps")
-    return _Recipe(start, end, steps, begin)
+    stop = finite_constant("steps", steps, begin + steps, "begin + steps")
+    return _Recipe(start, end, steps, begin, segment(begin, start, stop, end))
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    start, end, steps, begin = r
+    start, end, steps, begin, _ = r
     t = step - begin
     if t <= 0:
         return start
@@ -38,7 +40,11 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    start, end, steps, begin = r
+    start, end, steps, begin, line = r
+    if line is not None:  # numbers: the segment, 2 to 4 passes without a division
+        values = along_steps(line, step)
+        if values is not None:
+            return values
     if begin == 0.0:
         return interpolate(start, end, float_steps(step, 0.0, steps).div_(steps))
     if begin + steps - begin != steps:  # steps below begin's precision: t first

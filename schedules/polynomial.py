@@ -12,12 +12,15 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
 from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
+from schedules.step_runs import by_runs
+from schedules.straight_segment import Segment, along, along_steps, has_form, segment
 from schedules.tensor_values import Checked, Value, interpolate
 
 
@@ -29,6 +32,8 @@ class _Recipe(NamedTuple):
     begin: float
     k_decay: float
     cycle: bool
+    remaining: Segment | None  # 1 - t / steps, from 1 at begin to 0 at begin + steps
+    values: Segment | None  # end + (start - end) · r, from end at r = 0 to start at r = 1
 
 
 def _prepare(
@@ -40,12 +45,15 @@ def _prepare(
     k_decay: float = 1.0,
     cycle: bool = False,
 ) -> _Recipe:
-    finite_constant("steps", steps, begin + steps, "begin + steps")
-    return _Recipe(start, end, steps, power, begin, k_decay, cycle)
+    stop = finite_constant("steps", steps, begin + steps, "begin + steps")
+    plain = k_decay == 1.0 and not cycle  # (timm's k-decay and cycles: the formula below)
+    remaining = segment(begin, 1.0, stop, 0.0) if plain else None
+    values = segment(0.0, end, 1.0, start) if plain else None
+    return _Recipe(start, end, steps, power, begin, k_decay, cycle, remaining, values)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    start, end, steps, power, begin, k_decay, cycle = r
+    start, end, steps, power, begin, k_decay, cycle, _, _ = r
     t = step - begin
     if t <= 0:
         return start
@@ -58,8 +66,49 @@ def _scalar(step: float, r: _Recipe) -> float:
     return scalar_math.interpolate(end, start, remaining)
 
 
+def _by_segments(step: Tensor, r: _Recipe) -> Tensor | None:
+    """Numbers, no k-decay, no cycles: the remaining fraction and the value as straight
+    segments (:mod:`schedules.straight_segment`: no division, no lerp) around the power,
+    run by run where the steps come in runs (:mod:`schedules.step_runs`: ``start`` and
+    ``end`` filled, the formula on the decay's run alone). ``None`` where the segments have
+    no form in the steps' dtype."""
+    remaining, values = r.remaining, r.values
+    dtype = step.dtype if step.is_floating_point() else torch.float64
+    if remaining is None or values is None:
+        return None
+    if not (has_form(remaining, dtype) and has_form(values, dtype)):
+        return None
+
+    def decayed(fraction: Tensor) -> Tensor:
+        if r.power != 1.0:
+            fraction = fraction.pow_(r.power)
+        written = along(values, fraction)
+        assert written is not None  # (has_form)
+        return written
+
+    def fill(k: int, out: Tensor, part: Tensor) -> None:
+        if k != 1:
+            out.fill_(r.start if k == 0 else r.end)
+            return
+        fraction = along(remaining, part, out)
+        assert fraction is not None
+        written = decayed(fraction)
+        if written is not out:
+            out.copy_(written)
+
+    run_by_run = by_runs(step, [remaining.low, remaining.high], fill)
+    if run_by_run is not None:
+        return run_by_run
+    fraction = along_steps(remaining, step)
+    assert fraction is not None
+    return decayed(fraction)
+
+
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    start, end, steps, power, begin, k_decay, cycle = r
+    start, end, steps, power, begin, k_decay, cycle, _, _ = r
+    by_segments = _by_segments(step, r)
+    if by_segments is not None:
+        return by_segments
     if cycle:
         t = float_steps(step, begin).sub_(begin)  # t >= 0
         horizon = t.div(steps).ceil_().clamp_min_(1.0).mul_(steps)

@@ -15,6 +15,7 @@ import math
 from math import cos
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
 from schedules import scalar_math
@@ -22,6 +23,8 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
+from schedules.step_runs import by_runs, runs_apply
+from schedules.straight_segment import along, has_form, segment
 from schedules.tensor_values import (
     Checked,
     Value,
@@ -65,9 +68,11 @@ def _prepare(
 
 def _scalar(step: float, r: _Recipe) -> float:
     peak, warmup, steps, start, final, exponent, angle, cycles = r
-    if step < warmup:
-        if step <= 0:
+    if step <= 0:  # a negative step is step 0 (the decay's start when warmup = 0)
+        if warmup > 0:
             return start
+        step = 0.0
+    elif step < warmup:
         return scalar_math.interpolate(start, peak, step / warmup)
     if step >= steps:
         if cycles == 0.5:
@@ -94,9 +99,48 @@ def _common_case(
     return units.div_(warmup).mul_(peak)
 
 
+def _by_runs(step: Tensor, r: _Recipe) -> Tensor | None:
+    """The curve run by run where the steps come in runs (:mod:`schedules.step_runs`): the
+    warmup as a straight segment from ``start`` to ``peak``, the decay as its formula on its
+    run alone (no clamp, no minimum with the ramp), the rest filled with the value held from
+    ``steps`` on. ``None`` where the steps do not come in runs or the ramp has no
+    division-free form in their dtype."""
+    peak, warmup, steps, start, final, exponent, angle, _ = r
+    ramp = segment(0.0, start, warmup, peak) if warmup > 0.0 else None
+    if not runs_apply(step) or (warmup > 0.0 and (ramp is None or not has_form(ramp, step.dtype))):
+        return None
+    held = _scalar(steps, r)
+
+    def fill(k: int, out: Tensor, part: Tensor) -> None:
+        written: Tensor | None
+        if k == 0 and ramp is not None:
+            written = along(ramp, torch.clamp(part, min=0.0, out=out))
+        elif k <= 1:  # (k = 0: the negative steps, without a warmup)
+            if k == 0:
+                cosine = torch.clamp(part, min=0.0, out=out)
+            else:
+                cosine = torch.sub(part, warmup, out=out)
+            cosine = cosine.mul_(angle).cos_()
+            if exponent == 1.0:
+                written = cosine_interpolate(final, peak, cosine)
+            else:
+                written = interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
+        else:
+            written = out.fill_(held)
+        if written is not out:
+            assert written is not None
+            out.copy_(written)
+
+    return by_runs(step, [warmup, steps] if warmup > 0.0 else [0.0, steps], fill)
+
+
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     peak, warmup, steps, start, final, exponent, angle, _ = r
     numbers = peak.__class__ is float and start.__class__ is float and final.__class__ is float
+    if numbers:
+        run_by_run = _by_runs(step, r)
+        if run_by_run is not None:
+            return run_by_run
     half = 0.5 * warmup
     common = numbers and start == 0.0 and final == 0.0 and exponent == 1.0 and peak >= 0
     if common and half > 0.0 and half + half == warmup:  # (w/2 exact: not a subnormal w)

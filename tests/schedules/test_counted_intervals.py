@@ -128,7 +128,12 @@ def test_a_step_that_requires_grad_gives_the_same_values_and_gradients(
     requires grad takes the plain path, with the same values and the slopes of short calls."""
     steps = torch.arange(300_000, dtype=torch.float64).requires_grad_(True)
     values = leaf(steps)
-    assert torch.equal(values.detach(), leaf(steps.detach()))
+    # (without the gradient, sorted steps may be written run by run: a few ulps of the
+    # curve's scale apart, schedules.straight_segment)
+    scale = float(values.detach().abs().max())
+    atol = 16 * torch.finfo(torch.float64).eps * scale
+    torch.testing.assert_close(values.detach(), leaf(steps.detach()), rtol=0, atol=atol)
+    assert torch.equal(values.detach(), leaf(steps.detach().flip(0)).flip(0))
     values.sum().backward()
     short = steps.detach()[:2000].clone().requires_grad_(True)
     leaf(short).sum().backward()

@@ -1,0 +1,94 @@
+"""Steps that come in runs: a curve over sorted steps, written interval by interval.
+
+A schedule that is one formula per interval of the step (a step function's levels, the
+cycles of restarts, a warmup then a decay) spends most of an elementwise evaluation finding
+each step's interval and computing every interval's formula at every step. A whole curve is
+usually asked for over sorted steps (``torch.arange``, ``linspace``): there the intervals are
+*runs* of consecutive elements, found by one binary search per boundary, and each run is
+written with its own interval's numbers, as a fill or a short formula on the run alone.
+
+:func:`by_runs` does that where it pays (a large contiguous floating CPU Tensor, eager, no
+gradient), after checking that the steps do come in runs: the smallest and the largest
+element of every run (one reading pass, no sort) must lie in the run's interval. Nothing
+else is assumed: unsorted steps, NaN steps, a batched (``vmap``) or traced step give
+``None`` before anything is written, and the caller takes its general formula. Boundaries
+are compared in the step's dtype, as a comparison with a Python number is.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+MIN_RUN_STEPS = 1 << 15
+"""Steps below this many elements take the caller's general formula (the run-finding's fixed
+cost, a few microseconds per run, is then no longer small beside it)."""
+
+MAX_RUNS = 1024
+"""At most this many intervals: beyond, the per-run Python costs more than it saves."""
+
+Fill = Callable[[int, Tensor, Tensor], object]
+"""``fill(k, out, steps)``: write interval ``k``'s values at ``steps`` (a run of the step)
+into ``out`` (the matching run of the result, which it must fill completely, in place)."""
+
+
+def runs_apply(step: Tensor) -> bool:
+    """Whether :func:`by_runs` may run on ``step`` at all (before looking at its values)."""
+    return (
+        step.device.type == "cpu"
+        and step.is_floating_point()
+        and step.numel() >= MIN_RUN_STEPS
+        and step.is_contiguous()
+        and not step.requires_grad
+        and not torch.compiler.is_compiling()
+        and not torch._C._functorch.is_functorch_wrapped_tensor(step)
+    )
+
+
+def by_runs(
+    step: Tensor, bounds: Sequence[float], fill: Fill, *, open_top: bool = True
+) -> Tensor | None:
+    """The curve of ``step``'s shape and dtype written run by run: interval ``k`` (``0 <= k
+    <= len(bounds)``) holds the elements with ``bounds[k - 1] <= s < bounds[k]`` (the first
+    is unbounded below, the last above), ``fill(k, out_run, step_run)`` writes each non-empty
+    run. ``bounds`` sorted. With ``open_top=False`` the last interval must be empty (its
+    formula is not known past it). ``None`` where the step does not come in runs or
+    :func:`runs_apply` says no; then nothing has been written."""
+    if not runs_apply(step) or len(bounds) >= MAX_RUNS:
+        return None
+    flat = step.view(-1)
+    edges = _run_edges(flat, bounds, open_top)
+    if edges is None:
+        return None
+    out = torch.empty_like(flat)
+    for k, (begin, end) in enumerate(edges):
+        if begin < end:
+            fill(k, out[begin:end], flat[begin:end])
+    return out.view(step.shape)
+
+
+def _run_edges(
+    flat: Tensor, bounds: Sequence[float], open_top: bool
+) -> list[tuple[int, int]] | None:
+    """``[(begin, end)]`` of each interval's run in ``flat``, or ``None`` where some run holds
+    an element outside its interval (unsorted steps, NaN)."""
+    table = torch.tensor(bounds, dtype=flat.dtype)
+    cuts = [0, *torch.searchsorted(flat, table, side="left").tolist(), flat.numel()]
+    limits = table.tolist()  # the boundaries as the step's dtype has them
+    edges = list(itertools.pairwise(cuts))
+    for k, (begin, end) in enumerate(edges):
+        if begin >= end:
+            continue
+        if k == len(limits) and not open_top:
+            return None
+        low, high = (float(x) for x in torch.aminmax(flat[begin:end]))
+        if low != low or high != high:  # a NaN step
+            return None
+        if k > 0 and not low >= limits[k - 1]:
+            return None
+        if k < len(limits) and not high < limits[k]:
+            return None
+    return edges

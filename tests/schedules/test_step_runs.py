@@ -1,0 +1,121 @@
+"""schedules.step_runs: sorted steps written run by run give the intervals' values, and
+anything that does not come in runs (unsorted, NaN, short, batched, traced, with a gradient,
+past a closed top) is refused before a write; the families that use it agree with their
+general formula (the same steps, unsorted) to a few ulps of the curve's scale, the step
+functions bit for bit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import schedules
+from schedules.step_runs import MIN_RUN_STEPS, by_runs
+
+BOUNDS = [100.0, 5000.0, 40_000.0]
+LEVELS = [1.0, 2.0, 3.0, 4.0]
+
+
+def _fill_levels(calls: list[int]) -> schedules.step_runs.Fill:
+    def fill(k: int, out: torch.Tensor, _: torch.Tensor) -> None:
+        calls.append(k)
+        out.fill_(LEVELS[k])
+
+    return fill
+
+
+def _reference(steps: torch.Tensor) -> torch.Tensor:
+    index = torch.bucketize(steps, torch.tensor(BOUNDS, dtype=steps.dtype), right=True)
+    return torch.tensor(LEVELS, dtype=steps.dtype)[index]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sorted_steps_are_written_run_by_run(dtype: torch.dtype) -> None:
+    steps = torch.arange(-10, 60_000, dtype=dtype).reshape(2, -1)
+    calls: list[int] = []
+    got = by_runs(steps, BOUNDS, _fill_levels(calls))
+    assert got is not None and got.shape == steps.shape and got.dtype == dtype
+    assert torch.equal(got, _reference(steps)) and calls == [0, 1, 2, 3]
+
+
+def test_empty_runs_are_skipped() -> None:
+    steps = torch.linspace(200.0, 4000.0, MIN_RUN_STEPS)
+    calls: list[int] = []
+    got = by_runs(steps, BOUNDS, _fill_levels(calls))
+    assert got is not None and calls == [1] and bool((got == 2.0).all())
+
+
+def _refused(steps: torch.Tensor, *, open_top: bool = True) -> None:
+    calls: list[int] = []
+    assert by_runs(steps, BOUNDS, _fill_levels(calls), open_top=open_top) is None
+    assert calls == []  # nothing written
+
+
+def test_steps_that_do_not_come_in_runs_are_refused_before_a_write() -> None:
+    steps = torch.arange(60_000.0)
+    _refused(steps.flip(0))
+    swapped = steps.clone()
+    swapped[[10, 50_000]] = swapped[[50_000, 10]]
+    _refused(swapped)
+    with_nan = steps.clone()
+    with_nan[30_000] = math.nan
+    _refused(with_nan)
+    _refused(steps[:1000])  # too short to pay
+    _refused(steps.int())  # integer steps: the general formula
+    _refused(steps[::2].clone().reshape(-1, 2).t())  # not contiguous
+    _refused(steps.clone().requires_grad_(True))
+    _refused(steps, open_top=False)  # the last interval holds steps
+
+
+def test_vmap_and_compile_take_the_general_formula() -> None:
+    rows = torch.arange(2 * 60_000.0).reshape(2, -1)
+    seen: list[bool] = []
+
+    def probe(row: torch.Tensor) -> torch.Tensor:
+        seen.append(by_runs(row, BOUNDS, _fill_levels([])) is None)
+        return row
+
+    torch.func.vmap(probe)(rows)
+    assert seen == [True]
+
+
+CURVES = [
+    schedules.bind(schedules.piecewise_constant, boundaries=[7, 900, 40_000], values=[1.0, 0.5, 0.25, 0.1]),
+    schedules.bind(schedules.multistep, start=1.0, milestones=[100, 30_000], gamma=0.3),
+    schedules.bind(schedules.cosine_restarts, peak=1e-3, period=7_000, final=1e-5),
+    schedules.bind(schedules.cosine_restarts, peak=1e-3, period=3_000, mult=2.0, decay=0.5, final=1e-5),
+    schedules.bind(schedules.cosine_restarts, peak=1e-3, period=5_000, mult=1.5, final=1e-5, warmup=300),
+    schedules.bind(schedules.cosine_restarts, peak=1e-3, period=9_000, final=2e-3, warmup=100),
+    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=600, steps=50_000),
+    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=600, steps=50_000, start=1e-5, final=1e-5),
+    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=0, steps=50_000, final=1e-4, exponent=2.0),
+    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=500, steps=50_000, start=2e-3, final=3e-3),
+    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=500, steps=50_000, cycles=1.25),
+    schedules.bind(schedules.polynomial, start=1e-3, end=1e-5, steps=30_000, power=2.0, begin=5_000),
+    schedules.bind(schedules.polynomial, start=1e-3, end=0.0, steps=60_000, power=0.5),
+    schedules.bind(schedules.linear, start=1e-5, end=1e-3, steps=30_000, begin=5_000),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("curve", CURVES, ids=lambda c: repr(c)[:60])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_families_agree_with_their_general_formula(
+    curve: schedules.BoundSchedule, dtype: torch.dtype
+) -> None:
+    steps = torch.arange(-5, 70_000, dtype=dtype)
+    by_run = curve(steps)
+    general = curve(steps.flip(0)).flip(0)  # descending steps: no runs
+    assert by_run.dtype == general.dtype == dtype
+    scale = float(general.abs().max())
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(by_run, general, rtol=0, atol=16 * eps * scale)
+    python = torch.tensor([curve(float(s)) for s in steps[::997].tolist()], dtype=torch.float64)
+    torch.testing.assert_close(by_run[::997].double(), python, rtol=0, atol=64 * eps * scale)
+
+
+@pytest.mark.parametrize("curve", CURVES[:2], ids=lambda c: repr(c)[:60])
+def test_step_functions_are_bit_for_bit(curve: schedules.BoundSchedule) -> None:
+    steps = torch.arange(-5, 70_000, dtype=torch.float32)
+    assert torch.equal(curve(steps), curve(steps.flip(0)).flip(0))

@@ -60,6 +60,8 @@ def by_runs(
     if not runs_apply(step) or len(bounds) >= MAX_RUNS:
         return None
     flat = step.view(-1)
+    if not float(flat[0]) <= float(flat[-1]):  # descending, or NaN at an end: at once
+        return None
     edges = _run_edges(flat, bounds, open_top)
     if edges is None:
         return None

@@ -53,3 +53,29 @@ def test_eager_curves_keep_their_kernel_budget(
         counted = count_passes(lambda f=form: f(steps), N)  # type: ignore[misc]
         assert counted.kernels <= kernels, counted.describe()
         assert counted.fresh_buffers <= fresh, counted.describe()
+
+
+RUNS = 1 << 16
+"""Steps enough to be written run by run (schedules.step_runs.MIN_RUN_STEPS)."""
+
+
+@pytest.mark.parametrize(
+    ("schedule", "passes"),
+    [
+        (schedules.bind(schedules.piecewise_constant, boundaries=[RUNS * k // 11 for k in
+                        range(1, 11)], values=[0.97**k for k in range(11)]), 4.5),
+        (schedules.bind(schedules.cosine_restarts, peak=1e-3, period=RUNS // 15, mult=2.0,
+                        decay=0.5, final=1e-5), 20),
+        (schedules.bind(schedules.polynomial, start=1e-3, end=1e-5, steps=RUNS // 2, power=2.0,
+                        begin=RUNS // 10), 9),
+    ],
+)  # fmt: skip
+def test_sorted_steps_are_written_run_by_run_in_few_passes(
+    schedule: schedules.BoundSchedule, passes: float
+) -> None:
+    steps = torch.arange(RUNS, dtype=torch.float32)
+    counted = count_passes(lambda: schedule(steps), RUNS)
+    assert counted.passes <= passes and counted.fresh_buffers == 1, counted.describe()
+    assert "searchsorted" in counted.operators
+    general = count_passes(lambda: schedule(steps.flip(0).clone()), RUNS)
+    assert general.passes > counted.passes and "aminmax" not in general.operators

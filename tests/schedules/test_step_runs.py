@@ -81,22 +81,25 @@ def test_vmap_and_compile_take_the_general_formula() -> None:
     assert seen == [True]
 
 
+_bind = schedules.bind
+_RESTARTS = {"peak": 1e-3, "final": 1e-5}
+_WARMUP_COSINE = {"peak": 1e-3, "steps": 50_000}
 CURVES = [
-    schedules.bind(schedules.piecewise_constant, boundaries=[7, 900, 40_000], values=[1.0, 0.5, 0.25, 0.1]),
-    schedules.bind(schedules.multistep, start=1.0, milestones=[100, 30_000], gamma=0.3),
-    schedules.bind(schedules.cosine_restarts, peak=1e-3, period=7_000, final=1e-5),
-    schedules.bind(schedules.cosine_restarts, peak=1e-3, period=3_000, mult=2.0, decay=0.5, final=1e-5),
-    schedules.bind(schedules.cosine_restarts, peak=1e-3, period=5_000, mult=1.5, final=1e-5, warmup=300),
-    schedules.bind(schedules.cosine_restarts, peak=1e-3, period=9_000, final=2e-3, warmup=100),
-    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=600, steps=50_000),
-    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=600, steps=50_000, start=1e-5, final=1e-5),
-    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=0, steps=50_000, final=1e-4, exponent=2.0),
-    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=500, steps=50_000, start=2e-3, final=3e-3),
-    schedules.bind(schedules.warmup_cosine, peak=1e-3, warmup=500, steps=50_000, cycles=1.25),
-    schedules.bind(schedules.polynomial, start=1e-3, end=1e-5, steps=30_000, power=2.0, begin=5_000),
-    schedules.bind(schedules.polynomial, start=1e-3, end=0.0, steps=60_000, power=0.5),
-    schedules.bind(schedules.linear, start=1e-5, end=1e-3, steps=30_000, begin=5_000),
-]  # fmt: skip
+    _bind(schedules.piecewise_constant, boundaries=[7, 900, 40_000], values=[1.0, 0.5, 0.2, 0.1]),
+    _bind(schedules.multistep, start=1.0, milestones=[100, 30_000], gamma=0.3),
+    _bind(schedules.cosine_restarts, period=7_000, **_RESTARTS),
+    _bind(schedules.cosine_restarts, period=3_000, mult=2.0, decay=0.5, **_RESTARTS),
+    _bind(schedules.cosine_restarts, period=5_000, mult=1.5, warmup=300, **_RESTARTS),
+    _bind(schedules.cosine_restarts, peak=1e-3, period=9_000, final=2e-3, warmup=100),
+    _bind(schedules.warmup_cosine, warmup=600, **_WARMUP_COSINE),
+    _bind(schedules.warmup_cosine, warmup=600, start=1e-5, final=1e-5, **_WARMUP_COSINE),
+    _bind(schedules.warmup_cosine, warmup=0, final=1e-4, exponent=2.0, **_WARMUP_COSINE),
+    _bind(schedules.warmup_cosine, warmup=500, start=2e-3, final=3e-3, **_WARMUP_COSINE),
+    _bind(schedules.warmup_cosine, warmup=500, cycles=1.25, **_WARMUP_COSINE),
+    _bind(schedules.polynomial, start=1e-3, end=1e-5, steps=30_000, power=2.0, begin=5_000),
+    _bind(schedules.polynomial, start=1e-3, end=0.0, steps=60_000, power=0.5),
+    _bind(schedules.linear, start=1e-5, end=1e-3, steps=30_000, begin=5_000),
+]
 
 
 @pytest.mark.parametrize("curve", CURVES, ids=lambda c: repr(c)[:60])

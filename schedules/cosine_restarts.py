@@ -169,7 +169,7 @@ def _by_cycles(step: Tensor, r: _Recipe) -> Tensor | None:
     last = float(step.view(-1)[-1])  # the largest step if they are sorted (checked later)
     cycles: list[tuple[float, float, float]] = []  # (start, length, peak) of each cycle
     start = 0.0
-    while start <= last and 2 * len(cycles) < MAX_RUNS:
+    while not cycles or (start <= last and 2 * len(cycles) < MAX_RUNS):  # cycle 0 at least
         i = float(len(cycles))
         if warmup == 0.0 or mult == 1.0:
             following = _cycle_start(SCALAR, i + 1.0, period, mult)

@@ -122,3 +122,9 @@ def test_families_agree_with_their_general_formula(
 def test_step_functions_are_bit_for_bit(curve: schedules.BoundSchedule) -> None:
     steps = torch.arange(-5, 70_000, dtype=torch.float32)
     assert torch.equal(curve(steps), curve(steps.flip(0)).flip(0))
+
+
+@pytest.mark.parametrize("curve", CURVES, ids=lambda c: repr(c)[:60])
+def test_negative_steps_alone_are_step_zero(curve: schedules.BoundSchedule) -> None:
+    steps = torch.linspace(-5e4, -1.0, MIN_RUN_STEPS + 10, dtype=torch.float64)
+    assert torch.equal(curve(steps), torch.full_like(steps, curve(0)))

@@ -474,7 +474,7 @@ def family_curve_rows(
     rows: list[Row] = []
     notes: list[str] = [
         "Sorted steps (these rows: torch.arange) come in runs, which piecewise_constant, "
-        "multistep, cosine_restarts, warmup_cosine and polynomial write interval by interval "
+        "multistep, cosine_restarts and warmup_cosine write interval by interval "
         "(schedules.step_runs, after checking that every run lies in its interval); the "
         "'shuffled' rows time the same steps in random order, which take the general formula."
     ]
@@ -537,7 +537,6 @@ def family_curve_rows(
 
 
 WRITTEN_BY_RUNS = (
-    "polynomial power 2",
     "warmup_cosine, start and final",
     "cosine_restarts, cycles doubling",
     "piecewise_constant, 10 boundaries",

@@ -19,7 +19,6 @@ from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.step_runs import by_runs
 from schedules.straight_segment import Segment, along, along_steps, has_form, segment
 from schedules.tensor_values import Checked, Value, interpolate
 
@@ -69,39 +68,22 @@ def _scalar(step: float, r: _Recipe) -> float:
 def _by_segments(step: Tensor, r: _Recipe) -> Tensor | None:
     """Numbers, no k-decay, no cycles: the remaining fraction and the value as straight
     segments (:mod:`schedules.straight_segment`: no division, no lerp) around the power,
-    run by run where the steps come in runs (:mod:`schedules.step_runs`: ``start`` and
-    ``end`` filled, the formula on the decay's run alone). ``None`` where the segments have
-    no form in the steps' dtype."""
+    5-6 passes. ``None`` where the segments have no form in the steps' dtype. (Sorted steps
+    are not written run by run, :mod:`schedules.step_runs`: its check costs what the held
+    runs save.)"""
     remaining, values = r.remaining, r.values
     dtype = step.dtype if step.is_floating_point() else torch.float64
     if remaining is None or values is None:
         return None
     if not (has_form(remaining, dtype) and has_form(values, dtype)):
         return None
-
-    def decayed(fraction: Tensor) -> Tensor:
-        if r.power != 1.0:
-            fraction = fraction.pow_(r.power)
-        written = along(values, fraction)
-        assert written is not None  # (has_form)
-        return written
-
-    def fill(k: int, out: Tensor, part: Tensor) -> None:
-        if k != 1:
-            out.fill_(r.start if k == 0 else r.end)
-            return
-        fraction = along(remaining, part, out)
-        assert fraction is not None
-        written = decayed(fraction)
-        if written is not out:
-            out.copy_(written)
-
-    run_by_run = by_runs(step, [remaining.low, remaining.high], fill)
-    if run_by_run is not None:
-        return run_by_run
     fraction = along_steps(remaining, step)
-    assert fraction is not None
-    return decayed(fraction)
+    assert fraction is not None  # (has_form)
+    if r.power != 1.0:
+        fraction = fraction.pow_(r.power)
+    written = along(values, fraction)
+    assert written is not None
+    return written
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:

@@ -66,8 +66,6 @@ RUNS = 1 << 16
                         range(1, 11)], values=[0.97**k for k in range(11)]), 4.5),
         (schedules.bind(schedules.cosine_restarts, peak=1e-3, period=RUNS // 15, mult=2.0,
                         decay=0.5, final=1e-5), 20),
-        (schedules.bind(schedules.polynomial, start=1e-3, end=1e-5, steps=RUNS // 2, power=2.0,
-                        begin=RUNS // 10), 9),
     ],
 )  # fmt: skip
 def test_sorted_steps_are_written_run_by_run_in_few_passes(

@@ -6,12 +6,17 @@ functions bit for bit."""
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
+import hypothesis.strategies as st
 import pytest
 import torch
+from hypothesis import given, settings
 
 import schedules
+import schedules.testing
 from schedules.step_runs import MIN_RUN_STEPS, by_runs
 
 BOUNDS = [100.0, 5000.0, 40_000.0]
@@ -128,3 +133,29 @@ def test_step_functions_are_bit_for_bit(curve: schedules.BoundSchedule) -> None:
 def test_negative_steps_alone_are_step_zero(curve: schedules.BoundSchedule) -> None:
     steps = torch.linspace(-5e4, -1.0, MIN_RUN_STEPS + 10, dtype=torch.float64)
     assert torch.equal(curve(steps), torch.full_like(steps, curve(0)))
+
+
+RUN_FAMILIES = ("piecewise_constant", "multistep", "cosine_restarts", "warmup_cosine", "linear",
+                "polynomial")  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    drawn=schedules.testing.schedules_with_kwargs(RUN_FAMILIES, max_steps=3 * MIN_RUN_STEPS),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_any_drawn_schedule_agrees_on_sorted_and_unsorted_steps(
+    drawn: tuple[Any, dict[str, Any]], dtype: torch.dtype
+) -> None:
+    """Hyperparameters from the hypothesis kit, a long sorted curve (run by run, segments)
+    against the same steps descending (the general formula) and Python steps."""
+    function, kwargs = drawn
+    curve = functools.partial(function, **kwargs)
+    steps = torch.arange(-3, 4 * MIN_RUN_STEPS, 7, dtype=dtype)
+    sorted_values = curve(steps)
+    general = curve(steps.flip(0)).flip(0)
+    scale = max(float(general.abs().max()), 1e-300)
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(sorted_values, general, rtol=0, atol=16 * eps * scale)
+    python = torch.tensor([curve(float(s)) for s in steps[::1009].tolist()], dtype=dtype)
+    torch.testing.assert_close(sorted_values[::1009], python, rtol=0, atol=64 * eps * scale)

@@ -118,11 +118,11 @@ _FLOAT64 = _Arithmetic(float, 1.0)
 
 
 def _from_anchor(r: _Arithmetic, anchor: tuple[float, float], far: tuple[float, float]) -> Form:
-    """The form from the anchor in one dtype (``OverflowError``/``ValueError`` where it has
-    none)."""
+    """The form from the anchor in one dtype; ``OverflowError``, ``ZeroDivisionError`` or
+    ``ValueError`` where it has none."""
     d = r.rounded(abs(r.rounded(far[0]) - r.rounded(anchor[0])))
     a, b = r.rounded(anchor[1]), r.rounded(far[1])
-    k0 = r.rounded((b - a) / d)  # ZeroDivisionError (a ValueError's kin) when d = 0
+    k0 = r.rounded((b - a) / d)  # ZeroDivisionError when d = 0 (ends one number)
     step = r.ulp(k0)
     candidates = [k0]
     for j in range(1, NUDGES + 1):

@@ -14,7 +14,7 @@ from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.straight_segment import Segment, along_steps, segment
+from schedules.straight_segment import along_steps, segment
 from schedules.tensor_values import Checked, Value, interpolate
 
 
@@ -23,16 +23,15 @@ class _Recipe(NamedTuple):
     end: Checked
     steps: float
     begin: float
-    line: Segment | None  # the Tensor formula, when every end is a number
 
 
 def _prepare(start: Checked, end: Checked, steps: float, begin: float = 0) -> _Recipe:
-    stop = finite_constant("steps", steps, begin + steps, "begin + steps")
-    return _Recipe(start, end, steps, begin, segment(begin, start, stop, end))
+    finite_constant("steps", steps, begin + steps, "begin + steps")
+    return _Recipe(start, end, steps, begin)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    start, end, steps, begin, _ = r
+    start, end, steps, begin = r
     t = step - begin
     if t <= 0:
         return start
@@ -40,7 +39,8 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    start, end, steps, begin, line = r
+    start, end, steps, begin = r
+    line = segment(begin, start, begin + steps, end)  # (None: Tensor ends)
     if line is not None:  # numbers: the segment, 2 to 4 passes without a division
         values = along_steps(line, step)
         if values is not None:

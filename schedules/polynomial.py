@@ -19,7 +19,7 @@ from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.straight_segment import Segment, along, along_steps, has_form, segment
+from schedules.straight_segment import along, along_steps, has_form, segment
 from schedules.tensor_values import Checked, Value, interpolate
 
 
@@ -31,8 +31,6 @@ class _Recipe(NamedTuple):
     begin: float
     k_decay: float
     cycle: bool
-    remaining: Segment | None  # 1 - t / steps, from 1 at begin to 0 at begin + steps
-    values: Segment | None  # end + (start - end) · r, from end at r = 0 to start at r = 1
 
 
 def _prepare(
@@ -44,15 +42,12 @@ def _prepare(
     k_decay: float = 1.0,
     cycle: bool = False,
 ) -> _Recipe:
-    stop = finite_constant("steps", steps, begin + steps, "begin + steps")
-    plain = k_decay == 1.0 and not cycle  # (timm's k-decay and cycles: the formula below)
-    remaining = segment(begin, 1.0, stop, 0.0) if plain else None
-    values = segment(0.0, end, 1.0, start) if plain else None
-    return _Recipe(start, end, steps, power, begin, k_decay, cycle, remaining, values)
+    finite_constant("steps", steps, begin + steps, "begin + steps")
+    return _Recipe(start, end, steps, power, begin, k_decay, cycle)
 
 
 def _scalar(step: float, r: _Recipe) -> float:
-    start, end, steps, power, begin, k_decay, cycle, _, _ = r
+    start, end, steps, power, begin, k_decay, cycle = r
     t = step - begin
     if t <= 0:
         return start
@@ -71,7 +66,10 @@ def _by_segments(step: Tensor, r: _Recipe) -> Tensor | None:
     5-6 passes. ``None`` where the segments have no form in the steps' dtype. (Sorted steps
     are not written run by run, :mod:`schedules.step_runs`: its check costs what the held
     runs save.)"""
-    remaining, values = r.remaining, r.values
+    if r.k_decay != 1.0 or r.cycle:  # (timm's k-decay and cycles: the general formula)
+        return None
+    remaining = segment(r.begin, 1.0, r.begin + r.steps, 0.0)  # 1 - t / steps
+    values = segment(0.0, r.end, 1.0, r.start)  # end + (start - end) · remaining
     dtype = step.dtype if step.is_floating_point() else torch.float64
     if remaining is None or values is None:
         return None
@@ -87,7 +85,7 @@ def _by_segments(step: Tensor, r: _Recipe) -> Tensor | None:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    start, end, steps, power, begin, k_decay, cycle, _, _ = r
+    start, end, steps, power, begin, k_decay, cycle = r
     by_segments = _by_segments(step, r)
     if by_segments is not None:
         return by_segments

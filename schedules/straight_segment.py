@@ -183,12 +183,21 @@ def _forms(r: _Arithmetic, x0: float, v0: float, x1: float, v1: float, low: bool
 def segment(x0: float, v0: float, x1: float, v1: float) -> Segment | None:
     """The straight segment from ``(x0, v0)`` to ``(x1, v1)``, ``x0 < x1``, all finite; ``None``
     unless all four are Python numbers (values that are Tensors, or symbolic numbers while
-    ``torch.compile`` traces, keep the caller's general formula)."""
+    ``torch.compile`` traces, keep the caller's general formula). Finding its forms costs some
+    20 µs of Python, so the segments of the last :data:`CACHE_SIZE` ends are kept (a leaf
+    calls this from its Tensor formula, not when its hyperparameters are checked: Python
+    steps never need it)."""
     for number in (x0, v0, x1, v1):
         if number.__class__ is not float and number.__class__ is not int:
             return None
+    compiling = torch.compiler.is_compiling()
+    key = (x0, v0, x1, v1)
+    if not compiling:
+        kept = _SEGMENTS.get(key)
+        if kept is not None:
+            return kept
     low = abs(v0) <= abs(v1)
-    return Segment(
+    line = Segment(
         x0,
         x1,
         v0,
@@ -197,6 +206,17 @@ def segment(x0: float, v0: float, x1: float, v1: float) -> Segment | None:
         _forms(_FLOAT32, x0, v0, x1, v1, low),
         _forms(_FLOAT64, x0, v0, x1, v1, low),
     )
+    if not compiling:  # (while tracing, nothing that outlives the trace)
+        if len(_SEGMENTS) >= CACHE_SIZE:
+            _SEGMENTS.clear()
+        _SEGMENTS[key] = line
+    return line
+
+
+CACHE_SIZE = 256
+"""Segments kept by :func:`segment`; the cache is emptied when it is full."""
+
+_SEGMENTS: dict[tuple[float, float, float, float], Segment] = {}
 
 
 def has_form(line: Segment, dtype: torch.dtype) -> bool:

@@ -474,7 +474,8 @@ def family_curve_rows(
     rows: list[Row] = []
     notes: list[str] = [
         "Sorted steps (these rows: torch.arange) come in runs, which piecewise_constant, "
-        "multistep, cosine_restarts and warmup_cosine write interval by interval "
+        "multistep, piecewise_linear, cosine_restarts and warmup_cosine write interval by "
+        "interval "
         "(schedules.step_runs, after checking that every run lies in its interval); the "
         "'shuffled' rows time the same steps in random order, which take the general formula."
     ]
@@ -540,6 +541,7 @@ WRITTEN_BY_RUNS = (
     "warmup_cosine, start and final",
     "cosine_restarts, cycles doubling",
     "piecewise_constant, 10 boundaries",
+    "piecewise_linear, 4 points",
 )
 """Families whose general formula (steps not in runs) is also reported: a row each."""
 

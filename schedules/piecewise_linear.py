@@ -19,7 +19,9 @@ from schedules.intervals import counted_interval, counts_fast, pick, tensor_inte
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.tensor_values import Checked, Value, in_pieces, promoted
+from schedules.step_runs import by_runs, runs_apply
+from schedules.straight_segment import along, has_form, segment
+from schedules.tensor_values import Checked, Value, cosine_interpolate, in_pieces, promoted
 from schedules.validation import choice
 
 INTERPOLATIONS = ("linear", "cosine")
@@ -59,8 +61,50 @@ def _scalar(step: float, r: _Recipe) -> float:
     return v0 + (v1 - v0) * fraction
 
 
+def _by_runs(step: Tensor, r: _Recipe) -> Tensor | None:
+    """Number values over steps that come in runs (:mod:`schedules.step_runs`): the run of
+    each segment written with its own numbers, a straight segment
+    (:mod:`schedules.straight_segment`) or its half cosine, the runs before the first point
+    and after the last filled; ``None`` where the steps do not come in runs (or a first
+    point below step 0, where negative steps act as step 0)."""
+    xs, vs, _, _, cosine = r
+    numbers = [float(v) for v in vs]
+    if xs[0] < 0.0 or step.dtype not in (torch.float32, torch.float64) or not runs_apply(step):
+        return None
+    ends = list(zip(itertools.pairwise(xs), itertools.pairwise(numbers), strict=True))
+    lines = [  # (a jump, x0 = x1, has an empty run: no segment)
+        None if cosine or x1 == x0 else segment(x0, v0, x1, v1) for (x0, x1), (v0, v1) in ends
+    ]
+    for ((x0, x1), _), line in zip(ends, lines, strict=True):
+        if not cosine and x1 > x0 and (line is None or not has_form(line, step.dtype)):
+            return None
+
+    def fill(k: int, out: Tensor, part: Tensor) -> None:
+        if k == 0 or k == len(xs):  # before the first point, from the last one on
+            out.fill_(numbers[0] if k == 0 else numbers[-1])
+            return
+        line = lines[k - 1]
+        written: Tensor | None
+        if cosine:  # v0 + (v1 - v0) · ½(1 - cos(π f)) = v1 + (v0 - v1) · ½(1 + cos(π f))
+            x0, x1 = xs[k - 1], xs[k]
+            angle = torch.sub(part, x0, out=out).mul_(math.pi / (x1 - x0)).cos_()
+            written = cosine_interpolate(numbers[k], numbers[k - 1], angle)
+        else:
+            assert line is not None  # (a jump's run, the only segment without one, is empty)
+            written = along(line, part, out)
+        if written is not out:
+            assert written is not None  # (has_form)
+            out.copy_(written)
+
+    return by_runs(step, xs, fill)
+
+
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
     xs, vs, starts, widths, cosine = r
+    if len(xs) > 1 and all(v.__class__ is float for v in vs):
+        run_by_run = _by_runs(step, r)
+        if run_by_run is not None:
+            return run_by_run
     if len(xs) == 1:
         t = float_steps(step)
         return pick(vs, torch.zeros_like(step, dtype=torch.int64), t.dtype, t.device)

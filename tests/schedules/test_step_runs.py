@@ -104,6 +104,12 @@ CURVES = [
     _bind(schedules.polynomial, start=1e-3, end=1e-5, steps=30_000, power=2.0, begin=5_000),
     _bind(schedules.polynomial, start=1e-3, end=0.0, steps=60_000, power=0.5),
     _bind(schedules.linear, start=1e-5, end=1e-3, steps=30_000, begin=5_000),
+    _bind(schedules.piecewise_linear, points=[(0, 1.0), (1000, 2.0), (1000, 0.5), (50_000, 0.0)]),
+    _bind(
+        schedules.piecewise_linear,
+        points=[(5, 1e-5), (700, 1e-3), (60_000, 1e-4)],
+        interpolation="cosine",
+    ),
 ]
 
 
@@ -136,7 +142,7 @@ def test_negative_steps_alone_are_step_zero(curve: schedules.BoundSchedule) -> N
 
 
 RUN_FAMILIES = ("piecewise_constant", "multistep", "cosine_restarts", "warmup_cosine", "linear",
-                "polynomial")  # fmt: skip
+                "polynomial", "piecewise_linear")  # fmt: skip
 
 
 @settings(max_examples=40, deadline=None)

@@ -496,7 +496,7 @@ def family_curve_rows(
                 "ours": timed(functools.partial(ours, steps32), WALL),
                 "optax": timed(functools.partial(_run_jitted, executable, steps_jax), WALL),
             },
-            rounds=config.rounds(7),
+            rounds=config.rounds(FAMILY_ROUNDS),
         )
         ours_by_label[label] = samples["ours"]
         ratio = paired(samples["ours"], samples["optax"])
@@ -536,6 +536,11 @@ def family_curve_rows(
     default_rows, default_notes = _default_thread_rows(length, config.rounds(7), ours_by_label)
     return rows + default_rows, notes + default_notes
 
+
+FAMILY_ROUNDS = 21
+"""Rounds of each family row: one call of a curve lasts 0.05-50 ms, and single calls of a few
+hundred microseconds on a shared machine vary by ±50 % from round to round (measured: 7
+rounds gave medians of the same `linear` row from 1.08 to 1.64 in two runs)."""
 
 WRITTEN_BY_RUNS = (
     "warmup_cosine, start and final",

@@ -1,8 +1,8 @@
 """A straight segment of a curve on Tensors: no division, exact at both ends.
 
 The segment goes from ``(x0, v0)`` to ``(x1, v1)`` (``x0 < x1``) and holds ``v0`` before
-``x0`` and ``v1`` after ``x1``. On a float32 or float64 Tensor of steps it takes one of two
-forms, chosen once per dtype when the segment is made:
+``x0`` and ``v1`` after ``x1``. On a float32 or float64 Tensor it has up to two forms, found
+once per dtype when the segment is made (:func:`segment`, kept for the next call):
 
 * **affine**, ``clamp(c + k · s, min(v0, v1), max(v0, v1))``: 2 passes over memory (one
   ``add`` with ``alpha``, one clamp). ``k`` and ``c`` are the line through both ends, moved
@@ -10,7 +10,8 @@ forms, chosen once per dtype when the segment is made:
   loops, a product then a sum in its scalar tails), the line lies beyond ``v0`` at ``x0``
   and beyond ``v1`` at ``x1``: the clamp then gives both ends exactly. Used where the line's
   terms are no larger than a few times the values (``|k · x|, |c| <= 4 max(|v0|, |v1|)``: no
-  cancellation beyond a few ulps of the larger end) and neither end value is 0.
+  cancellation beyond a few ulps of the larger end) and neither end value is 0; the values
+  lie within a few ulps of the larger end of the line.
 * **from the anchor**, ``a + |clip(s, x0, x1) - s_a| · k``: the anchor ``(s_a, a)`` is the end
   whose value is the smaller in magnitude, so that a decay to 0 keeps its relative
   precision up to its last step; ``k`` is the slope towards the other end ``(e, b)``, moved
@@ -19,6 +20,9 @@ forms, chosen once per dtype when the segment is made:
   passes: the clip (the fresh buffer), the distance (none when ``s_a = 0``), the product,
   the sum (none when ``a = 0`` and ``k >= 0``), the clamp (rare).
 
+:func:`along_steps` (a Tensor of steps, any values) takes the affine form where there is one
+(no clip), :func:`along` (values already within ``[x0, x1]``, written in place or into an
+``out``) the form from the anchor where the anchor is at 0 (as few passes, and exact).
 Neither divides (a division costs 2.5 products on a CPU) nor lerps (4 products). Every
 operation is monotone, so the values are monotone in the step, exactly ``v0`` at and before
 ``x0``, exactly ``v1`` at and after ``x1``, NaN at NaN.

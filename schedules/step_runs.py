@@ -30,6 +30,12 @@ cost, a few microseconds per run, is then no longer small beside it)."""
 MAX_RUNS = 1024
 """At most this many intervals: beyond, the per-run Python costs more than it saves."""
 
+MIN_RUN_LENGTH = 1024
+"""Steps per interval, on average, below which the general formula is taken: a run costs
+about 8 µs of dispatch (its check and its writes), which a lookup by ``bucketize`` (about
+11 ns a step) spends on some 750 steps (measured on ``piecewise_constant``: 10⁵ steps in
+101 intervals, 1.02 ms run by run against 0.89 ms; 10⁶ steps in 301, 2.9 ms against 11.7)."""
+
 Fill = Callable[[int, Tensor, Tensor], object]
 """``fill(k, out, steps)``: write interval ``k``'s values at ``steps`` (a run of the step)
 into ``out`` (the matching run of the result, which it must fill completely, in place)."""
@@ -58,6 +64,8 @@ def by_runs(
     formula is not known past it). ``None`` where the step does not come in runs or
     :func:`runs_apply` says no; then nothing has been written."""
     if not runs_apply(step) or len(bounds) >= MAX_RUNS:
+        return None
+    if (len(bounds) + 1) * MIN_RUN_LENGTH > step.numel():  # runs too short to pay
         return None
     flat = step.view(-1)
     if not float(flat[0]) <= float(flat[-1]):  # descending, or NaN at an end: at once

@@ -74,6 +74,15 @@ def test_steps_that_do_not_come_in_runs_are_refused_before_a_write() -> None:
     _refused(steps, open_top=False)  # the last interval holds steps
 
 
+def test_short_runs_take_the_general_formula() -> None:
+    steps = torch.arange(60_000.0)
+    many = [float(b) for b in range(100, 60_000, 100)]  # 600 intervals of 100 steps
+    assert by_runs(steps, many, lambda k, out, _: out.fill_(float(k))) is None
+    few = [float(b) for b in range(1500, 60_000, 1500)]  # 40 intervals of 1500 steps
+    got = by_runs(steps, few, lambda k, out, _: out.fill_(float(k)))
+    assert got is not None and float(got[-1]) == len(few)
+
+
 def test_vmap_and_compile_take_the_general_formula() -> None:
     rows = torch.arange(2 * 60_000.0).reshape(2, -1)
     seen: list[bool] = []

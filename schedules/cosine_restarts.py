@@ -23,7 +23,7 @@ from torch import Tensor
 from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
-from schedules.step_runs import MAX_RUNS, by_runs, runs_apply
+from schedules.step_runs import MAX_RUNS, by_runs, runs_apply, runs_dtype
 from schedules.straight_segment import along, has_form, segment
 from schedules.tensor_values import Checked, Value, cosine_interpolate, formula_in_pieces
 
@@ -162,8 +162,9 @@ def _by_cycles(step: Tensor, r: _Recipe) -> Tensor | None:
     ``final + (peak_i - final) · ½(1 + cos((t - start_i) · π / T_i))`` (its warmup run, the
     straight segment from ``final`` to ``peak_i``): no cycle search per step. ``None`` where
     the steps do not come in runs, span more than :data:`~schedules.step_runs.MAX_RUNS`
-    intervals, or are neither float32 nor float64."""
-    if step.dtype not in (torch.float32, torch.float64) or not runs_apply(step):
+    intervals, or are float16 or bfloat16 (integer steps: float64)."""
+    dtype = runs_dtype(step)
+    if dtype not in (torch.float32, torch.float64) or not runs_apply(step):
         return None
     peak, period, mult, final, decay, warmup = r
     last = float(step.view(-1)[-1])  # the largest step if they are sorted (checked later)
@@ -184,7 +185,7 @@ def _by_cycles(step: Tensor, r: _Recipe) -> Tensor | None:
     bounds = [*edges[1:], start]  # cycle i's runs: [start_i, start_i + warmup), then on
     parts = 1 if warmup == 0.0 else 2
     ramps = [segment(b, final, b + warmup, top) for b, _, top in cycles] if parts == 2 else []
-    if not all(line is not None and has_form(line, step.dtype) for line in ramps):
+    if not all(line is not None and has_form(line, dtype) for line in ramps):
         return None
 
     def fill(k: int, out: Tensor, steps: Tensor) -> None:

@@ -19,7 +19,7 @@ from schedules.intervals import counted_interval, counts_fast, pick, tensor_inte
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.step_runs import by_runs, runs_apply
+from schedules.step_runs import by_runs, runs_apply, runs_dtype
 from schedules.straight_segment import along, has_form, segment
 from schedules.tensor_values import Checked, Value, cosine_interpolate, in_pieces, promoted
 from schedules.validation import choice
@@ -69,14 +69,15 @@ def _by_runs(step: Tensor, r: _Recipe) -> Tensor | None:
     point below step 0, where negative steps act as step 0)."""
     xs, vs, _, _, cosine = r
     numbers = [float(v) for v in vs]
-    if xs[0] < 0.0 or step.dtype not in (torch.float32, torch.float64) or not runs_apply(step):
+    dtype = runs_dtype(step)
+    if xs[0] < 0.0 or dtype not in (torch.float32, torch.float64) or not runs_apply(step):
         return None
     ends = list(zip(itertools.pairwise(xs), itertools.pairwise(numbers), strict=True))
     lines = [  # (a jump, x0 = x1, has an empty run: no segment)
         None if cosine or x1 == x0 else segment(x0, v0, x1, v1) for (x0, x1), (v0, v1) in ends
     ]
     for ((x0, x1), _), line in zip(ends, lines, strict=True):
-        if not cosine and x1 > x0 and (line is None or not has_form(line, step.dtype)):
+        if not cosine and x1 > x0 and (line is None or not has_form(line, dtype)):
             return None
 
     def fill(k: int, out: Tensor, part: Tensor) -> None:

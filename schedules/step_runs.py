@@ -7,12 +7,14 @@ usually asked for over sorted steps (``torch.arange``, ``linspace``): there the 
 *runs* of consecutive elements, found by one binary search per boundary, and each run is
 written with its own interval's numbers, as a fill or a short formula on the run alone.
 
-:func:`by_runs` does that where it pays (a large contiguous floating CPU Tensor, eager, no
-gradient), after checking that the steps do come in runs: the smallest and the largest
-element of every run (one reading pass, no sort) must lie in the run's interval. Nothing
-else is assumed: unsorted steps, NaN steps, a batched (``vmap``) or traced step give
-``None`` before anything is written, and the caller takes its general formula. Boundaries
-are compared in the step's dtype, as a comparison with a Python number is.
+:func:`by_runs` does that where it pays (a large contiguous CPU Tensor, eager, no gradient,
+runs of 1024 steps or more on average), after checking that the steps do come in runs: the
+smallest and the largest element of every run (one reading pass, no sort) must lie in the
+run's interval. Nothing else is assumed: unsorted steps, NaN steps, a batched (``vmap``) or
+traced step give ``None`` before anything is written, and the caller takes its general
+formula. Floating steps keep their dtype; integer steps are converted to float64 first, as
+:func:`schedules.step_input.float_steps` converts them, and boundaries are compared in that
+dtype, as a comparison with a Python number is.
 """
 
 from __future__ import annotations
@@ -37,15 +39,24 @@ about 8 µs of dispatch (its check and its writes), which a lookup by ``bucketiz
 101 intervals, 1.02 ms run by run against 0.89 ms; 10⁶ steps in 301, 2.9 ms against 11.7)."""
 
 Fill = Callable[[int, Tensor, Tensor], object]
-"""``fill(k, out, steps)``: write interval ``k``'s values at ``steps`` (a run of the step)
-into ``out`` (the matching run of the result, which it must fill completely, in place)."""
+"""``fill(k, out, steps)``: write interval ``k``'s values at ``steps`` (a run of the step,
+floating) into ``out`` (the matching run of the result, which it must fill completely, in
+place). For integer steps ``steps`` *is* ``out`` (the run converted to float64): ``fill``
+must write elementwise, reading each element before it writes it, as in-place and ``out=``
+operators do."""
+
+
+def runs_dtype(step: Tensor) -> torch.dtype:
+    """The dtype of :func:`by_runs`' result for ``step``: its own when floating, float64 for
+    integer steps (as :func:`schedules.step_input.float_steps` converts them)."""
+    return step.dtype if step.is_floating_point() else torch.float64
 
 
 def runs_apply(step: Tensor) -> bool:
     """Whether :func:`by_runs` may run on ``step`` at all (before looking at its values)."""
     return (
         step.device.type == "cpu"
-        and step.is_floating_point()
+        and (step.is_floating_point() or (step.dtype != torch.bool and not step.is_complex()))
         and step.numel() >= MIN_RUN_STEPS
         and step.is_contiguous()
         and not step.requires_grad
@@ -57,12 +68,13 @@ def runs_apply(step: Tensor) -> bool:
 def by_runs(
     step: Tensor, bounds: Sequence[float], fill: Fill, *, open_top: bool = True
 ) -> Tensor | None:
-    """The curve of ``step``'s shape and dtype written run by run: interval ``k`` (``0 <= k
-    <= len(bounds)``) holds the elements with ``bounds[k - 1] <= s < bounds[k]`` (the first
-    is unbounded below, the last above), ``fill(k, out_run, step_run)`` writes each non-empty
-    run. ``bounds`` sorted. With ``open_top=False`` the last interval must be empty (its
-    formula is not known past it). ``None`` where the step does not come in runs or
-    :func:`runs_apply` says no; then nothing has been written."""
+    """The curve of ``step``'s shape written run by run, in :func:`runs_dtype`: interval
+    ``k`` (``0 <= k <= len(bounds)``) holds the elements with ``bounds[k - 1] <= s <
+    bounds[k]`` (the first is unbounded below, the last above), ``fill(k, out_run,
+    step_run)`` writes each non-empty run. ``bounds`` sorted, compared in the result's dtype.
+    With ``open_top=False`` the last interval must be empty (its formula is not known past
+    it). ``None`` where the step does not come in runs or :func:`runs_apply` says no; then
+    nothing has been written (integer steps: a float64 copy was made, and dropped)."""
     if not runs_apply(step) or len(bounds) >= MAX_RUNS:
         return None
     if (len(bounds) + 1) * MIN_RUN_LENGTH > step.numel():  # runs too short to pay
@@ -70,13 +82,16 @@ def by_runs(
     flat = step.view(-1)
     if not float(flat[0]) <= float(flat[-1]):  # descending, or NaN at an end: at once
         return None
-    edges = _run_edges(flat, bounds, open_top)
+    if flat.is_floating_point():
+        steps, out = flat, torch.empty_like(flat)
+    else:  # the steps as float64, overwritten run by run
+        steps = out = flat.to(torch.float64)
+    edges = _run_edges(steps, bounds, open_top)
     if edges is None:
         return None
-    out = torch.empty_like(flat)
     for k, (begin, end) in enumerate(edges):
         if begin < end:
-            fill(k, out[begin:end], flat[begin:end])
+            fill(k, out[begin:end], steps[begin:end])
     return out.view(step.shape)
 
 

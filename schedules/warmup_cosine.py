@@ -23,7 +23,7 @@ from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
 from schedules.step_input import float_steps
-from schedules.step_runs import by_runs, runs_apply
+from schedules.step_runs import by_runs, runs_apply, runs_dtype
 from schedules.straight_segment import along, has_form, segment
 from schedules.tensor_values import (
     Checked,
@@ -107,7 +107,8 @@ def _by_runs(step: Tensor, r: _Recipe) -> Tensor | None:
     division-free form in their dtype."""
     peak, warmup, steps, start, final, exponent, angle, _ = r
     ramp = segment(0.0, start, warmup, peak) if warmup > 0.0 else None
-    if not runs_apply(step) or (warmup > 0.0 and (ramp is None or not has_form(ramp, step.dtype))):
+    dtype = runs_dtype(step)
+    if not runs_apply(step) or (warmup > 0.0 and (ramp is None or not has_form(ramp, dtype))):
         return None
     held = _scalar(steps, r)
 

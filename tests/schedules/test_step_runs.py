@@ -36,13 +36,26 @@ def _reference(steps: torch.Tensor) -> torch.Tensor:
     return torch.tensor(LEVELS, dtype=steps.dtype)[index]
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.int32])
 def test_sorted_steps_are_written_run_by_run(dtype: torch.dtype) -> None:
     steps = torch.arange(-10, 60_000, dtype=dtype).reshape(2, -1)
     calls: list[int] = []
     got = by_runs(steps, BOUNDS, _fill_levels(calls))
-    assert got is not None and got.shape == steps.shape and got.dtype == dtype
-    assert torch.equal(got, _reference(steps)) and calls == [0, 1, 2, 3]
+    floating = dtype if dtype.is_floating_point else torch.float64  # integer steps: float64
+    assert got is not None and got.shape == steps.shape and got.dtype == floating
+    assert torch.equal(got, _reference(steps.to(floating))) and calls == [0, 1, 2, 3]
+
+
+def test_integer_steps_come_to_fill_as_float64_in_the_result_itself() -> None:
+    seen: list[tuple[torch.dtype, bool]] = []
+
+    def fill(k: int, out: torch.Tensor, steps: torch.Tensor) -> None:
+        seen.append((steps.dtype, steps.data_ptr() == out.data_ptr()))
+        torch.mul(steps, 2.0, out=out)
+
+    got = by_runs(torch.arange(40_000), [20_000.5], fill)
+    assert got is not None and torch.equal(got, torch.arange(40_000, dtype=torch.float64) * 2)
+    assert seen == [(torch.float64, True)] * 2
 
 
 def test_empty_runs_are_skipped() -> None:
@@ -68,7 +81,7 @@ def test_steps_that_do_not_come_in_runs_are_refused_before_a_write() -> None:
     with_nan[30_000] = math.nan
     _refused(with_nan)
     _refused(steps[:1000])  # too short to pay
-    _refused(steps.int())  # integer steps: the general formula
+    _refused(steps.flip(0).long())  # integer steps too
     _refused(steps[::2].clone().reshape(-1, 2).t())  # not contiguous
     _refused(steps.clone().requires_grad_(True))
     _refused(steps, open_top=False)  # the last interval holds steps
@@ -123,16 +136,16 @@ CURVES = [
 
 
 @pytest.mark.parametrize("curve", CURVES, ids=lambda c: repr(c)[:60])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])
 def test_families_agree_with_their_general_formula(
     curve: schedules.BoundSchedule, dtype: torch.dtype
 ) -> None:
     steps = torch.arange(-5, 70_000, dtype=dtype)
     by_run = curve(steps)
     general = curve(steps.flip(0)).flip(0)  # descending steps: no runs
-    assert by_run.dtype == general.dtype == dtype
+    assert by_run.dtype == general.dtype == (dtype if dtype.is_floating_point else torch.float64)
     scale = float(general.abs().max())
-    eps = torch.finfo(dtype).eps
+    eps = torch.finfo(by_run.dtype).eps
     torch.testing.assert_close(by_run, general, rtol=0, atol=16 * eps * scale)
     python = torch.tensor([curve(float(s)) for s in steps[::997].tolist()], dtype=torch.float64)
     torch.testing.assert_close(by_run[::997].double(), python, rtol=0, atol=64 * eps * scale)
@@ -157,7 +170,7 @@ RUN_FAMILIES = ("piecewise_constant", "multistep", "cosine_restarts", "warmup_co
 @settings(max_examples=40, deadline=None)
 @given(
     drawn=schedules.testing.schedules_with_kwargs(RUN_FAMILIES, max_steps=3 * MIN_RUN_STEPS),
-    dtype=st.sampled_from([torch.float32, torch.float64]),
+    dtype=st.sampled_from([torch.float32, torch.float64, torch.int64]),
 )
 def test_any_drawn_schedule_agrees_on_sorted_and_unsorted_steps(
     drawn: tuple[Any, dict[str, Any]], dtype: torch.dtype
@@ -170,7 +183,8 @@ def test_any_drawn_schedule_agrees_on_sorted_and_unsorted_steps(
     sorted_values = curve(steps)
     general = curve(steps.flip(0)).flip(0)
     scale = max(float(general.abs().max()), 1e-300)
-    eps = torch.finfo(dtype).eps
+    eps = torch.finfo(sorted_values.dtype).eps  # (integer steps: float64)
     torch.testing.assert_close(sorted_values, general, rtol=0, atol=16 * eps * scale)
-    python = torch.tensor([curve(float(s)) for s in steps[::1009].tolist()], dtype=dtype)
-    torch.testing.assert_close(sorted_values[::1009], python, rtol=0, atol=64 * eps * scale)
+    python = [curve(float(s)) for s in steps[::1009].tolist()]
+    expected = torch.tensor(python, dtype=sorted_values.dtype)
+    torch.testing.assert_close(sorted_values[::1009], expected, rtol=0, atol=64 * eps * scale)

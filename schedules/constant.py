@@ -12,6 +12,7 @@ from torch import Tensor
 
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
+from schedules.step_input import steps_dtype
 from schedules.tensor_values import Checked, Value, plus
 
 
@@ -24,7 +25,7 @@ def _scalar(step: float, r: _Recipe) -> float:
 
 
 def _tensor(step: Tensor, r: _Recipe) -> Tensor:
-    dtype = step.dtype if step.is_floating_point() else torch.float64
+    dtype = steps_dtype(step)
     if r.value.__class__ is float:
         return torch.full_like(step, r.value, dtype=dtype)
     return plus(r.value, torch.zeros_like(step, dtype=dtype))

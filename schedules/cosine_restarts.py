@@ -23,7 +23,8 @@ from torch import Tensor
 from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import SCALAR, TENSOR, Ops, S
-from schedules.step_runs import MAX_RUNS, by_runs, runs_apply, runs_dtype
+from schedules.step_input import steps_dtype
+from schedules.step_runs import MAX_RUNS, by_runs, runs_apply
 from schedules.straight_segment import along, has_form, segment
 from schedules.tensor_values import Checked, Value, cosine_interpolate, formula_in_pieces
 
@@ -151,7 +152,7 @@ def _tensor(step: Tensor, r: _Recipe) -> Tensor:
         by_cycles = _by_cycles(step, r)
         if by_cycles is not None:
             return by_cycles
-        dtype = step.dtype if step.is_floating_point() else torch.float64
+        dtype = steps_dtype(step)
         return formula_in_pieces(lambda s: _formula(TENSOR, s, r), step, dtype)
     return _formula(TENSOR, step, r)
 
@@ -163,7 +164,7 @@ def _by_cycles(step: Tensor, r: _Recipe) -> Tensor | None:
     straight segment from ``final`` to ``peak_i``): no cycle search per step. ``None`` where
     the steps do not come in runs, span more than :data:`~schedules.step_runs.MAX_RUNS`
     intervals, or are float16 or bfloat16 (integer steps: float64)."""
-    dtype = runs_dtype(step)
+    dtype = steps_dtype(step)
     if dtype not in (torch.float32, torch.float64) or not runs_apply(step):
         return None
     peak, period, mult, final, decay, warmup = r
@@ -188,24 +189,20 @@ def _by_cycles(step: Tensor, r: _Recipe) -> Tensor | None:
     if not all(line is not None and has_form(line, dtype) for line in ramps):
         return None
 
-    def fill(k: int, out: Tensor, steps: Tensor) -> None:
+    def fill(k: int, out: Tensor, steps: Tensor) -> Tensor:
         begin, length, top = cycles[k // parts]
-        written: Tensor | None
         if parts == 2 and k % 2 == 0:  # the warmup run, from final at begin up to the peak
             line = ramps[k // 2]
             assert line is not None
             written = along(line, torch.clamp(steps, begin, out=out))
             assert written is not None  # (has_form)
+            return written
+        if k == 0:
+            position = torch.clamp(steps, min=0.0, out=out)  # negative steps: step 0
         else:
-            anneal = begin + warmup
-            if k == 0:
-                position = torch.clamp(steps, min=0.0, out=out)  # negative steps: step 0
-            else:
-                position = torch.sub(steps, anneal, out=out)
-            cosine = position.mul_(math.pi / (length - warmup)).cos_()
-            written = cosine_interpolate(final, top, cosine)
-        if written is not out:
-            out.copy_(written)
+            position = torch.sub(steps, begin + warmup, out=out)
+        cosine = position.mul_(math.pi / (length - warmup)).cos_()
+        return cosine_interpolate(final, top, cosine)
 
     return by_runs(step, bounds, fill, open_top=False)
 

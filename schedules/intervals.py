@@ -19,7 +19,7 @@ from typing import cast
 import torch
 from torch import Tensor
 
-from schedules.step_input import float_steps
+from schedules.step_input import float_steps, steps_dtype
 from schedules.step_runs import by_runs
 from schedules.tensor_values import Value, in_pieces
 
@@ -28,7 +28,7 @@ def tensor_interval(step: Tensor, bounds: Sequence[float]) -> Tensor:
     """``#{b in bounds : b <= step}`` elementwise, ``bounds`` sorted; compared in the step's
     dtype when it is floating, in float64 for integer steps. int32 (half the memory of
     int64, and a faster search) while ``len(bounds)`` fits it, int64 beyond."""
-    dtype = step.dtype if step.is_floating_point() else torch.float64
+    dtype = steps_dtype(step)
     table = torch.tensor(bounds, dtype=dtype, device=step.device)
     return torch.bucketize(step, table, right=True, out_int32=len(bounds) < 2**31 - 1)
 
@@ -84,7 +84,7 @@ def lookup(levels: Sequence[Value] | Tensor, step: Tensor, bounds: Sequence[floa
     a NaN: no step-sized buffer but the result)."""
     floating = step.is_floating_point()
     s = step if not bounds or bounds[0] > 0 else float_steps(step)
-    dtype = step.dtype if floating else torch.float64
+    dtype = steps_dtype(step)
     if not isinstance(levels, Tensor) and all(v.__class__ is float for v in levels):
         numbers = cast(Sequence[float], levels)
         value = by_runs(s, bounds, lambda k, out, _: out.fill_(numbers[k]))

@@ -18,8 +18,8 @@ from torch import Tensor
 from schedules.intervals import counted_interval, counts_fast, pick, tensor_interval
 from schedules.leaf_family import Family
 from schedules.scalar_or_tensor import S
-from schedules.step_input import float_steps
-from schedules.step_runs import by_runs, runs_apply, runs_dtype
+from schedules.step_input import float_steps, steps_dtype
+from schedules.step_runs import by_runs, runs_apply
 from schedules.straight_segment import along, has_form, segment
 from schedules.tensor_values import Checked, Value, cosine_interpolate, in_pieces, promoted
 from schedules.validation import choice
@@ -69,7 +69,7 @@ def _by_runs(step: Tensor, r: _Recipe) -> Tensor | None:
     point below step 0, where negative steps act as step 0)."""
     xs, vs, _, _, cosine = r
     numbers = [float(v) for v in vs]
-    dtype = runs_dtype(step)
+    dtype = steps_dtype(step)
     if xs[0] < 0.0 or dtype not in (torch.float32, torch.float64) or not runs_apply(step):
         return None
     ends = list(zip(itertools.pairwise(xs), itertools.pairwise(numbers), strict=True))
@@ -80,22 +80,18 @@ def _by_runs(step: Tensor, r: _Recipe) -> Tensor | None:
         if not cosine and x1 > x0 and (line is None or not has_form(line, dtype)):
             return None
 
-    def fill(k: int, out: Tensor, part: Tensor) -> None:
+    def fill(k: int, out: Tensor, part: Tensor) -> Tensor:
         if k == 0 or k == len(xs):  # before the first point, from the last one on
-            out.fill_(numbers[0] if k == 0 else numbers[-1])
-            return
-        line = lines[k - 1]
-        written: Tensor | None
+            return out.fill_(numbers[0] if k == 0 else numbers[-1])
         if cosine:  # v0 + (v1 - v0) · ½(1 - cos(π f)) = v1 + (v0 - v1) · ½(1 + cos(π f))
             x0, x1 = xs[k - 1], xs[k]
             angle = torch.sub(part, x0, out=out).mul_(math.pi / (x1 - x0)).cos_()
-            written = cosine_interpolate(numbers[k], numbers[k - 1], angle)
-        else:
-            assert line is not None  # (a jump's run, the only segment without one, is empty)
-            written = along(line, part, out)
-        if written is not out:
-            assert written is not None  # (has_form)
-            out.copy_(written)
+            return cosine_interpolate(numbers[k], numbers[k - 1], angle)
+        line = lines[k - 1]
+        assert line is not None  # (a jump's run, the only segment without one, is empty)
+        written = along(line, part, out)
+        assert written is not None  # (has_form)
+        return written
 
     return by_runs(step, xs, fill)
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
 from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.scalar_or_tensor import S
-from schedules.step_input import float_steps
+from schedules.step_input import float_steps, steps_dtype
 from schedules.straight_segment import along, along_steps, has_form, segment
 from schedules.tensor_values import Checked, Value, interpolate
 
@@ -70,7 +69,7 @@ def _by_segments(step: Tensor, r: _Recipe) -> Tensor | None:
         return None
     remaining = segment(r.begin, 1.0, r.begin + r.steps, 0.0)  # 1 - t / steps
     values = segment(0.0, r.end, 1.0, r.start)  # end + (start - end) · remaining
-    dtype = step.dtype if step.is_floating_point() else torch.float64
+    dtype = steps_dtype(step)
     if remaining is None or values is None:
         return None
     if not (has_form(remaining, dtype) and has_form(values, dtype)):

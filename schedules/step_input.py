@@ -36,6 +36,12 @@ def number_step(step: object) -> int | float:
     return number_step(float(step))
 
 
+def steps_dtype(step: Tensor) -> torch.dtype:
+    """The floating dtype a Tensor step is computed in: its own when floating, float64 for
+    integer and bool steps (exact up to 2**53), as :func:`float_steps` converts them."""
+    return step.dtype if step.is_floating_point() else torch.float64
+
+
 def float_steps(step: Tensor, low: float = 0.0, high: float | None = None) -> Tensor:
     """A fresh floating copy of ``step`` clamped to ``[low, high]`` (``high=None``: no upper
     bound); integer steps in ``float64``, floating steps in their own dtype."""

@@ -44,7 +44,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from schedules.step_input import float_steps
+from schedules.step_input import float_steps, steps_dtype
 
 NUDGES = 4
 """How many ulps either way a slope is moved, at most, to make the far end exact."""
@@ -60,22 +60,27 @@ FLOAT32_MIN_EXPONENT = -125
 """The exponent (of :func:`math.frexp`) of float32's smallest normal number, 2**-126."""
 
 
-class Form(NamedTuple):
-    """How a segment is computed in one dtype: ``c + k · s`` clamped (``c`` a number: the
-    affine form), or ``a + |clip(s) - s_a| · k`` (``c`` is ``None``), clamped if
-    ``clamped``."""
+class Anchored(NamedTuple):
+    """The form from the anchor in one dtype: ``a + |clip(s) - s_a| · k``, clamped if
+    ``clamped`` (no ``k`` made the far end exact)."""
 
     k: float
-    c: float | None
     clamped: bool
+
+
+class Affine(NamedTuple):
+    """The affine form in one dtype: ``clamp(c + k · s)``."""
+
+    k: float
+    c: float
 
 
 class Forms(NamedTuple):
     """A segment's forms in one dtype (``None``: the form has no exact numbers there, or
     would cancel)."""
 
-    anchored: Form | None
-    affine: Form | None
+    anchored: Anchored | None
+    affine: Affine | None
 
 
 class Segment(NamedTuple):
@@ -121,7 +126,7 @@ _FLOAT32 = _Arithmetic(to_float32, 2.0**29)
 _FLOAT64 = _Arithmetic(float, 1.0)
 
 
-def _from_anchor(r: _Arithmetic, anchor: tuple[float, float], far: tuple[float, float]) -> Form:
+def _from_anchor(r: _Arithmetic, anchor: tuple[float, float], far: tuple[float, float]) -> Anchored:
     """The form from the anchor in one dtype; ``OverflowError``, ``ZeroDivisionError`` or
     ``ValueError`` where it has none."""
     d = r.rounded(abs(r.rounded(far[0]) - r.rounded(anchor[0])))
@@ -135,15 +140,15 @@ def _from_anchor(r: _Arithmetic, anchor: tuple[float, float], far: tuple[float, 
     for k in candidates:
         end = r.rounded(r.rounded(d * k) + a)
         if end == b:
-            return Form(k, None, False)
+            return Anchored(k, False)
         if passing is None and (end - b) * (b - a) > 0:
             passing = k
     if passing is None:
         raise ValueError("no slope reaches the far end")
-    return Form(passing, None, True)
+    return Anchored(passing, True)
 
 
-def _affine(r: _Arithmetic, x0: float, v0: float, x1: float, v1: float) -> Form | None:
+def _affine(r: _Arithmetic, x0: float, v0: float, x1: float, v1: float) -> Affine | None:
     """The affine form in one dtype, or ``None`` where its terms would cancel (module docs)."""
     x0, x1, v0, v1 = r.rounded(x0), r.rounded(x1), r.rounded(v0), r.rounded(v1)
     rising = 1.0 if v1 > v0 else -1.0
@@ -160,7 +165,7 @@ def _affine(r: _Arithmetic, x0: float, v0: float, x1: float, v1: float) -> Form 
         below = (v0 - r.rounded(r.rounded(k * x0) + c)) * rising
         beyond = (r.rounded(r.rounded(k * x1) + c) - v1) * rising
         if below >= guard and beyond >= guard:
-            return Form(k, c, True)
+            return Affine(k, c)
         margin *= 2.0
     return None
 
@@ -168,8 +173,8 @@ def _affine(r: _Arithmetic, x0: float, v0: float, x1: float, v1: float) -> Form 
 def _forms(r: _Arithmetic, x0: float, v0: float, x1: float, v1: float, low: bool) -> Forms:
     """The segment's forms in one dtype."""
     anchor, far = ((x0, v0), (x1, v1)) if low else ((x1, v1), (x0, v0))
-    anchored: Form | None = None
-    affine: Form | None = None
+    anchored: Anchored | None = None
+    affine: Affine | None = None
     try:
         anchored = _from_anchor(r, anchor, far)
         if not math.isfinite(anchored.k):
@@ -241,18 +246,16 @@ def along_steps(line: Segment, step: Tensor) -> Tensor | None:
     """The segment's values at ``step`` (any Tensor of steps; integer steps in float64) in a
     fresh Tensor, or ``None`` where it has no form in the steps' dtype. The affine form
     where there is one (2 passes: no clip), else the form from the anchor."""
-    dtype = step.dtype if step.is_floating_point() else torch.float64
+    dtype = steps_dtype(step)
     forms = _forms_for(line, dtype)
     if forms is None:
         return None
     plain = not torch.compiler.is_compiling()
-    affine = forms.affine
-    if affine is not None and affine.c is not None:
-        if step.dtype != dtype:  # integer steps: a float64 copy, then in place
-            x = step.to(dtype)
-            return _affine_values(line, affine.k, affine.c, x, x, plain)
-        values = torch.add(step.new_full((), affine.c), step, alpha=affine.k)
-        return _clamped(line, values, plain)
+    if forms.affine is not None:
+        if step.dtype == dtype:  # a fresh result
+            return _affine_values(line, forms.affine, step, None, plain)
+        x = step.to(dtype)  # integer steps: a float64 copy, then in place
+        return _affine_values(line, forms.affine, x, x, plain)
     if forms.anchored is None:
         return None
     clipped = float_steps(step, line.low, line.high)
@@ -274,24 +277,29 @@ def along(line: Segment, x: Tensor, out: Tensor | None = None) -> Tensor | None:
     anchored, affine = forms
     if anchored is not None and (line.anchor[0] == 0.0 or affine is None):
         return _anchored(line, anchored, x, target, plain)
-    if affine is None or affine.c is None:
+    if affine is None:
         return None
-    return _affine_values(line, affine.k, affine.c, x, target, plain)
+    return _affine_values(line, affine, x, target, plain)
 
 
 def _affine_values(
-    line: Segment, k: float, c: float, x: Tensor, out: Tensor, plain: bool
+    line: Segment, form: Affine, x: Tensor, out: Tensor | None, plain: bool
 ) -> Tensor:
-    """``clamp(c + k · x)`` for steps ``x``, into ``out`` where the operators allow it."""
-    values = _in_place(
-        lambda: torch.add(x.new_full((), c), x, alpha=k, out=out),
-        lambda: torch.add(c, x, alpha=k),
-        plain,
-    )
+    """``clamp(c + k · x)`` for steps ``x``: into ``out`` where the operators allow it, a
+    fresh Tensor where ``out`` is ``None``."""
+    c, k = form.c, form.k
+    if out is None:
+        values = torch.add(x.new_full((), c), x, alpha=k)
+    else:
+        values = _in_place(
+            lambda: torch.add(x.new_full((), c), x, alpha=k, out=out),
+            lambda: torch.add(c, x, alpha=k),
+            plain,
+        )
     return _clamped(line, values, plain)
 
 
-def _anchored(line: Segment, form: Form, x: Tensor, out: Tensor, plain: bool) -> Tensor:
+def _anchored(line: Segment, form: Anchored, x: Tensor, out: Tensor, plain: bool) -> Tensor:
     """``a + |x - s_a| · k`` for the clipped steps ``x``, into ``out`` where the operators
     allow it, clamped where the form says so."""
     s = line.anchor[0]
@@ -306,7 +314,7 @@ def _anchored(line: Segment, form: Form, x: Tensor, out: Tensor, plain: bool) ->
     return _finished(line, form, x.mul_(form.k), plain)
 
 
-def _finished(line: Segment, form: Form, x: Tensor, plain: bool) -> Tensor:
+def _finished(line: Segment, form: Anchored, x: Tensor, plain: bool) -> Tensor:
     """The product ``|x - s_a| · k`` made a value: plus ``a``, clamped where needed."""
     a = line.anchor[1]
     if a != 0.0 or form.k < 0.0:  # (a = 0, k < 0: +0 at the anchor, not the product's -0)

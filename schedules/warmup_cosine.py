@@ -22,8 +22,8 @@ from schedules import scalar_math
 from schedules.leaf_family import Family, finite_constant
 from schedules.number_text import number_text
 from schedules.scalar_or_tensor import S
-from schedules.step_input import float_steps
-from schedules.step_runs import by_runs, runs_apply, runs_dtype
+from schedules.step_input import float_steps, steps_dtype
+from schedules.step_runs import by_runs, runs_apply
 from schedules.straight_segment import along, has_form, segment
 from schedules.tensor_values import (
     Checked,
@@ -107,30 +107,26 @@ def _by_runs(step: Tensor, r: _Recipe) -> Tensor | None:
     division-free form in their dtype."""
     peak, warmup, steps, start, final, exponent, angle, _ = r
     ramp = segment(0.0, start, warmup, peak) if warmup > 0.0 else None
-    dtype = runs_dtype(step)
+    dtype = steps_dtype(step)
     if not runs_apply(step) or (warmup > 0.0 and (ramp is None or not has_form(ramp, dtype))):
         return None
     held = _scalar(steps, r)
 
-    def fill(k: int, out: Tensor, part: Tensor) -> None:
-        written: Tensor | None
+    def fill(k: int, out: Tensor, part: Tensor) -> Tensor:
         if k == 0 and ramp is not None:
             written = along(ramp, torch.clamp(part, min=0.0, out=out))
-        elif k <= 1:  # (k = 0: the negative steps, without a warmup)
-            if k == 0:
-                cosine = torch.clamp(part, min=0.0, out=out)
-            else:
-                cosine = torch.sub(part, warmup, out=out)
-            cosine = cosine.mul_(angle).cos_()
-            if exponent == 1.0:
-                written = cosine_interpolate(final, peak, cosine)
-            else:
-                written = interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
+            assert written is not None  # (has_form)
+            return written
+        if k > 1:
+            return out.fill_(held)
+        if k == 0:  # the negative steps, without a warmup: step 0
+            position = torch.clamp(part, min=0.0, out=out)
         else:
-            written = out.fill_(held)
-        if written is not out:
-            assert written is not None
-            out.copy_(written)
+            position = torch.sub(part, warmup, out=out)
+        cosine = position.mul_(angle).cos_()
+        if exponent == 1.0:
+            return cosine_interpolate(final, peak, cosine)
+        return interpolate(final, peak, cosine.mul_(0.5).add_(0.5).pow_(exponent))
 
     return by_runs(step, [warmup, steps] if warmup > 0.0 else [0.0, steps], fill)
 

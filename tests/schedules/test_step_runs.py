@@ -24,9 +24,9 @@ LEVELS = [1.0, 2.0, 3.0, 4.0]
 
 
 def _fill_levels(calls: list[int]) -> schedules.step_runs.Fill:
-    def fill(k: int, out: torch.Tensor, _: torch.Tensor) -> None:
+    def fill(k: int, out: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
         calls.append(k)
-        out.fill_(LEVELS[k])
+        return out.fill_(LEVELS[k])
 
     return fill
 
@@ -49,13 +49,20 @@ def test_sorted_steps_are_written_run_by_run(dtype: torch.dtype) -> None:
 def test_integer_steps_come_to_fill_as_float64_in_the_result_itself() -> None:
     seen: list[tuple[torch.dtype, bool]] = []
 
-    def fill(k: int, out: torch.Tensor, steps: torch.Tensor) -> None:
+    def fill(k: int, out: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
         seen.append((steps.dtype, steps.data_ptr() == out.data_ptr()))
-        torch.mul(steps, 2.0, out=out)
+        return torch.mul(steps, 2.0, out=out)
 
     got = by_runs(torch.arange(40_000), [20_000.5], fill)
     assert got is not None and torch.equal(got, torch.arange(40_000, dtype=torch.float64) * 2)
     assert seen == [(torch.float64, True)] * 2
+
+
+def test_values_a_fill_returns_apart_are_copied_into_the_result() -> None:
+    steps = torch.arange(40_000.0)
+    got = by_runs(steps, [20_000.0], lambda k, out, part: part * 3.0 + k)  # new Tensors
+    assert got is not None
+    assert torch.equal(got, torch.where(steps < 20_000, steps * 3.0, steps * 3.0 + 1))
 
 
 def test_empty_runs_are_skipped() -> None:
